@@ -1,0 +1,1 @@
+"""The on-instance agent: runs the job, ships its output, heartbeats, reports the exit code."""

@@ -1,0 +1,123 @@
+"""Run one shell command as the job, pumping its stdout/stderr to the daemon in ordered chunks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from typing import IO
+
+from orchestrator.agent.client import AgentClient, DaemonRefused
+
+MAX_BUFFERED_BYTES = 8 * 2**20  # what we keep while the daemon is unreachable; oldest dropped first
+CHUNK_BYTES = 64_000
+
+
+class LogPump:
+    """Collects output lines and ships them in batches; seq numbers make re-sends idempotent."""
+
+    def __init__(self, client: AgentClient, interval: float = 0.5) -> None:
+        self.client = client
+        self.interval = interval
+        self._pending: deque[dict[str, object]] = deque()
+        self._partial: dict[str, list[str]] = {"stdout": [], "stderr": []}
+        self._seq = {"stdout": 0, "stderr": 0}
+        self._buffered = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="log-pump", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def write(self, stream: str, text: str) -> None:
+        with self._lock:
+            self._partial[stream].append(text)
+            if sum(len(t) for t in self._partial[stream]) >= CHUNK_BYTES:
+                self._seal(stream)
+
+    def _seal(self, stream: str) -> None:
+        if not self._partial[stream]:
+            return
+        data = "".join(self._partial[stream])
+        self._partial[stream] = []
+        self._pending.append({"stream": stream, "seq": self._seq[stream], "data": data})
+        self._seq[stream] += 1
+        self._buffered += len(data)
+        while self._buffered > MAX_BUFFERED_BYTES and len(self._pending) > 1:
+            dropped = self._pending.popleft()
+            self._buffered -= len(str(dropped["data"]))
+
+    def _ship(self) -> None:
+        with self._lock:
+            for stream in self._partial:
+                self._seal(stream)
+            batch = list(self._pending)[:200]
+        if not batch:
+            return
+        try:
+            self.client.logs(batch)
+        except (TimeoutError, DaemonRefused):
+            return  # kept for the next round
+        with self._lock:
+            for _ in batch:
+                done = self._pending.popleft()
+                self._buffered -= len(str(done["data"]))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._ship()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for _ in range(20):
+            self._ship()
+            if not self._pending:
+                return
+
+
+def _read_stream(pipe: IO[bytes], stream: str, pump: LogPump) -> None:
+    for raw in iter(pipe.readline, b""):
+        pump.write(stream, raw.decode("utf-8", errors="replace"))
+    pipe.close()
+
+
+class JobProcess:
+    """`bash -c COMMAND` in its own process group, so a stop reaches everything the job started."""
+
+    def __init__(self, command: str, *, cwd: str, env: dict[str, str], pump: LogPump) -> None:
+        self.proc = subprocess.Popen(
+            ["bash", "-c", command], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0,
+        )
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self._readers = [
+            threading.Thread(target=_read_stream, args=(self.proc.stdout, "stdout", pump), daemon=True),
+            threading.Thread(target=_read_stream, args=(self.proc.stderr, "stderr", pump), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, grace_seconds: float) -> None:
+        """SIGTERM the group, then SIGKILL what is left after the grace period."""
+        self.signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.signal(signal.SIGKILL)
+
+    def wait(self) -> int:
+        code = self.proc.wait()
+        for reader in self._readers:
+            reader.join(timeout=5)
+        return code

@@ -1,0 +1,22 @@
+"""The REST API (FastAPI). The CLI is a thin client of it."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from orchestrator import __version__
+from orchestrator.api import admin, agent, health, jobs
+from orchestrator.api.errors import install_error_handlers
+from orchestrator.api.limits import BodySizeLimit
+from orchestrator.runtime import Runtime
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    app = FastAPI(title="Spotwise", version=__version__,
+                  description="Run GPU jobs on the cheapest spot capacity without losing work or money.")
+    app.state.rt = rt
+    install_error_handlers(app)
+    for module in (jobs, agent, admin, health):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_request_bytes)
+    return app

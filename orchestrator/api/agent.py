@@ -1,0 +1,134 @@
+"""/v1/agent: what the on-instance agent calls. Its token is valid for its own attempt only."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from orchestrator import transitions as T
+from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from orchestrator.api.errors import ApiError
+from orchestrator.attempts import ACTIVE, AttemptState, advance_attempt, end_attempt
+from orchestrator.models import JobSpec, JobState
+from orchestrator.queue import job_by_id
+from orchestrator.store.tables import Attempt, LogChunk
+from orchestrator.store.types import utcnow
+from orchestrator.tokens import Principal
+
+router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"])
+
+
+class Heartbeat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phase: Literal["starting", "setup", "running", "stopping"] = "running"
+    gpu_utilization: float | None = Field(default=None, ge=0, le=100)
+
+
+class Chunk(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stream: Literal["stdout", "stderr"]
+    seq: int = Field(ge=0)
+    data: str = Field(max_length=256_000)
+
+
+class LogBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    chunks: list[Chunk] = Field(max_length=1000)
+
+
+class ExitReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    exit_code: int
+    preempted: bool = False
+    message: str = Field(default="", max_length=2000)
+
+
+def _own_attempt(session: Session, principal: Principal, attempt_id: str) -> Attempt:
+    if principal.role != "agent" or principal.attempt_id != attempt_id:
+        raise ApiError(403, "forbidden", "this token is not the agent token of that attempt")
+    attempt = session.get(Attempt, attempt_id)
+    if attempt is None:
+        raise ApiError(404, "not_found", f"attempt {attempt_id} not found")
+    return attempt
+
+
+@router.get("/spec")
+def attempt_spec(attempt_id: str, principal: PrincipalDep, session: SessionDep, rt: RuntimeDep) -> dict[str, Any]:
+    attempt = _own_attempt(session, principal, attempt_id)
+    job = job_by_id(session, attempt.job_id)
+    spec = JobSpec.model_validate(job.spec)
+    return {
+        "job_id": job.id, "attempt_id": attempt.id, "attempt_number": attempt.number,
+        "setup": spec.setup, "run": spec.run, "env": spec.env,
+        "checkpoint_dir": spec.checkpoint.dir if spec.checkpoint else None,
+        "resumed": attempt.number > 1, "heartbeat_interval_seconds": rt.settings.heartbeat_interval_seconds,
+        "active": attempt.state in ACTIVE,
+    }
+
+
+@router.post("/heartbeat")
+def heartbeat(attempt_id: str, body: Heartbeat, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    attempt = _own_attempt(session, principal, attempt_id)
+    if attempt.state not in ACTIVE:
+        return {"action": "stop", "reason": f"attempt is {attempt.state}"}
+    job = job_by_id(session, attempt.job_id)
+    if JobState(job.state).is_final:
+        return {"action": "stop", "reason": f"job is {job.state}"}
+    now = utcnow()
+    attempt.last_heartbeat_at = now
+    if attempt.state == AttemptState.LAUNCHED and advance_attempt(
+        session, attempt.id, AttemptState.LAUNCHED, AttemptState.RUNNING, started_at=now, last_heartbeat_at=now
+    ) and job.state == JobState.PROVISIONING:
+        T.mark_running(session, job, attempt.id, f"agent on attempt {attempt.number} reported in")
+    return {"action": "continue"}
+
+
+def _insert_ignore(session: Session) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+@router.post("/logs")
+def ship_logs(attempt_id: str, body: LogBatch, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    """Idempotent on (attempt, stream, seq): a batch re-sent after a timeout is stored once."""
+    attempt = _own_attempt(session, principal, attempt_id)
+    if body.chunks:
+        now = utcnow()
+        rows = [{"job_id": attempt.job_id, "attempt_id": attempt.id, "stream": c.stream, "seq": c.seq,
+                 "data": c.data, "at": now} for c in body.chunks]
+        stmt = _insert_ignore(session)(LogChunk).values(rows).on_conflict_do_nothing(
+            index_elements=["attempt_id", "stream", "seq"])
+        session.execute(stmt)
+    return {"accepted": len(body.chunks)}
+
+
+@router.post("/exit")
+def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    attempt = _own_attempt(session, principal, attempt_id)
+    job = job_by_id(session, attempt.job_id)
+    if body.preempted:
+        outcome, why = AttemptState.PREEMPTED, "agent saw a preemption notice; job stopped"
+    elif body.exit_code == 0:
+        outcome, why = AttemptState.SUCCEEDED, "exit code 0"
+    else:
+        outcome, why = AttemptState.FAILED, f"exit code {body.exit_code}" + (
+            f": {body.message}" if body.message else "")
+    if not end_attempt(session, attempt.id, outcome, why, exit_code=body.exit_code):
+        current = session.scalar(select(Attempt.state).where(Attempt.id == attempt.id))
+        if current == outcome.value:
+            return {"ok": True, "duplicate": True}
+        raise ApiError(409, "conflict", f"attempt is already {current}")
+    if JobState(job.state).is_final:
+        return {"ok": True}
+    if outcome is AttemptState.SUCCEEDED:
+        T.mark_succeeded(session, job, attempt.id)
+    elif outcome is AttemptState.FAILED:
+        T.mark_failed(session, job, why, attempt_id=attempt.id, exit_code=body.exit_code)
+    else:
+        T.mark_preempted(session, job, attempt.id, why)
+    return {"ok": True}

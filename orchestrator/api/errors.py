@@ -1,0 +1,69 @@
+"""Every API error is JSON: {"error": {"code": ..., "message": ..., "details": [...]}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from orchestrator.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+
+def error_body(code: str, message: str, details: list[str] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def _validation_lines(errors: list[Any]) -> list[str]:
+    lines = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        where = ".".join(loc) or "request"
+        if err.get("type") == "extra_forbidden":
+            lines.append(f"unknown field '{loc[-1] if loc else '?'}'")
+        else:
+            lines.append(f"{where}: {str(err.get('msg', '')).removeprefix('Value error, ')}")
+    return lines
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status,
+                            headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        lines = _validation_lines(list(exc.errors()))
+        return JSONResponse(error_body("invalid_request", "; ".join(lines) or "invalid request", lines),
+                            status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def _model_invalid(_: Request, exc: ValidationError) -> JSONResponse:
+        lines = _validation_lines(list(exc.errors()))
+        return JSONResponse(error_body("invalid_request", "; ".join(lines), lines), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled_api_error", path=request.url.path, error=repr(exc), exc_info=exc)
+        return JSONResponse(error_body("internal", "internal error; see the daemon log"), status_code=500)

@@ -1,0 +1,146 @@
+"""/v1/jobs: submit, list, show, cancel, events, logs. A team token sees only its team's jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Body, Query
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from orchestrator import transitions as T
+from orchestrator.api.deps import SessionDep, UserDep
+from orchestrator.api.errors import ApiError
+from orchestrator.costs import job_costs
+from orchestrator.models import JobState
+from orchestrator.queue import get_job, list_jobs, submit
+from orchestrator.specfile import SpecError, parse_spec
+from orchestrator.store.tables import Attempt, Job, JobEvent, LogChunk
+from orchestrator.store.types import utcnow
+from orchestrator.tokens import Principal
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def job_view(job: Job, cost: float, now: datetime, attempts: list[Attempt] | None = None) -> dict[str, Any]:
+    end = job.finished_at or now
+    view: dict[str, Any] = {
+        "id": job.id, "name": job.name, "team": job.team, "project": job.project, "state": job.state,
+        "priority": job.priority, "accelerators": (job.spec.get("resources") or {}).get("accelerators"),
+        "submitted_at": _iso(job.submitted_at), "updated_at": _iso(job.updated_at),
+        "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
+        "deadline_at": _iso(job.deadline_at), "attempts": job.attempts_count, "restarts": job.restarts,
+        "exit_code": job.exit_code, "reason": job.reason, "cost_usd": round(cost, 6),
+        "runtime_seconds": round((end - job.started_at).total_seconds(), 3) if job.started_at else None,
+    }
+    if attempts is not None:
+        view["spec"] = job.spec
+        view["attempt_list"] = [attempt_view(a) for a in attempts]
+    return view
+
+
+def attempt_view(a: Attempt) -> dict[str, Any]:
+    return {
+        "id": a.id, "number": a.number, "state": a.state, "provider": a.provider, "region": a.region,
+        "zone": a.zone, "instance_type": a.instance_type, "spot": a.spot, "price_per_hour": a.price_per_hour,
+        "created_at": _iso(a.created_at), "launched_at": _iso(a.launched_at), "started_at": _iso(a.started_at),
+        "ended_at": _iso(a.ended_at), "exit_code": a.exit_code, "end_reason": a.end_reason,
+    }
+
+
+def _visible_job(session: Session, principal: Principal, job_id: str) -> Job:
+    job = get_job(session, job_id, team=None if principal.is_admin else principal.team)
+    if job is None:
+        raise ApiError(404, "not_found", f"job {job_id} not found")
+    return job
+
+
+@router.post("", status_code=201)
+def submit_job(principal: UserDep, session: SessionDep, body: Any = Body(...)) -> dict[str, Any]:
+    """Submit a job spec (the same fields as a YAML job file)."""
+    try:
+        spec = parse_spec(body, "request body")
+    except SpecError as exc:
+        raise ApiError(422, "invalid_spec", "; ".join(exc.problems), exc.problems) from None
+    if not principal.is_admin:
+        if "team" not in (body or {}):
+            spec = spec.model_copy(update={"team": principal.team})
+        elif spec.team != principal.team:
+            raise ApiError(403, "forbidden", f"a token of team {principal.team!r} cannot submit for team "
+                           f"{spec.team!r}")
+    job = submit(session, spec)
+    return job_view(job, 0.0, utcnow())
+
+
+@router.get("")
+def list_job_page(
+    principal: UserDep, session: SessionDep,
+    state: list[JobState] = Query(default=[]), team: str | None = None, name: str | None = None,
+    limit: int = Query(default=50, ge=1, le=500), before: int | None = Query(default=None, ge=1),
+) -> dict[str, Any]:
+    """Newest first. Page with `before` = the previous page's `next_before`."""
+    if not principal.is_admin:
+        if team is not None and team != principal.team:
+            raise ApiError(403, "forbidden", f"a token of team {principal.team!r} cannot list team {team!r}")
+        team = principal.team
+    jobs = list_jobs(session, team=team, states=[s.value for s in state], name=name, limit=limit,
+                     before_seq=before)
+    now = utcnow()
+    costs = job_costs(session, [j.id for j in jobs], now)
+    return {
+        "items": [job_view(j, costs.get(j.id, 0.0), now) for j in jobs],
+        "next_before": jobs[-1].seq if len(jobs) == limit else None,
+    }
+
+
+@router.get("/{job_id}")
+def show_job(job_id: str, principal: UserDep, session: SessionDep) -> dict[str, Any]:
+    job = _visible_job(session, principal, job_id)
+    attempts = list(session.scalars(select(Attempt).where(Attempt.job_id == job.id).order_by(Attempt.number)))
+    now = utcnow()
+    return job_view(job, job_costs(session, [job.id], now).get(job.id, 0.0), now, attempts)
+
+
+@router.post("/{job_id}/cancel")
+def cancel_job(job_id: str, principal: UserDep, session: SessionDep) -> dict[str, Any]:
+    job = _visible_job(session, principal, job_id)
+    if JobState(job.state).is_final:
+        raise ApiError(409, "conflict", f"job {job_id} is already {job.state}; nothing to cancel")
+    try:
+        T.cancel(session, job, f"cancelled by {principal.role}" + (f" of team {principal.team}"
+                                                                   if principal.team else ""))
+    except T.TransitionRefused as exc:
+        raise ApiError(409, "conflict", f"{exc}; try again") from None
+    return job_view(job, job_costs(session, [job.id]).get(job.id, 0.0), utcnow())
+
+
+@router.get("/{job_id}/events")
+def job_events(job_id: str, principal: UserDep, session: SessionDep) -> dict[str, Any]:
+    job = _visible_job(session, principal, job_id)
+    events = session.scalars(select(JobEvent).where(JobEvent.job_id == job.id).order_by(JobEvent.id))
+    return {"items": [
+        {"at": _iso(e.at), "kind": e.kind, "from": e.from_state, "to": e.to_state, "attempt": e.attempt_id,
+         "reason": e.reason} for e in events
+    ]}
+
+
+@router.get("/{job_id}/logs")
+def job_logs(
+    job_id: str, principal: UserDep, session: SessionDep,
+    after: int = Query(default=0, ge=0), limit: int = Query(default=1000, ge=1, le=10000),
+) -> dict[str, Any]:
+    """Log chunks after cursor `after` (pass the returned `cursor` to follow)."""
+    job = _visible_job(session, principal, job_id)
+    rows = list(session.scalars(
+        select(LogChunk).where(LogChunk.job_id == job.id, LogChunk.id > after).order_by(LogChunk.id).limit(limit)
+    ))
+    return {
+        "items": [{"attempt": r.attempt_id, "stream": r.stream, "data": r.data, "at": _iso(r.at)} for r in rows],
+        "cursor": rows[-1].id if rows else after,
+        "final": JobState(job.state).is_final,
+    }

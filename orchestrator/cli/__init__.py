@@ -1,0 +1,249 @@
+"""`spotwise`: the command line. A thin client of the API (SPOTWISE_URL, SPOTWISE_TOKEN)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from orchestrator.cli import render
+from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.config import Settings
+from orchestrator.specfile import SpecError, describe_validation_error, load_spec_file
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Run GPU jobs on the cheapest spot capacity without losing work or money.",
+)
+jobs_app = typer.Typer(no_args_is_help=True, help="List, inspect and cancel jobs.")
+tokens_app = typer.Typer(no_args_is_help=True, help="API tokens (admin only).")
+chaos_app = typer.Typer(no_args_is_help=True, help="Inject faults (local provider) to see recovery.")
+instances_app = typer.Typer(no_args_is_help=True, help="Instances Spotwise runs.")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(chaos_app, name="chaos")
+app.add_typer(instances_app, name="instances")
+
+console = Console()
+Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
+FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise CliError("bad configuration: " + "; ".join(describe_validation_error(exc, Settings))) from None
+
+
+def client() -> ApiClient:
+    return ApiClient.from_settings(settings())
+
+
+def _emit(data: Any, output: str, table: Any) -> None:
+    if output == "json":
+        print(json.dumps(data, indent=2))
+    elif output == "table":
+        table()
+    else:
+        raise CliError(f"unknown --output {output!r}; use table or json")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to bind")] = None,
+    port: Annotated[int | None, typer.Option(help="port to bind")] = None,
+) -> None:
+    """Run the daemon: API plus reconcile loops."""
+    from orchestrator.daemon import serve as run_daemon
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    base = settings()
+    run_daemon(base.model_copy(update=overrides) if overrides else base)
+
+
+@app.command()
+def submit(
+    file: Path,
+    wait: Annotated[bool, typer.Option("--wait", "-w", help="follow until it ends")] = False,
+    output: Output = "table",
+) -> None:
+    """Submit a job from a YAML or JSON spec file."""
+    spec = load_spec_file(file)
+    api = client()
+    job = api.post("/v1/jobs", spec.model_dump(mode="json", exclude_unset=True))
+    if output == "json" and not wait:
+        print(json.dumps(job, indent=2))
+        return
+    console.print(f"submitted job [bold]{job['id']}[/] ({job['name']}, team {job['team']})")
+    if wait:
+        final = watch(api, job["id"])
+        if output == "json":
+            print(json.dumps(final, indent=2))
+        raise typer.Exit(0 if final["state"] == "SUCCEEDED" else 1)
+
+
+def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = None) -> dict[str, Any]:
+    """A live status line with the latest output until the job is final; returns the final job."""
+    out = out or console
+    cursor = 0
+    with out.status(f"{job_id}: waiting") as status:
+        while True:
+            job = api.get(f"/v1/jobs/{job_id}")
+            logs = api.get(f"/v1/jobs/{job_id}/logs", after=cursor)
+            cursor = logs["cursor"]
+            for item in logs["items"]:
+                for line in item["data"].splitlines():
+                    out.print(
+                        f"  {item['stream']:<6} {line}",
+                        highlight=False,
+                        markup=False,
+                        style="dim" if item["stream"] == "stderr" else None,
+                    )
+            attempt = (job.get("attempt_list") or [{}])[-1]
+            where = f" on {attempt.get('instance_type')} in {attempt.get('zone')}" if attempt else ""
+            status.update(f"{job_id}: {job['state']}{where}  ${job['cost_usd']:.4f}")
+            if job["state"] in FINAL and logs["final"] and not logs["items"]:
+                break
+            time.sleep(poll)
+    render.job_summary(out, job)
+    return job  # type: ignore[no-any-return]
+
+
+@jobs_app.command("list")
+def jobs_list(
+    state: Annotated[list[str] | None, typer.Option("--state", "-s")] = None,
+    team: str | None = None,
+    limit: int = 50,
+    output: Output = "table",
+) -> None:
+    """Jobs, newest first."""
+    params: dict[str, Any] = {"team": team, "limit": limit}
+    if state:
+        params["state"] = [s.upper() for s in state]
+    data = client().get("/v1/jobs", **params)
+    _emit(data, output, lambda: render.jobs_table(console, data["items"]))
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: str, output: Output = "table") -> None:
+    """One job with its attempts and events."""
+    api = client()
+    job = api.get(f"/v1/jobs/{job_id}")
+    events = api.get(f"/v1/jobs/{job_id}/events")["items"]
+    _emit({**job, "events": events}, output, lambda: render.job_detail(console, job, events))
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(job_id: str, output: Output = "table") -> None:
+    """Cancel a job; its instance is terminated by the next reconcile pass."""
+    job = client().post(f"/v1/jobs/{job_id}/cancel")
+    _emit(job, output, lambda: console.print(f"job {job['id']} is {job['state']}"))
+
+
+@jobs_app.command("logs")
+def jobs_logs(job_id: str, follow: Annotated[bool, typer.Option("--follow", "-f")] = False) -> None:
+    """Print a job's output; -f follows it until the job ends."""
+    api = client()
+    cursor = 0
+    while True:
+        page = api.get(f"/v1/jobs/{job_id}/logs", after=cursor)
+        for item in page["items"]:
+            (sys.stderr if item["stream"] == "stderr" else sys.stdout).write(item["data"])
+        sys.stdout.flush()
+        cursor = page["cursor"]
+        if not follow or (page["final"] and not page["items"]):
+            return
+        if not page["items"]:
+            time.sleep(1.0)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    team: Annotated[str | None, typer.Option(help="team the token acts for")] = None,
+    admin: Annotated[bool, typer.Option(help="an admin token instead")] = False,
+    name: str = "",
+    expires_in_hours: float | None = None,
+    output: Output = "table",
+) -> None:
+    """Create an API token; it is shown once."""
+    if admin == (team is not None):
+        raise CliError("give --team NAME for a team token, or --admin for an admin token", exit_code=2)
+    body = {"team": team, "admin": admin, "name": name, "expires_in_hours": expires_in_hours}
+    row = client().post("/v1/tokens", body)
+    _emit(
+        row,
+        output,
+        lambda: (
+            console.print(f"token {row['id']} for {row['team'] or 'admin'} (shown once; keep it secret):"),
+            print(row["token"]),
+        ),
+    )
+
+
+@tokens_app.command("list")
+def tokens_list(output: Output = "table") -> None:
+    data = client().get("/v1/tokens")
+    _emit(data, output, lambda: render.tokens_table(console, data["items"]))
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: str) -> None:
+    row = client().post(f"/v1/tokens/{token_id}/revoke")
+    console.print(f"token {row['id']} revoked at {row['revoked_at']}")
+
+
+@instances_app.command("list")
+def instances_list(
+    all: Annotated[bool, typer.Option("--all", help="include ended")] = False, output: Output = "table"
+) -> None:
+    data = client().get("/v1/instances", all=all)
+    _emit(data, output, lambda: render.instances_table(console, data["items"]))
+
+
+@chaos_app.command("preempt")
+def chaos_preempt(instance_id: str, grace: Annotated[float | None, typer.Option(help="notice seconds")] = None) -> None:
+    """Preempt a spot instance of the local provider: notice first, kill after the grace period."""
+    result = client().post(f"/v1/chaos/instances/{instance_id}/preempt", {"grace_seconds": grace})
+    console.print(f"preemption notice sent to {result['id']}")
+
+
+@app.command()
+def demo(keep: Annotated[bool, typer.Option(help="keep the demo's home directory")] = False) -> None:
+    """Start a daemon on SQLite + the local provider, run the example training job, show the result."""
+    from orchestrator.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(console, keep=keep))
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except SpecError as exc:
+        _fail(f"{exc.source}: invalid job spec:\n" + "\n".join(f"  - {p}" for p in exc.problems), 1)
+    except CliError as exc:
+        _fail(str(exc), exc.exit_code)
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        _fail("aborted", 130)
+    except Exception as exc:  # click usage errors and anything unexpected: a message, not a traceback
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        _fail(f"unexpected error: {type(exc).__name__}: {exc}", 1)
+
+
+def _fail(message: str, code: int) -> None:
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    raise SystemExit(code)

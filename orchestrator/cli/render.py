@@ -1,0 +1,95 @@
+"""Rich tables and summaries for the CLI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+STATE_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow", "RUNNING": "cyan",
+               "PREEMPTED": "magenta", "WAITING_CAPACITY": "yellow", "BLOCKED_BUDGET": "red"}
+
+
+def _state(state: str) -> str:
+    style = STATE_STYLE.get(state)
+    return f"[{style}]{state}[/]" if style else state
+
+
+def _short_time(value: str | None) -> str:
+    if not value:
+        return "-"
+    return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def jobs_table(console: Console, jobs: list[dict[str, Any]]) -> None:
+    table = Table(title=f"{len(jobs)} jobs", title_justify="left")
+    for column in ("ID", "NAME", "TEAM", "STATE", "GPUS", "ATTEMPTS", "RUNTIME", "COST $", "SUBMITTED"):
+        table.add_column(column, justify="right" if column in ("ATTEMPTS", "COST $") else "left")
+    for j in jobs:
+        table.add_row(j["id"], j["name"], j["team"], _state(j["state"]), j["accelerators"] or "-",
+                      str(j["attempts"]), _duration(j["runtime_seconds"]), f"{j['cost_usd']:.4f}",
+                      _short_time(j["submitted_at"]))
+    console.print(table)
+
+
+def job_summary(console: Console, job: dict[str, Any]) -> None:
+    exit_part = f", exit code {job['exit_code']}" if job.get("exit_code") is not None else ""
+    console.print(f"job {job['id']} {_state(job['state'])}{exit_part}: runtime {_duration(job['runtime_seconds'])}, "
+                  f"cost ${job['cost_usd']:.4f}, attempts {job['attempts']}")
+
+
+def job_detail(console: Console, job: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    console.print(f"[bold]{job['id']}[/] {job['name']} (team {job['team']})  state {_state(job['state'])}")
+    rows = [("exit code", job["exit_code"]), ("reason", job["reason"] or "-"),
+            ("GPUs", job["accelerators"] or "-"), ("priority", job["priority"]),
+            ("submitted", _short_time(job["submitted_at"])), ("started", _short_time(job["started_at"])),
+            ("finished", _short_time(job["finished_at"])), ("deadline", _short_time(job["deadline_at"])),
+            ("runtime", _duration(job["runtime_seconds"])), ("cost", f"${job['cost_usd']:.4f}"),
+            ("attempts", job["attempts"]), ("restarts", job["restarts"])]
+    for key, value in rows:
+        console.print(f"  {key:<10} {'-' if value is None else value}", highlight=False)
+    attempts = Table(title="attempts", title_justify="left")
+    for column in ("#", "STATE", "CLOUD", "ZONE", "TYPE", "MARKET", "$/H", "LAUNCHED", "ENDED", "EXIT", "REASON"):
+        attempts.add_column(column)
+    for a in job.get("attempt_list", []):
+        attempts.add_row(str(a["number"]), a["state"], a["provider"], a["zone"], a["instance_type"],
+                         "spot" if a["spot"] else "on-demand", f"{a['price_per_hour']:.4f}",
+                         _short_time(a["launched_at"]), _short_time(a["ended_at"]),
+                         "-" if a["exit_code"] is None else str(a["exit_code"]), a["end_reason"] or "-")
+    console.print(attempts)
+    timeline = Table(title="events", title_justify="left")
+    for column in ("TIME", "FROM", "TO", "REASON"):
+        timeline.add_column(column)
+    for e in events:
+        timeline.add_row(_short_time(e["at"]), e["from"] or "", e["to"] or "", e["reason"])
+    console.print(timeline)
+
+
+def tokens_table(console: Console, tokens: list[dict[str, Any]]) -> None:
+    table = Table()
+    for column in ("ID", "ROLE", "TEAM", "NAME", "CREATED", "EXPIRES", "REVOKED"):
+        table.add_column(column)
+    for t in tokens:
+        table.add_row(t["id"], t["role"], t["team"] or "-", t["name"] or "-", _short_time(t["created_at"]),
+                      _short_time(t["expires_at"]), _short_time(t["revoked_at"]))
+    console.print(table)
+
+
+def instances_table(console: Console, instances: list[dict[str, Any]]) -> None:
+    table = Table()
+    for column in ("ID", "CLOUD", "ZONE", "TYPE", "MARKET", "$/H", "JOB", "STATE", "LAUNCHED"):
+        table.add_column(column)
+    for i in instances:
+        table.add_row(i["id"], i["provider"], i["zone"], i["instance_type"], "spot" if i["spot"] else "on-demand",
+                      f"{i['price_per_hour']:.4f}", i["job_id"], i["state"], _short_time(i["launched_at"]))
+    console.print(table)

@@ -1,0 +1,94 @@
+"""Settings from SPOTWISE_* environment variables and an optional YAML file.
+
+Precedence (highest first): constructor arguments, environment, the YAML file named by
+SPOTWISE_CONFIG (or $SPOTWISE_HOME/config.yaml when it exists), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("SPOTWISE_HOME") or Path.home() / ".spotwise")
+
+
+def _yaml_path() -> Path | None:
+    explicit = os.environ.get("SPOTWISE_CONFIG")
+    if explicit:
+        return Path(explicit)
+    candidate = default_home() / "config.yaml"
+    return candidate if candidate.exists() else None
+
+
+class Settings(BaseSettings):
+    """Daemon and client configuration."""
+
+    model_config = SettingsConfigDict(env_prefix="SPOTWISE_", extra="forbid", env_nested_delimiter="__")
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str = ""  # default: sqlite file in home
+    cluster_id: str = ""  # default: generated once and kept in the database
+    host: str = "127.0.0.1"
+    port: int = 8470
+    public_url: str = ""  # how agents reach the daemon; default http://host:port
+    url: str = ""  # client side: where the CLI finds the daemon; default http://127.0.0.1:port
+    token: str = ""  # client side: bearer token; default the admin token file in home
+    admin_token: str = ""  # daemon side: a fixed admin token (deployments); default generated to a file
+    providers: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"local": {}})
+    reconcile_interval_seconds: float = 2.0
+    heartbeat_interval_seconds: float = 2.0
+    heartbeat_timeout_seconds: float = 60.0
+    provisioning_timeout_seconds: float = 600.0
+    max_request_bytes: int = 1_000_000
+    log_format: str = "auto"  # auto | json | console
+    log_level: str = "info"
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in ("auto", "json", "console"):
+            raise ValueError("log_format must be one of: auto, json, console")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _yaml_path()
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'spotwise.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return self.public_url or f"http://{host}:{self.port}"
+
+    @property
+    def effective_url(self) -> str:
+        return self.url or f"http://127.0.0.1:{self.port}"
+
+    @property
+    def admin_token_file(self) -> Path:
+        return self.home / "admin-token"

@@ -1,0 +1,92 @@
+"""`spotwise serve`: the API (uvicorn) plus the periodic loops (APScheduler), one process.
+
+Loops run in APScheduler's thread pool with `max_instances=1` and `coalesce=True`: a slow pass
+is never overlapped by the next. SIGTERM lets the current pass finish, then exits; instances keep
+running (a daemon restart must not cost anyone their job).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from orchestrator.api import create_app
+from orchestrator.config import Settings
+from orchestrator.logs import configure_logging, get_logger
+from orchestrator.reconcile import Reconciler
+from orchestrator.runtime import Runtime, build_runtime
+from orchestrator.store.db import transaction
+from orchestrator.store.tables import ApiToken
+from orchestrator.tokens import create_api_token, hash_token
+
+log = get_logger(__name__)
+
+
+def ensure_admin_token(rt: Runtime) -> Path | None:
+    """Make sure an admin can get in: the configured token, or a generated one in a 0600 file."""
+    settings = rt.settings
+    with transaction(rt.sessions) as s:
+        if settings.admin_token:
+            if s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(settings.admin_token))) is None:
+                create_api_token(s, role="admin", team=None, name="configured admin", token=settings.admin_token)
+            return None
+        path = settings.admin_token_file
+        if path.exists():
+            known = s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(path.read_text().strip())))
+            if known is not None:
+                return path
+        if s.scalar(select(ApiToken).where(ApiToken.role == "admin")) is not None and not path.exists():
+            return None  # admins exist (e.g. another replica made one); do not mint more
+        _, plaintext = create_api_token(s, role="admin", team=None, name="generated admin")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(plaintext + "\n")
+    return path
+
+
+class Loops:
+    def __init__(self, rt: Runtime) -> None:
+        self.reconciler = Reconciler(rt)
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.scheduler.add_job(self._reconcile, "interval", seconds=rt.settings.reconcile_interval_seconds,
+                               id="reconcile", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+
+    def _reconcile(self) -> None:
+        try:
+            report = self.reconciler.run_once()
+        except Exception as exc:  # a failed pass is logged and retried by the next one
+            log.error("reconcile_failed", error=repr(exc), exc_info=exc)
+            return
+        if report.launched or report.ended or report.orphans_terminated:
+            log.info("reconcile_pass", launched=report.launched, ended=report.ended,
+                     orphans_terminated=report.orphans_terminated)
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)
+
+
+def serve(settings: Settings) -> None:
+    configure_logging(settings.log_format, settings.log_level)
+    rt = build_runtime(settings)
+    token_file = ensure_admin_token(rt)
+    log.info("daemon_starting", url=settings.effective_public_url, cluster=rt.cluster_id,
+             database=settings.effective_database_url.split("://", 1)[0], providers=sorted(rt.providers),
+             admin_token_file=str(token_file) if token_file else None)
+    loops = Loops(rt)
+    loops.start()
+    config = uvicorn.Config(create_app(rt), host=settings.host, port=settings.port, log_level="warning",
+                            access_log=False, lifespan="off")
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        loops.stop()
+        rt.close()
+        log.info("daemon_stopped")

@@ -1,0 +1,172 @@
+"""Job specs and the job state vocabulary, shared by the API, the store, the CLI and the policies.
+
+Specs are strict (`extra="forbid"`): a typo in a field name is an error naming the valid fields,
+never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+_DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
+                          r"(?:(\d+(?:\.\d+)?)s)?\s*$")
+_GPU_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+
+
+class JobState(enum.StrEnum):
+    PENDING = "PENDING"
+    PROVISIONING = "PROVISIONING"
+    RUNNING = "RUNNING"
+    PREEMPTED = "PREEMPTED"
+    WAITING_CAPACITY = "WAITING_CAPACITY"
+    BLOCKED_BUDGET = "BLOCKED_BUDGET"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'52h', '10m', '1h30m', '2d', '45s' or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError("must be positive")
+        return timedelta(seconds=float(value))
+    if isinstance(value, str):
+        match = _DURATION_RE.match(value)
+        if match and any(match.groups()):
+            d, h, m, s = (float(g) if g else 0.0 for g in match.groups())
+            result = timedelta(days=d, hours=h, minutes=m, seconds=s)
+            if result.total_seconds() > 0:
+                return result
+    raise ValueError(f"{value!r} is not a duration; write it like '52h', '10m', '1h30m' or '45s'")
+
+
+def _format_duration(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    return f"{seconds:g}s"
+
+
+# Durations read as '52h' and are written back as seconds ('187200s'), which reads again the same.
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(_format_duration)]
+
+
+class Accelerators(BaseModel):
+    """A GPU request such as 'A100:8' (model and count per node)."""
+
+    model_config = ConfigDict(frozen=True)
+    model: str
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.model}:{self.count}"
+
+    @classmethod
+    def parse(cls, value: Any) -> Accelerators:
+        if isinstance(value, Accelerators):
+            return value
+        if isinstance(value, dict):
+            return cls(**value)
+        if not isinstance(value, str):
+            raise ValueError("write accelerators as 'MODEL:COUNT', e.g. 'A100:8'")
+        name, _, count_text = value.strip().partition(":")
+        if not _GPU_NAME_RE.match(name):
+            raise ValueError(f"{value!r}: the GPU model must be a name like A100, H100 or L4")
+        count = 1
+        if count_text:
+            try:
+                count = int(count_text)
+            except ValueError:
+                raise ValueError(f"{value!r}: the GPU count must be a whole number, e.g. 'A100:8'") from None
+            if count < 1:
+                raise ValueError(f"{value!r}: the GPU count must be at least 1, e.g. 'A100:8'")
+        return cls(model=name.upper(), count=count)
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accelerators: Annotated[
+        Accelerators | None,
+        BeforeValidator(lambda v: None if v is None else Accelerators.parse(v)),
+        PlainSerializer(lambda v: None if v is None else str(v)),
+    ] = None
+    spot: bool | Literal["auto"] = "auto"
+    clouds: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    zones: list[str] = Field(default_factory=list)
+    instance_type: str | None = None
+    cpus: float | None = Field(default=None, gt=0)
+    memory_gb: float | None = Field(default=None, gt=0)
+    max_price_per_hour: float | None = Field(default=None, gt=0)
+
+
+class CheckpointSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dir: str = "/tmp/spotwise-checkpoint"
+    store: str | None = None  # fsspec URL: s3://, gs://, az://, file://
+    interval: Duration = timedelta(minutes=10)
+
+
+class JobSpec(BaseModel):
+    """What a user submits (YAML or JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=128)
+    team: str = Field(default="default", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    project: str | None = Field(default=None, max_length=64)
+    labels: dict[str, str] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+    setup: str | None = None
+    run: str = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    checkpoint: CheckpointSpec | None = None
+    deadline: datetime | Duration | None = None
+    estimated_runtime: Duration | None = None
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    max_restarts: int = Field(default=3, ge=0, le=1000)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for key in env:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                raise ValueError(f"env name {key!r} is not a valid variable name (letters, digits, _)")
+        return env
+
+    @model_validator(mode="after")
+    def _deadline_is_future_or_relative(self) -> JobSpec:
+        if isinstance(self.deadline, datetime) and self.deadline.tzinfo is None:
+            self.deadline = self.deadline.replace(tzinfo=UTC)
+        return self
+
+    def deadline_at(self, submitted_at: datetime) -> datetime | None:
+        """Absolute deadline: a duration counts from submission."""
+        if self.deadline is None:
+            return None
+        if isinstance(self.deadline, timedelta):
+            return submitted_at + self.deadline
+        return self.deadline

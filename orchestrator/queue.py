@@ -1,0 +1,81 @@
+"""The job queue: submit, claim in priority/FIFO order, list and look up.
+
+Claiming uses `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers (or daemon
+replicas) each get different jobs; SQLite has one writer at a time, which gives the same result.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from orchestrator.models import JobSpec, JobState
+from orchestrator.store.tables import Job
+from orchestrator.store.types import utcnow
+from orchestrator.transitions import record_event
+
+RUNNABLE = (JobState.PENDING.value, JobState.PREEMPTED.value, JobState.WAITING_CAPACITY.value)
+
+
+def new_job_id() -> str:
+    return "j-" + secrets.token_hex(5)
+
+
+def submit(session: Session, spec: JobSpec, now: datetime | None = None) -> Job:
+    now = now or utcnow()
+    job = Job(
+        id=new_job_id(), name=spec.name, team=spec.team, project=spec.project, state=JobState.PENDING.value,
+        priority=spec.priority, spec=spec.model_dump(mode="json"), version=0, submitted_at=now,
+        updated_at=now, deadline_at=spec.deadline_at(now), attempts_count=0, restarts=0, reason="",
+    )
+    session.add(job)
+    session.flush()
+    record_event(session, job.id, "submitted", kind="transition", to_state=JobState.PENDING.value, at=now)
+    return job
+
+
+def claim_runnable(session: Session, limit: int, now: datetime | None = None) -> list[Job]:
+    """Jobs ready for placement, highest priority first, FIFO within a priority, row-locked."""
+    now = now or utcnow()
+    stmt = (
+        select(Job)
+        .where(Job.state.in_(RUNNABLE), or_(Job.not_before.is_(None), Job.not_before <= now))
+        .order_by(Job.priority.desc(), Job.seq.asc())
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def job_by_id(session: Session, job_id: str) -> Job:
+    """The job row for an id known to exist (e.g. from an attempt)."""
+    return session.execute(select(Job).where(Job.id == job_id)).scalar_one()
+
+
+def get_job(session: Session, job_id: str, team: str | None = None) -> Job | None:
+    """The job, or None when it does not exist or belongs to another team than `team`."""
+    job = session.scalar(select(Job).where(Job.id == job_id))
+    if job is None or (team is not None and job.team != team):
+        return None
+    return job
+
+
+def list_jobs(
+    session: Session, *, team: str | None = None, states: Sequence[str] = (), name: str | None = None,
+    limit: int = 50, before_seq: int | None = None,
+) -> list[Job]:
+    """Newest first; page with `before_seq` = the last row's seq."""
+    stmt = select(Job).order_by(Job.seq.desc()).limit(limit)
+    if team is not None:
+        stmt = stmt.where(Job.team == team)
+    if states:
+        stmt = stmt.where(Job.state.in_(list(states)))
+    if name:
+        stmt = stmt.where(Job.name == name)
+    if before_seq is not None:
+        stmt = stmt.where(Job.seq < before_seq)
+    return list(session.scalars(stmt))

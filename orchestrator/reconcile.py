@@ -1,0 +1,173 @@
+"""The level-triggered reconcile loop: compare what the store wants with what clouds report, act.
+
+Each pass is idempotent and every step commits before the next side effect, so a crash at any
+line (kill -9 included) is repaired by the next pass:
+- an attempt recorded as LAUNCHING is launched again with the same idempotency key, which the
+  provider turns into "return the instance you already made";
+- an instance tagged with our cluster whose attempt is not active is an orphan and terminated;
+- an attempt whose instance vanished is ended and its job requeued.
+Provider calls never happen inside a database transaction (SQLite holds its write lock for the
+whole transaction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from orchestrator import transitions as T
+from orchestrator.attempts import (
+    ACTIVE,
+    AttemptState,
+    active_attempts,
+    close_instance,
+    end_attempt,
+    open_instances,
+)
+from orchestrator.launcher import Launcher
+from orchestrator.logs import get_logger
+from orchestrator.models import JobState
+from orchestrator.queue import job_by_id
+from orchestrator.runtime import Runtime
+from orchestrator.store.db import transaction
+from orchestrator.store.tables import Attempt, Instance, Job
+from orchestrator.store.types import utcnow
+from providers.base import InstanceInfo, InstanceState
+from providers.errors import ProviderError
+
+log = get_logger(__name__)
+
+
+@dataclass
+class PassReport:
+    launched: int = 0
+    ended: int = 0
+    orphans_terminated: int = 0
+    unobserved: list[str] = field(default_factory=list)
+
+
+class Reconciler:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.launcher = Launcher(rt)
+
+    def run_once(self) -> PassReport:
+        report = PassReport()
+        observed = self._observe(report)
+        self._sync_attempts(observed, report)
+        self._sweep_orphans(observed, report)
+        report.launched = self.launcher.place_queue()
+        return report
+
+    # -- observe -----------------------------------------------------------------------------
+
+    def _observe(self, report: PassReport) -> dict[str, dict[str, InstanceInfo]]:
+        """provider -> instance id -> info. A provider that cannot be listed is left out, so
+        nothing is concluded from its silence."""
+        observed: dict[str, dict[str, InstanceInfo]] = {}
+        for name, provider in self.rt.providers.items():
+            try:
+                observed[name] = {i.id: i for i in provider.list_managed(self.rt.cluster_id)}
+            except ProviderError as exc:
+                report.unobserved.append(name)
+                log.warning("list_managed_failed", provider=name, error=str(exc))
+        return observed
+
+    # -- attempts ------------------------------------------------------------------------------
+
+    def _sync_attempts(self, observed: dict[str, dict[str, InstanceInfo]], report: PassReport) -> None:
+        with transaction(self.rt.sessions) as s:
+            attempts = active_attempts(s)
+            jobs = {j.id: j for j in s.scalars(select(Job).where(Job.id.in_([a.job_id for a in attempts])))}
+            rows = {r.attempt_id: r for r in open_instances(s)}
+        for attempt in attempts:
+            job = jobs[attempt.job_id]
+            if attempt.provider not in observed:
+                continue
+            try:
+                if JobState(job.state).is_final:
+                    self._end_for_final_job(attempt, job, rows.get(attempt.id))
+                elif attempt.state == AttemptState.LAUNCHING:
+                    self.launcher.launch(attempt.id)
+                else:
+                    self._check_live(attempt, rows.get(attempt.id), observed[attempt.provider], report)
+            except ProviderError as exc:
+                log.warning("attempt_sync_failed", attempt=attempt.id, error=str(exc))
+
+    def _end_for_final_job(self, attempt: Attempt, job: Job, row: Instance | None) -> None:
+        """The job was cancelled (or ended) while its attempt was still active: stop the instance."""
+        if row is not None:
+            self.rt.providers[attempt.provider].terminate([row.id])
+        with transaction(self.rt.sessions) as s:
+            state = AttemptState.CANCELLED if job.state == JobState.CANCELLED else AttemptState.LOST
+            end_attempt(s, attempt.id, state, f"job {job.state.lower()}")
+            for inst in open_instances(s, attempt.id):
+                close_instance(s, inst, InstanceState.TERMINATED.value)
+
+    def _check_live(self, attempt: Attempt, row: Instance | None, seen: dict[str, InstanceInfo],
+                    report: PassReport) -> None:
+        settings = self.rt.settings
+        now = utcnow()
+        info = seen.get(row.id) if row else None
+        if row is not None and info is None:
+            described = self.rt.providers[attempt.provider].describe([row.id])
+            info = described[0] if described else None
+        if info is not None and not info.state.is_gone:
+            stale_since = attempt.last_heartbeat_at or attempt.launched_at or attempt.created_at
+            limit = (settings.heartbeat_timeout_seconds if attempt.state == AttemptState.RUNNING
+                     else settings.provisioning_timeout_seconds)
+            if now - stale_since <= timedelta(seconds=limit):
+                return
+            why = ("no heartbeat" if attempt.state == AttemptState.RUNNING else "agent never reported") + \
+                  f" for {limit:g}s"
+            self.rt.providers[attempt.provider].terminate([info.id])
+            self._lose(attempt, row, why, preempted=False)
+            report.ended += 1
+            return
+        preempted = bool(info and info.preempted)
+        why = "spot instance preempted" if preempted else (
+            f"instance {row.id if row else '?'} is gone ({info.state_reason if info else 'not found'})")
+        self._lose(attempt, row, why, preempted=preempted)
+        report.ended += 1
+
+    def _lose(self, attempt: Attempt, row: Instance | None, why: str, *, preempted: bool) -> None:
+        """End an attempt that lost its instance; requeue the job (or fail it when out of restarts)."""
+        with transaction(self.rt.sessions) as s:
+            state = AttemptState.PREEMPTED if preempted else AttemptState.LOST
+            if not end_attempt(s, attempt.id, state, why):
+                return  # the agent reported an exit first: that outcome stands
+            for inst in open_instances(s, attempt.id):
+                close_instance(s, inst, InstanceState.TERMINATED.value, preempted=preempted)
+            job = job_by_id(s, attempt.job_id)
+            if JobState(job.state).is_final:
+                return
+            if not preempted and job.restarts >= int(job.spec.get("max_restarts", 3)):
+                T.mark_failed(s, job, f"{why}; max_restarts ({job.restarts}) reached", attempt_id=attempt.id)
+            else:
+                T.mark_preempted(s, job, attempt.id, why)
+        log.info("attempt_ended", attempt=attempt.id, job_id=attempt.job_id, reason=why)
+
+    # -- orphans -------------------------------------------------------------------------------
+
+    def _sweep_orphans(self, observed: dict[str, dict[str, InstanceInfo]], report: PassReport) -> None:
+        """Terminate tagged instances with no active attempt; close rows of instances now gone."""
+        with transaction(self.rt.sessions) as s:
+            active_ids = set(s.scalars(select(Attempt.id).where(Attempt.state.in_(ACTIVE))))
+        for name, instances in observed.items():
+            orphans = [i for i in instances.values() if i.attempt_id not in active_ids]
+            if not orphans:
+                continue
+            try:
+                self.rt.providers[name].terminate([i.id for i in orphans])
+            except ProviderError as exc:
+                log.warning("orphan_terminate_failed", provider=name, error=str(exc))
+                continue
+            report.orphans_terminated += len(orphans)
+            for info in orphans:
+                log.info("orphan_terminated", provider=name, instance=info.id, attempt=info.attempt_id)
+        with transaction(self.rt.sessions) as s:
+            for row in open_instances(s):
+                if row.attempt_id not in active_ids and row.provider in observed:
+                    close_instance(s, row, InstanceState.TERMINATED.value)

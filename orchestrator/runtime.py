@@ -1,0 +1,74 @@
+"""The daemon's wiring: settings, database, providers and installation facts, built once at start."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from orchestrator.config import Settings
+from orchestrator.logs import get_logger
+from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction
+from orchestrator.store.tables import Meta
+from orchestrator.tokens import agent_secret
+from providers.base import Provider
+from providers.errors import ProviderError
+from providers.registry import create_provider
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    cluster_id: str
+    agent_secret: bytes
+    providers: dict[str, Provider] = field(default_factory=dict)
+    provider_errors: dict[str, str] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _cluster_id(session: Session, configured: str) -> str:
+    row = session.get(Meta, "cluster_id")
+    if row is None:
+        row = Meta(key="cluster_id", value=configured or "sw-" + secrets.token_hex(4))
+        session.add(row)
+    elif configured and configured != row.value:
+        raise SystemExit(
+            f"this database belongs to cluster {row.value!r} but SPOTWISE_CLUSTER_ID is {configured!r}; "
+            "use the matching database or unset SPOTWISE_CLUSTER_ID"
+        )
+    return row.value
+
+
+def build_providers(settings: Settings) -> tuple[dict[str, Provider], dict[str, str]]:
+    """Create each configured provider; one that cannot load is reported, not fatal."""
+    built: dict[str, Provider] = {}
+    errors: dict[str, str] = {}
+    for name, options in settings.providers.items():
+        try:
+            built[name] = create_provider(name, dict(options or {}), settings.home)
+        except ProviderError as exc:
+            errors[name] = str(exc)
+            log.error("provider_unavailable", provider=name, error=str(exc))
+    return built, errors
+
+
+def build_runtime(settings: Settings, *, with_providers: bool = True, **overrides: Any) -> Runtime:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    migrate(engine)
+    sessions = make_session_factory(engine)
+    with transaction(sessions) as session:
+        cluster_id = _cluster_id(session, settings.cluster_id)
+        secret = agent_secret(session)
+    providers, errors = build_providers(settings) if with_providers else ({}, {})
+    return Runtime(settings=settings, engine=engine, sessions=sessions, cluster_id=cluster_id,
+                   agent_secret=secret, providers=providers, provider_errors=errors, **overrides)

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, the engine, migrations. The only package that writes SQL."""

@@ -1,0 +1,1 @@
+"""Pure decision code: data in, decision out, with the reason attached. No I/O here."""

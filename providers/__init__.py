@@ -1,0 +1,1 @@
+"""Cloud adapters behind one protocol (`providers.base.Provider`)."""

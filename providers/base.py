@@ -1,0 +1,257 @@
+"""The seam between Spotwise and a cloud: the Provider protocol and the plain data it speaks.
+
+Every cloud adapter (aws, gcp, azure, local, third-party) implements `Provider`. Core code
+(reconcile, placement) only ever sees these types, so a new cloud is one module plus its
+error table and a green contract suite (`tests/contract/`). Adapters translate; they never
+decide where to place work -- that is `policies/placement.py`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Protocol, runtime_checkable
+
+from providers.errors import (  # re-exported: callers import the whole seam from here
+    AuthError,
+    CapacityError,
+    ErrorScope,
+    InvalidRequest,
+    NotSupported,
+    PriceError,
+    ProviderError,
+    QuotaError,
+    ThrottledError,
+    TransientError,
+)
+
+__all__ = [
+    "AgentBootstrap",
+    "AuthError",
+    "Capability",
+    "CapacityError",
+    "ErrorScope",
+    "Identity",
+    "InstanceInfo",
+    "InstanceState",
+    "Interruption",
+    "InvalidRequest",
+    "LaunchSpec",
+    "NotSupported",
+    "Offer",
+    "OfferQuery",
+    "PriceError",
+    "Provider",
+    "ProviderError",
+    "QuotaError",
+    "TAG_ATTEMPT",
+    "TAG_CLUSTER",
+    "TAG_JOB",
+    "ThrottledError",
+    "TransientError",
+    "managed_tags",
+]
+
+# Every resource Spotwise creates carries these three tags (labels on GCP), so it can always
+# be found again: by the reconcile loop, by the orphan sweep and by a human in the console.
+TAG_CLUSTER = "spotwise-cluster"
+TAG_JOB = "spotwise-job"
+TAG_ATTEMPT = "spotwise-attempt"
+
+
+class Capability(enum.StrEnum):
+    """Optional features a provider may support; core code checks before relying on one."""
+
+    SPOT = "spot"
+    ON_DEMAND = "on_demand"
+    STOP = "stop"
+    INTERRUPTION_EVENTS = "interruption_events"
+    PLACEMENT_SCORES = "placement_scores"
+    PREEMPT_ON_REQUEST = "preempt_on_request"  # local provider: chaos testing
+
+
+class InstanceState(enum.StrEnum):
+    """Normalised lifecycle of an instance, whatever the cloud calls it."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    TERMINATED = "terminated"
+
+    @property
+    def is_gone(self) -> bool:
+        return self in (InstanceState.TERMINATED, InstanceState.STOPPED)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the provider's credentials belong to (account, project or subscription)."""
+
+    provider: str
+    account: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OfferQuery:
+    """What the caller wants offers for. Filters are hints: an adapter may return more, never less.
+
+    Placement applies the exact filters; the query only lets an adapter skip regions or types
+    it need not ask the cloud about.
+    """
+
+    gpu_model: str | None = None
+    gpu_count: int | None = None
+    regions: tuple[str, ...] = ()
+    spot: bool | None = None  # None = both markets
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """One purchasable pool: instance type x zone x market, with its price at `price_fetched_at`."""
+
+    cloud: str
+    region: str
+    zone: str
+    instance_type: str
+    gpu_model: str  # canonical upper-case name, e.g. "A100", "A100-80GB", "H100", "L4"; "" = no GPU
+    gpu_count: int
+    vcpus: float
+    memory_gb: float
+    spot: bool
+    price_per_hour: float  # USD for the whole instance in this market
+    price_fetched_at: datetime
+    gpu_memory_gb: float = 0.0
+    on_demand_price: float | None = None  # for reference next to a spot price
+    interruption_prior: float | None = None  # expected interruptions per hour, when known
+    source: str = "live"  # "live" or "catalog" (an imported or built-in price list)
+
+    @property
+    def pool(self) -> tuple[str, str, str, str, bool]:
+        """The key that capacity errors block: (cloud, region, zone, type, spot)."""
+        return (self.cloud, self.region, self.zone, self.instance_type, self.spot)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentBootstrap:
+    """What an instance needs to find and authenticate to the daemon.
+
+    Adapters render it into user data / a startup script with the shared generator; the token is
+    scoped to one attempt and derived deterministically from the attempt, so re-issuing a launch
+    after a crash produces byte-identical user data (clouds reject an idempotency key reused with
+    different parameters).
+    """
+
+    api_url: str
+    attempt_id: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchSpec:
+    """Everything an adapter needs for one launch. `idempotency_key` makes a repeat a no-op."""
+
+    idempotency_key: str
+    cluster_id: str
+    job_id: str
+    attempt_id: str
+    offer: Offer
+    bootstrap: AgentBootstrap
+    max_price_per_hour: float | None = None
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {**self.extra_tags, **managed_tags(self.cluster_id, self.job_id, self.attempt_id)}
+
+
+def managed_tags(cluster_id: str, job_id: str, attempt_id: str) -> dict[str, str]:
+    """The three tags every created resource carries."""
+    return {TAG_CLUSTER: cluster_id, TAG_JOB: job_id, TAG_ATTEMPT: attempt_id}
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceInfo:
+    """An instance as the provider sees it now, in normalised form."""
+
+    id: str
+    provider: str
+    region: str
+    zone: str
+    instance_type: str
+    spot: bool
+    state: InstanceState
+    price_per_hour: float
+    launched_at: datetime | None
+    tags: dict[str, str] = field(default_factory=dict)
+    preempted: bool = False  # the cloud reclaimed it (not a user or Spotwise terminate)
+    state_reason: str = ""  # the cloud's raw reason code, for events and logs
+
+    @property
+    def attempt_id(self) -> str | None:
+        return self.tags.get(TAG_ATTEMPT)
+
+
+@dataclass(frozen=True, slots=True)
+class Interruption:
+    """A notice seen from outside the instance (EventBridge/SQS, GCE operations, local notice)."""
+
+    instance_id: str
+    kind: str  # "preemption" | "rebalance"
+    noticed_at: datetime
+    deadline: datetime | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A cloud adapter. Synchronous: all cloud SDKs here are; fan out per region in a thread pool.
+
+    Errors: every method raises only `providers.errors.ProviderError` subclasses for cloud-side
+    failures, classified once at the boundary by the adapter's error table. Transient and
+    throttling errors are retried inside the adapter and surface only when retries run out.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Capability]]
+
+    def check_credentials(self) -> Identity:
+        """Cheap probe of the credentials. Raises AuthError when they do not work."""
+        ...
+
+    def list_offers(self, query: OfferQuery) -> list[Offer]:
+        """Pools with live prices (or catalog prices marked `source="catalog"`)."""
+        ...
+
+    def launch(self, spec: LaunchSpec) -> InstanceInfo:
+        """Create one instance for `spec.offer`, tagged with `spec.tags` on every resource.
+
+        Idempotent on `spec.idempotency_key`: calling again with the same key (after a crash, a
+        timeout, or from another replica) returns the same instance and never creates a second.
+        Raises CapacityError / QuotaError / PriceError / InvalidRequest / AuthError.
+        """
+        ...
+
+    def describe(self, ids: Sequence[str]) -> list[InstanceInfo]:
+        """Current state of the given instances. Ids the cloud no longer knows are returned as
+        TERMINATED when the adapter can tell, or omitted; never an error."""
+        ...
+
+    def list_managed(self, cluster_id: str) -> list[InstanceInfo]:
+        """Every live (non-terminated) instance carrying `spotwise-cluster=cluster_id`.
+
+        The reconcile loop's view of reality and the orphan sweep's source. Must page through
+        the cloud's listing (cost grows with N / page size, not N).
+        """
+        ...
+
+    def terminate(self, ids: Sequence[str]) -> None:
+        """Terminate instances and the resources created with them. Idempotent: unknown or
+        already-terminated ids are not errors."""
+        ...
+
+    def interruption_events(self) -> list[Interruption]:
+        """Drain out-of-VM preemption notices. Providers without them return []."""
+        ...

@@ -1,0 +1,252 @@
+"""The `local` provider: the embedded default that needs no cloud account.
+
+An "instance" is a process group on this machine running the Spotwise agent, priced from a
+small built-in catalog of real GPU instance shapes (`providers/catalog/local.json`). It behaves
+like a cloud where it matters to the daemon: launches are idempotent on the attempt's key,
+records outlive the daemon, everything it starts is tagged (an environment marker), and a spot
+instance can be preempted on request -- a notice first, then a kill after the grace period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from providers.base import (
+    TAG_CLUSTER,
+    Capability,
+    Identity,
+    InstanceInfo,
+    InstanceState,
+    Interruption,
+    InvalidRequest,
+    LaunchSpec,
+    Offer,
+    OfferQuery,
+)
+from providers.local import processes
+from providers.local.records import InstanceRecord, RecordStore
+
+CATALOG_PATH = Path(__file__).resolve().parent.parent / "catalog" / "local.json"
+NOTICE_FILE = "preempt-notice.json"
+# Only these variables of the daemon's environment reach an instance: a real instance starts
+# clean, and the daemon's own secrets (admin token, cloud keys) must never reach a job.
+_PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "PYTHONPATH")
+
+
+@cache
+def load_catalog() -> dict[str, Any]:
+    return json.loads(CATALOG_PATH.read_text())  # type: ignore[no-any-return]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LocalProvider:
+    """Instances are local agent processes; see the module docstring."""
+
+    name: ClassVar[str] = "local"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.SPOT, Capability.ON_DEMAND, Capability.PREEMPT_ON_REQUEST}
+    )
+
+    def __init__(self, state_dir: Path, *, python: str | None = None, preempt_grace_seconds: float = 5.0):
+        self.records = RecordStore(state_dir)
+        self.python = python or sys.executable
+        self.preempt_grace_seconds = preempt_grace_seconds
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, home: Path) -> LocalProvider:
+        state_dir = Path(config.pop("state_dir", home / "local-provider"))
+        return cls(state_dir, **config)
+
+    # -- Provider protocol -------------------------------------------------------------------
+
+    def check_credentials(self) -> Identity:
+        return Identity(provider=self.name, account=os.environ.get("USER", "local"), detail=str(self.records.root))
+
+    def list_offers(self, query: OfferQuery) -> list[Offer]:
+        catalog = load_catalog()
+        fetched = _now()
+        zone_region = {z: r for r, zones in catalog["regions"].items() for z in zones}
+        offers = []
+        for t in catalog["types"]:
+            for zone, region in zone_region.items():
+                if query.regions and region not in query.regions:
+                    continue
+                common = dict(
+                    cloud=self.name, region=region, zone=zone, instance_type=t["instance_type"],
+                    gpu_model=t["gpu_model"], gpu_count=t["gpu_count"], gpu_memory_gb=t["gpu_memory_gb"],
+                    vcpus=t["vcpus"], memory_gb=t["memory_gb"], price_fetched_at=fetched,
+                    on_demand_price=t["on_demand"],
+                )
+                if query.spot is not True:
+                    offers.append(Offer(spot=False, price_per_hour=t["on_demand"], **common))
+                spot_price = t["spot"].get(zone)
+                if spot_price is not None and query.spot is not False:
+                    offers.append(Offer(spot=True, price_per_hour=spot_price, **common))
+        return offers
+
+    def launch(self, spec: LaunchSpec) -> InstanceInfo:
+        instance_id = "local-" + hashlib.sha256(spec.idempotency_key.encode()).hexdigest()[:12]
+        offer = spec.offer
+        if offer.cloud != self.name:
+            raise InvalidRequest(f"offer is for cloud {offer.cloud!r}, not local", provider=self.name)
+        with self.records.locked():
+            existing = self.records.get(instance_id)
+            if existing is not None:
+                if existing.pid is None and existing.terminated_at is None and not processes.instance_pids(
+                    existing.id
+                ):
+                    # A launch interrupted between recording and starting: finish it.
+                    existing.pid = self._start_agent(existing, spec)
+                    self.records.put(existing)
+                return self._describe_record(existing)
+            record = InstanceRecord(
+                id=instance_id, idempotency_key=spec.idempotency_key, region=offer.region, zone=offer.zone,
+                instance_type=offer.instance_type, spot=offer.spot, price_per_hour=offer.price_per_hour,
+                launched_at=_now().isoformat(), tags=spec.tags,
+            )
+            # Record first, then start: a crash in between leaves a record whose process the
+            # next describe finds by its environment marker, or finds absent (then terminated).
+            self.records.put(record)
+            record.pid = self._start_agent(record, spec)
+            self.records.put(record)
+        return self._describe_record(record)
+
+    def describe(self, ids: Sequence[str]) -> list[InstanceInfo]:
+        found = []
+        for instance_id in ids:
+            record = self.records.get(instance_id)
+            if record is not None:
+                found.append(self._describe_record(record))
+        return found
+
+    def list_managed(self, cluster_id: str) -> list[InstanceInfo]:
+        infos = [
+            self._describe_record(r) for r in self.records.all() if r.tags.get(TAG_CLUSTER) == cluster_id
+        ]
+        return [i for i in infos if i.state is not InstanceState.TERMINATED]
+
+    def terminate(self, ids: Sequence[str]) -> None:
+        for instance_id in ids:
+            with self.records.locked():
+                record = self.records.get(instance_id)
+                if record is None:
+                    continue
+                if record.terminated_at is None:
+                    record.terminated_at = _now().isoformat()
+                    record.state_reason = record.state_reason or "terminated-by-request"
+                    self.records.put(record)
+            processes.kill_instance(instance_id)
+
+    def interruption_events(self) -> list[Interruption]:
+        events = []
+        for record in self.records.all():
+            if record.preempt_at and record.terminated_at is None:
+                deadline = datetime.fromisoformat(record.preempt_at)
+                noticed = deadline - timedelta(seconds=self.preempt_grace_seconds)
+                events.append(Interruption(record.id, "preemption", noticed, deadline))
+        return events
+
+    # -- Local-only: chaos -------------------------------------------------------------------
+
+    def preempt(self, instance_id: str, grace_seconds: float | None = None) -> InstanceInfo:
+        """Reclaim a spot instance as a cloud would: write the notice, kill after the grace period."""
+        grace = self.preempt_grace_seconds if grace_seconds is None else grace_seconds
+        with self.records.locked():
+            record = self.records.get(instance_id)
+            if record is None:
+                raise InvalidRequest(f"no local instance {instance_id!r}", provider=self.name)
+            if not record.spot:
+                raise InvalidRequest(f"{instance_id} is on-demand; only spot instances are preempted",
+                                     provider=self.name)
+            if record.terminated_at is None and record.preempt_at is None:
+                deadline = _now() + timedelta(seconds=grace)
+                record.preempt_at = deadline.isoformat()
+                self.records.put(record)
+                notice_dir = self.records.instance_dir(instance_id)
+                notice_dir.mkdir(parents=True, exist_ok=True)
+                (notice_dir / NOTICE_FILE).write_text(
+                    json.dumps({"action": "terminate", "time": record.preempt_at})
+                )
+        timer = threading.Timer(grace, self._enforce_preemption, args=(instance_id,))
+        timer.daemon = True
+        timer.start()
+        return self._describe_record(self.records.get(instance_id) or record)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _start_agent(self, record: InstanceRecord, spec: LaunchSpec) -> int:
+        workdir = self.records.instance_dir(record.id)
+        workdir.mkdir(parents=True, exist_ok=True)
+        env = {k: os.environ[k] for k in _PASSTHROUGH_ENV if k in os.environ}
+        bin_dir = str(Path(self.python).parent)
+        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+        env["HOME"] = str(workdir)
+        env.update(
+            {
+                processes.MARKER_VAR: record.id,
+                processes.CLUSTER_VAR: spec.cluster_id,
+                "SPOTWISE_URL": spec.bootstrap.api_url,
+                "SPOTWISE_AGENT_TOKEN": spec.bootstrap.token,
+                "SPOTWISE_ATTEMPT_ID": spec.bootstrap.attempt_id,
+                "SPOTWISE_INSTANCE_ID": record.id,
+                "SPOTWISE_WORK_ROOT": str(workdir / "work"),
+                "SPOTWISE_NOTICE": f"local:{workdir / NOTICE_FILE}",
+                "SPOTWISE_PATH_PREFIX": str(workdir / "disk"),
+            }
+        )
+        with open(workdir / "agent.log", "ab") as log:
+            proc = subprocess.Popen(
+                [self.python, "-m", "orchestrator.agent"],
+                env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        # Reap the child when it exits so it does not linger as a zombie under this process.
+        threading.Thread(target=proc.wait, daemon=True, name=f"reap-{record.id}").start()
+        return proc.pid
+
+    def _enforce_preemption(self, instance_id: str) -> None:
+        with self.records.locked():
+            record = self.records.get(instance_id)
+            if record is None or record.terminated_at is not None:
+                return
+            record.preempted = True
+            record.terminated_at = _now().isoformat()
+            record.state_reason = "spot-preempted"
+            self.records.put(record)
+        processes.kill_instance(instance_id)
+
+    def _describe_record(self, record: InstanceRecord) -> InstanceInfo:
+        if record.preempt_at and record.terminated_at is None and _now() >= datetime.fromisoformat(
+            record.preempt_at
+        ):
+            self._enforce_preemption(record.id)  # the timer died with a previous daemon
+            record = self.records.get(record.id) or record
+        alive = bool(processes.instance_pids(record.id))
+        if record.terminated_at is not None:
+            state = InstanceState.TERMINATED if not alive else InstanceState.STOPPING
+        elif alive:
+            state = InstanceState.RUNNING
+        elif record.pid is None:
+            state = InstanceState.PENDING  # recorded, process not started yet (or launch crashed)
+        else:
+            state = InstanceState.TERMINATED  # the agent finished and the "machine" shut down
+        return InstanceInfo(
+            id=record.id, provider=self.name, region=record.region, zone=record.zone,
+            instance_type=record.instance_type, spot=record.spot, state=state,
+            price_per_hour=record.price_per_hour, launched_at=datetime.fromisoformat(record.launched_at),
+            tags=dict(record.tags), preempted=record.preempted,
+            state_reason=record.state_reason or ("agent-exited" if state is InstanceState.TERMINATED else ""),
+        )
