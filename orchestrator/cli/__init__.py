@@ -83,9 +83,11 @@ def submit(
     if output == "json" and not wait:
         print(json.dumps(job, indent=2))
         return
-    console.print(f"submitted job [bold]{job['id']}[/] ({job['name']}, team {job['team']})")
+    # With --output json, stdout carries only the JSON: progress goes to stderr.
+    human = Console(stderr=True) if output == "json" else console
+    human.print(f"submitted job [bold]{job['id']}[/] ({job['name']}, team {job['team']})")
     if wait:
-        final = watch(api, job["id"])
+        final = watch(api, job["id"], out=human)
         if output == "json":
             print(json.dumps(final, indent=2))
         raise typer.Exit(0 if final["state"] == "SUCCEEDED" else 1)
@@ -226,7 +228,9 @@ def demo(keep: Annotated[bool, typer.Option(help="keep the demo's home directory
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
     except SpecError as exc:
         _fail(f"{exc.source}: invalid job spec:\n" + "\n".join(f"  - {p}" for p in exc.problems), 1)
     except CliError as exc:

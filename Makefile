@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh clone: `make demo` and `make test`.
+# Each creates .venv when missing and installs what it needs (re-installs when pyproject.toml changes).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-all lint typecheck bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.runtime
+
+demo: $(VENV)/.runtime
+	$(PY) -m orchestrator demo
+
+test: $(VENV)/.dev
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Everything, including the long runs kept out of `make test`.
+test-all: $(VENV)/.dev
+	$(PY) -m pytest -q --run-slow $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check orchestrator providers policies tests bench examples
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.dev
+	$(PY) bench/policy_cost.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
