@@ -1,0 +1,78 @@
+"""Benchmark 1 (BENCHMARKS.md): cost to finish a 48 h job by its deadline, per policy, on real spot traces.
+
+Run: `.venv/bin/python bench/policy_cost.py [--starts 300] [--workers 2]`. Prints one Markdown table per trace set
+(D in {52, 60, 80} h, d in {0.05, 0.2} h, single-zone mean over zones and multi-zone), then the issue-9 reference
+comparison at D = 52, d = 0.2. Needs ../shared/data/spot-traces (relative to the repository root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from orchestrator.sim.runner import ALL_POLICIES, ResultRow, format_table, run_simulation  # noqa: E402
+from orchestrator.sim.traces import load_trace_set  # noqa: E402
+
+TRACES = ROOT.parent / "shared" / "data" / "spot-traces" / "availability" / "1-node"
+SETS = {"aws-02-15-2023": "*.json", "aws-10-26-2022": "*_v100_1.json"}
+DEADLINES = (52.0, 60.0, 80.0)
+CHANGEOVERS = (0.05, 0.2)
+#: Issue 9's independently computed figures (D = 52, d = 0.2): (set, mode, policy) -> mean cost / on-demand.
+REFERENCE = {
+    ("aws-02-15-2023", "single", "greedy"): 0.753, ("aws-02-15-2023", "multi", "greedy"): 0.367,
+    ("aws-02-15-2023", "single", "uniform-progress"): 0.717, ("aws-02-15-2023", "multi", "uniform-progress"): 0.362,
+    ("aws-02-15-2023", "single", "lower-bound"): 0.539, ("aws-02-15-2023", "multi", "lower-bound"): 0.318,
+    ("aws-10-26-2022", "single", "greedy"): 0.748, ("aws-10-26-2022", "multi", "greedy"): 0.626,
+    ("aws-10-26-2022", "single", "uniform-progress"): 0.664, ("aws-10-26-2022", "multi", "uniform-progress"): 0.530,
+    ("aws-10-26-2022", "single", "lower-bound"): 0.436, ("aws-10-26-2022", "multi", "lower-bound"): 0.372,
+}
+_CACHE: dict = {}
+
+
+def _one(args: tuple[str, float, float, int]) -> list[ResultRow]:
+    name, deadline, changeover, starts = args
+    traces = load_trace_set(TRACES / name, SETS[name])
+    return run_simulation(traces, ALL_POLICIES, deadline_hours=deadline, changeover_hours=changeover,
+                          starts=starts, views_cache=_CACHE)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--starts", type=int, default=300, help="start ticks per configuration (default 300)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes")
+    opts = parser.parse_args()
+    if not TRACES.is_dir():
+        print(f"traces not found at {TRACES}; this benchmark needs ../shared/data/spot-traces", file=sys.stderr)
+        return 2
+    began = time.perf_counter()
+    tasks = [(n, dl, d, opts.starts) for n in SETS for dl in DEADLINES for d in CHANGEOVERS]
+    with ProcessPoolExecutor(opts.workers) as pool:
+        results = list(pool.map(_one, tasks))
+    rows = [r for chunk in results for r in chunk]
+    for name in SETS:
+        print(f"\n## {name} ({SETS[name]}), C = 48 h, k = 3.06/0.9731, cost / on-demand cost\n")
+        print(format_table(sorted((r for r in rows if r.traces == name),
+                                  key=lambda r: (r.deadline_hours, r.changeover_hours, r.mode))))
+    print("\n## issue-9 reference (D = 52 h, d = 0.2 h)\n")
+    print("| traces | mode | policy | measured | reference | gap |\n|---|---|---|---|---|---|")
+    for r in rows:
+        ref = REFERENCE.get((r.traces, r.mode, r.policy))
+        if ref is not None and r.deadline_hours == 52.0 and r.changeover_hours == 0.2:
+            print(f"| {r.traces} | {r.mode} | {r.policy} | {r.mean:.3f} | {ref:.3f} | {r.mean - ref:+.3f} |")
+    misses = sum(r.misses for r in rows)
+    print(f"\ndeadline misses, all policies and configurations: {misses}")
+    print(f"{opts.starts} starts, {time.perf_counter() - began:.0f} s wall, {opts.workers} workers, "
+          f"{platform.machine()} {os.cpu_count()} CPUs")
+    return 0 if misses == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
