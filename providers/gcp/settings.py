@@ -1,0 +1,60 @@
+"""The `gcp` provider's configuration section, parsed strictly.
+
+Unknown keys are rejected with the list of valid ones: a typo such as `zone:` instead of `zones:`
+would otherwise silently widen a launch to every zone of the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from providers.errors import InvalidRequest
+
+# Deep Learning VM images ship NVIDIA drivers and CUDA, so the startup script only installs the agent.
+DEFAULT_IMAGE_FAMILY = "common-cu124-debian-11"
+DEFAULT_IMAGE_PROJECT = "deeplearning-platform-release"
+
+
+@dataclass(frozen=True, slots=True)
+class GCPSettings:
+    """Everything the adapter reads from config; defaults suit a real project with ADC."""
+
+    project: str | None = None  # None: the project Application Default Credentials name
+    zones: tuple[str, ...] = ()  # explicit zones win over regions
+    regions: tuple[str, ...] = ()  # empty with no zones: every UP zone of the project
+    endpoint: str | None = None  # Compute API endpoint override, e.g. "http://127.0.0.1:8080"
+    billing_endpoint: str | None = None  # Cloud Billing Catalog endpoint override
+    use_billing: bool = True  # False: price from the fallback catalog only
+    credentials: str = "adc"  # "adc" | "anonymous" | path to a service-account JSON key
+    image_family: str = DEFAULT_IMAGE_FAMILY
+    image_project: str = DEFAULT_IMAGE_PROJECT
+    network: str = "global/networks/default"
+    subnetwork: str | None = None
+    service_account: str | None = None  # instance identity; None: no service account attached
+    public_ip: bool = True
+    disk_size_gb: int = 100
+    catalog_path: str | None = None  # a SkyPilot-format vms.csv used when billing is unreachable
+    page_size: int = 500  # maxResults per listing page (GCE caps it at 500)
+    operation_timeout_s: float = 300.0  # how long launch/terminate wait for their operation
+    request_timeout_s: float = 60.0  # per HTTP call
+    cache_ttl_s: float = 3600.0  # machine shapes and prices change slowly
+    interruption_lookback_s: float = 3600.0  # ignore preemption operations older than this
+    install_command: str | None = None  # override the agent install line of the startup script
+
+    @classmethod
+    def parse(cls, config: dict[str, Any]) -> GCPSettings:
+        valid = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - valid)
+        if unknown:
+            raise InvalidRequest(
+                f"unknown gcp config key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(valid))}",
+                provider="gcp",
+            )
+        values = dict(config)
+        for key in ("zones", "regions"):
+            raw = values.get(key, ())
+            values[key] = (raw,) if isinstance(raw, str) else tuple(raw)
+        if values.get("page_size") is not None and not 1 <= int(values["page_size"]) <= 500:
+            raise InvalidRequest("gcp page_size must be between 1 and 500", provider="gcp")
+        return cls(**values)
