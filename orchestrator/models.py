@@ -45,8 +45,21 @@ class JobState(enum.StrEnum):
 FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 
 
+MAX_DURATION = timedelta(days=3650)
+
+
 def parse_duration(value: Any) -> timedelta:
-    """'52h', '10m', '1h30m', '2d', '45s' or a number of seconds."""
+    """'52h', '10m', '1h30m', '2d', '45s' or a number of seconds (at most ten years)."""
+    try:
+        result = _parse_duration(value)
+    except OverflowError:
+        result = MAX_DURATION * 2
+    if result > MAX_DURATION:
+        raise ValueError(f"{value!r} is longer than ten years; write a duration like '52h'")
+    return result
+
+
+def _parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
