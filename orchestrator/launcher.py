@@ -9,35 +9,40 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Literal
+
+from sqlalchemy.orm import Session
 
 from orchestrator import transitions as T
 from orchestrator.attempts import AttemptState, advance_attempt, create_attempt, end_attempt, record_instance
 from orchestrator.logs import get_logger
 from orchestrator.models import JobSpec, JobState
+from orchestrator.placement_state import load_blocks, recent_preemptions, save_block, spot_mode, waiting_since
+from orchestrator.pricing import OfferCache, refresh_due
 from orchestrator.queue import claim_runnable, job_by_id
 from orchestrator.runtime import Runtime
 from orchestrator.serialize import offer_from_json
 from orchestrator.store.db import transaction
-from orchestrator.store.tables import Attempt
+from orchestrator.store.tables import Attempt, Job
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import agent_token
-from policies.placement import PlacementRequest, Pool, rank_offers
-from providers.base import AgentBootstrap, LaunchSpec, Offer, OfferQuery
+from policies.blocks import Block, Blocks, Pool
+from policies.placement import OfferIndex, PlacementRequest, Priors, RankedOffer
+from providers.base import AgentBootstrap, LaunchSpec
 from providers.errors import AuthError, CapacityError, InvalidRequest, PriceError, ProviderError, QuotaError
 
 log = get_logger(__name__)
 
-CAPACITY_BLOCK_SECONDS = 180.0  # as Karpenter: a pool that just failed is skipped for 3 minutes
-QUOTA_BLOCK_SECONDS = 1800.0
-MAX_LAUNCH_TRIES = 5
+MAX_LAUNCH_TRIES = 5  # transient failures of one attempt before it is given up
 CLAIM_BATCH = 20
 
 
-def placement_request(spec: JobSpec) -> PlacementRequest:
+def placement_request(spec: JobSpec, spot: bool | Literal["auto"] | None = None) -> PlacementRequest:
     res = spec.resources
     acc = res.accelerators
     return PlacementRequest(
-        gpu_model=acc.model if acc else None, gpu_count=acc.count if acc else 0, spot=res.spot,
+        gpu_model=acc.model if acc else None, gpu_count=acc.count if acc else 0,
+        spot=res.spot if spot is None else spot,
         clouds=tuple(res.clouds), regions=tuple(res.regions), zones=tuple(res.zones),
         instance_type=res.instance_type, min_vcpus=res.cpus, min_memory_gb=res.memory_gb,
         max_price_per_hour=res.max_price_per_hour,
@@ -49,98 +54,156 @@ def backoff_seconds(failures: int) -> float:
 
 
 class Launcher:
+    """Places claimed jobs on ranked offers and launches them, failing over within one pass.
+
+    Launch outcomes: "launched"; "retry" (the offer failed in a way that blocks it: capacity,
+    price, quota, auth -- try the next offer); "deferred" (a transient error: the same attempt is
+    re-issued by the next pass); "failed" (the job is failed or gone).
+    """
+
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self.blocked: dict[Pool, float] = {}  # pool -> monotonic time the block ends
-        self.blocked_regions: dict[tuple[str, str], float] = {}
+        self.blocks = Blocks()  # epoch-second expiries; mirrored in the pool_blocks table
+        self.cache = OfferCache()
 
     # -- placement -----------------------------------------------------------------------------
 
-    def _offers(self) -> list[Offer]:
-        offers: list[Offer] = []
-        for name, provider in self.rt.providers.items():
-            try:
-                offers.extend(provider.list_offers(OfferQuery()))
-            except ProviderError as exc:
-                log.warning("list_offers_failed", provider=name, error=str(exc))
-        return offers
+    def _view(self) -> tuple[OfferIndex, Blocks, Priors]:
+        """Offers of the enabled providers (refreshed when due), active blocks and priors."""
+        settings = self.rt.settings
+        refresh_due(self.rt)
+        self.cache.clouds = frozenset(self.rt.providers)
+        index = self.cache.get(self.rt.sessions)
+        with transaction(self.rt.sessions) as s:
+            blocks = load_blocks(s)
+            observed = recent_preemptions(s, settings.preemption_window_seconds)
+        now = time.time()
+        self.blocks.prune(now)
+        for block in self.blocks.active(now):
+            blocks.add(block)
+        return index, blocks, Priors(lost_hours=settings.interruption_lost_hours, observed=observed)
 
-    def _blocked_pools(self, offers: list[Offer]) -> set[Pool]:
-        now = time.monotonic()
-        pools = {p for p, until in self.blocked.items() if until > now}
-        regions = {r for r, until in self.blocked_regions.items() if until > now}
-        pools.update(o.pool for o in offers if (o.cloud, o.region) in regions)
-        return pools
+    def _request(self, s: Session, job: Job, spec: JobSpec) -> PlacementRequest:
+        waited = (utcnow() - waiting_since(s, job)).total_seconds()
+        return placement_request(spec, spot_mode(spec.resources.spot, waited,
+                                                 self.rt.settings.spot_auto_fallback_seconds))
 
     def place_queue(self) -> int:
-        """Claim runnable jobs in queue order and start an attempt for each that can be placed."""
-        offers: list[Offer] | None = None
-        started: list[str] = []
+        """Claim runnable jobs in queue order, start an attempt for each that can be placed, launch."""
+        with transaction(self.rt.sessions) as s:
+            if not claim_runnable(s, 1):
+                return 0
+        index, blocks, priors = self._view()
+        limit = max(1, self.rt.settings.placement_max_launch_attempts)
+        started: list[tuple[str, str, list[RankedOffer]]] = []
         with transaction(self.rt.sessions) as s:
             jobs = claim_runnable(s, CLAIM_BATCH)
-            if jobs:
-                offers = self._offers()
-                blocked = self._blocked_pools(offers)
+            now = time.time()
             for job in jobs:
-                assert offers is not None
                 spec = JobSpec.model_validate(job.spec)
-                ranked = rank_offers(placement_request(spec), offers, blocked)
+                req = self._request(s, job, spec)
+                ranked = index.rank(req, blocks, priors=priors, now=now, limit=limit)
                 if not ranked:
-                    delay = backoff_seconds(job.attempts_count)
-                    reason = "no offer matches the job's resources right now" + (
-                        " (some pools are blocked after launch failures)" if blocked else "")
-                    if job.state != JobState.WAITING_CAPACITY:
-                        T.wait_for_capacity(s, job, reason, utcnow() + timedelta(seconds=delay))
-                    else:
-                        job.not_before = utcnow() + timedelta(seconds=delay)
+                    self._wait(s, job, req, blocks)
                     continue
                 choice = ranked[0]
                 attempt = create_attempt(s, job, choice.offer)
                 T.start_provisioning(s, job, attempt.id, choice.reason)
-                started.append(attempt.id)
-        for attempt_id in started:
-            self.launch(attempt_id)
+                started.append((attempt.id, job.id, ranked[1:]))
+        for attempt_id, job_id, rest in started:
+            self._launch_with_failover(attempt_id, job_id, rest, limit)
         return len(started)
+
+    def _wait(self, s: Session, job: Job, req: PlacementRequest, blocks: Blocks) -> None:
+        delay = backoff_seconds(job.attempts_count)
+        market = " spot" if req.spot is True else ""
+        reason = f"no{market} offer matches the job's resources right now" + (
+            " (some pools are blocked after launch failures)" if blocks else "")
+        if req.spot is True and JobSpec.model_validate(job.spec).resources.spot == "auto":
+            reason += f"; spot: auto takes on-demand after {self.rt.settings.spot_auto_fallback_seconds:g}s"
+        if job.state != JobState.WAITING_CAPACITY:
+            T.wait_for_capacity(s, job, reason, utcnow() + timedelta(seconds=delay))
+        else:
+            job.not_before = utcnow() + timedelta(seconds=delay)
+
+    def _launch_with_failover(self, attempt_id: str, job_id: str, rest: list[RankedOffer], limit: int) -> None:
+        """Launch; on a blocking failure take the next ranked offer, up to `limit` tries this pass."""
+        tried = 1
+        outcome = self.launch(attempt_id)
+        while outcome == "retry" and rest and tried < limit:
+            candidate = rest.pop(0)
+            block = self.blocks.why(candidate.offer.pool, time.time())
+            if block is not None:
+                continue
+            with transaction(self.rt.sessions) as s:
+                job = job_by_id(s, job_id)
+                if job.state != JobState.WAITING_CAPACITY:
+                    return
+                attempt = create_attempt(s, job, candidate.offer)
+                T.start_provisioning(s, job, attempt.id, f"failover: {candidate.reason}")
+                attempt_id = attempt.id
+            tried += 1
+            outcome = self.launch(attempt_id)
+        if outcome != "retry":
+            return
+        with transaction(self.rt.sessions) as s:
+            job = job_by_id(s, job_id)
+            if job.state == JobState.WAITING_CAPACITY:
+                delay = backoff_seconds(job.attempts_count)
+                job.not_before = utcnow() + timedelta(seconds=delay)
+                T.record_event(s, job_id, f"tried {tried} offer(s) in this pass, none launched; "
+                               f"placing again in {delay:g}s", kind="placement")
+
+    def _block(self, scope: str, pool: Pool, seconds: float, reason: str) -> None:
+        self.blocks.add(self._persist_block(scope, pool, seconds, reason))
+
+    def _persist_block(self, scope: str, pool: Pool, seconds: float, reason: str) -> Block:
+        with transaction(self.rt.sessions) as s:
+            return save_block(s, scope, pool, seconds, reason)
 
     # -- launch --------------------------------------------------------------------------------
 
-    def launch(self, attempt_id: str) -> None:
+    def launch(self, attempt_id: str) -> str:
         """(Re-)issue the launch of a recorded attempt. Safe to call any number of times."""
         with transaction(self.rt.sessions) as s:
             attempt = s.get(Attempt, attempt_id)
             if attempt is None or attempt.state != AttemptState.LAUNCHING:
-                return
+                return "failed"
             attempt.launch_tries += 1
             tries = attempt.launch_tries
             job = job_by_id(s, attempt.job_id)
             spec = self._launch_spec(attempt, JobSpec.model_validate(job.spec))
-        provider = self.rt.providers.get(spec.offer.cloud)
+        offer = spec.offer
+        provider = self.rt.providers.get(offer.cloud)
         if provider is None:
-            self._launch_failed(attempt_id, f"provider {spec.offer.cloud} is not enabled", retry_at_once=True)
-            return
+            self._launch_failed(attempt_id, f"provider {offer.cloud} is not enabled", retry_at_once=True)
+            return "retry"
+        where = f"{offer.cloud} {'spot' if offer.spot else 'on-demand'} {offer.instance_type} in {offer.zone}"
         try:
             info = provider.launch(spec)
-        except (CapacityError, PriceError) as exc:
-            self.blocked[spec.offer.pool] = time.monotonic() + CAPACITY_BLOCK_SECONDS
-            self._launch_failed(attempt_id, f"{type(exc).__name__} in {spec.offer.zone}: {exc}", retry_at_once=True)
-            return
-        except QuotaError as exc:
-            self.blocked_regions[(spec.offer.cloud, spec.offer.region)] = time.monotonic() + QUOTA_BLOCK_SECONDS
-            self._launch_failed(attempt_id, f"quota in {spec.offer.region}: {exc}", retry_at_once=True)
-            return
+        except (CapacityError, PriceError, QuotaError, AuthError) as exc:
+            scope, seconds = self._block_policy(exc)
+            self._block(scope, offer.pool, seconds, f"{type(exc).__name__}: {exc}")
+            alert = isinstance(exc, QuotaError | AuthError)
+            (log.error if alert else log.warning)(
+                "launch_blocked", attempt=attempt_id, provider=offer.cloud, zone=offer.zone, scope=scope,
+                error=str(exc), alert=alert)
+            self._launch_failed(attempt_id, f"{type(exc).__name__} on {where}: {exc}; "
+                                f"{scope} blocked for {seconds:g}s", retry_at_once=True)
+            return "retry"
         except InvalidRequest as exc:
             self._launch_failed(attempt_id, f"the cloud rejected the request: {exc}", fatal=True)
-            return
-        except (AuthError, ProviderError) as exc:
+            return "failed"
+        except ProviderError as exc:
             if tries >= MAX_LAUNCH_TRIES:
-                self._launch_failed(attempt_id, f"launch failed {tries} times: {exc}")
-            else:
-                log.warning("launch_retry_later", attempt=attempt_id, error=str(exc))
-            return
+                self._launch_failed(attempt_id, f"launch on {where} failed {tries} times: {exc}")
+                return "failed"
+            log.warning("launch_retry_later", attempt=attempt_id, error=str(exc))
+            return "deferred"
         with transaction(self.rt.sessions) as s:
             attempt = s.get(Attempt, attempt_id)
             if attempt is None:
-                return
+                return "failed"
             record_instance(s, attempt, info)
             if advance_attempt(s, attempt_id, AttemptState.LAUNCHING, AttemptState.LAUNCHED,
                                launched_at=utcnow()):
@@ -148,6 +211,18 @@ class Launcher:
                                f"({info.instance_type}, {'spot' if info.spot else 'on-demand'}, {info.zone})",
                                kind="launch", attempt_id=attempt_id)
         log.info("launched", attempt=attempt_id, instance=info.id, provider=info.provider, zone=info.zone)
+        return "launched"
+
+    def _block_policy(self, exc: ProviderError) -> tuple[str, float]:
+        """(scope, seconds) to block after a launch error: the error's scope, the configured TTL."""
+        settings = self.rt.settings
+        if isinstance(exc, AuthError):
+            return "provider", settings.auth_block_seconds
+        if isinstance(exc, QuotaError):
+            scope = exc.scope.value if exc.scope.value in ("region", "provider") else "region"
+            return scope, settings.quota_block_seconds
+        scope = exc.scope.value if exc.scope.value in ("pool", "zone", "region") else "pool"
+        return scope, settings.capacity_block_seconds
 
     def _launch_spec(self, attempt: Attempt, job_spec: JobSpec) -> LaunchSpec:
         return LaunchSpec(

@@ -1,56 +1,93 @@
-"""Placement: which offers satisfy a job, cheapest first, with the reason attached. Pure.
+"""Placement: which offers satisfy a job, cheapest expected cost first, with the reason attached. Pure.
 
-The daemon and the simulator call `rank_offers`; adapters never decide placement.
+The daemon, the offers view, the benchmark and the simulator all call `rank_offers` (a linear
+scan) or `OfferIndex.rank` (the same answer from a price-sorted index, for thousands of jobs
+over a 100k-offer catalog). Adapters never decide placement; blocks and priors come in as data
+(`policies.blocks`, `Priors`), and time is a parameter, so the same inputs give the same answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+import heapq
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
+from policies.blocks import Blocks, Pool
 from providers.base import Offer
 
-Pool = tuple[str, str, str, str, bool]
+__all__ = ["GPU_ALIASES", "OfferIndex", "PlacementRequest", "Pool", "Priors", "RankedOffer", "canonical_gpu",
+           "expected_cost", "rank_offers", "rejection"]
 
-# Names users write -> the canonical model names adapters report.
+# Names users (and catalogs) write -> the canonical model names offers carry.
 GPU_ALIASES: dict[str, str] = {
     "A100-40GB": "A100",
     "A100-40G": "A100",
+    "A100-SXM4-40GB": "A100",
     "A100-80G": "A100-80GB",
+    "A100-SXM4-80GB": "A100-80GB",
+    "A100-80": "A100-80GB",
     "H100-80GB": "H100",
     "H100-SXM": "H100",
+    "H100-SXM5": "H100",
     "V100-16GB": "V100",
+    "V100-32G": "V100-32GB",
     "TESLA-T4": "T4",
+    "TESLA-V100": "V100",
     "NVIDIA-L4": "L4",
+    "NVIDIA-T4": "T4",
+    "A10G-24GB": "A10G",
 }
 
 
 def canonical_gpu(name: str) -> str:
+    """Upper-case, alias-resolved GPU name: 'a100-40gb' and 'A100' are the same request."""
     upper = name.strip().upper()
     return GPU_ALIASES.get(upper, upper)
 
 
 @dataclass(frozen=True, slots=True)
 class PlacementRequest:
-    """What one node of a job needs, in plain data."""
+    """What one node of a job needs, in plain data. `num_nodes` > 1 asks for a gang in one zone."""
 
     gpu_model: str | None = None
     gpu_count: int = 0
-    spot: bool | Literal["auto"] = "auto"
+    spot: bool | Literal["auto"] = "auto"  # "auto" = either market, cheapest expected cost wins
     clouds: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     zones: tuple[str, ...] = ()
     instance_type: str | None = None
     min_vcpus: float | None = None
     min_memory_gb: float | None = None
-    max_price_per_hour: float | None = None
+    min_gpu_memory_gb: float | None = None  # per GPU
+    max_price_per_hour: float | None = None  # per node
+    num_nodes: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Priors:
+    """What we believe about interruptions, to turn a price into an expected cost.
+
+    `observed` counts preemptions we saw per pool recently (the daemon supplies the window);
+    each one adds `penalty_per_preemption` interruptions/hour on top of the offer's own prior
+    (placement score, advisor bucket). An interruption costs `lost_hours` of paid, wasted time
+    (changeover plus work since the last checkpoint), so expected $/h = price * (1 + rate * lost).
+    """
+
+    lost_hours: float = 0.5
+    penalty_per_preemption: float = 0.5
+    observed: Mapping[Pool, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
 class RankedOffer:
     offer: Offer
     reason: str
+    expected_cost: float = 0.0
+
+
+def _norm(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.lower() for v in values)
 
 
 def rejection(req: PlacementRequest, offer: Offer) -> str | None:
@@ -64,11 +101,11 @@ def rejection(req: PlacementRequest, offer: Offer) -> str | None:
         return "on-demand, job asks for spot"
     if req.spot is False and offer.spot:
         return "spot, job asks for on-demand"
-    if req.clouds and offer.cloud not in req.clouds:
+    if req.clouds and offer.cloud.lower() not in _norm(req.clouds):
         return f"cloud {offer.cloud} not allowed"
-    if req.regions and offer.region not in req.regions:
+    if req.regions and offer.region.lower() not in _norm(req.regions):
         return f"region {offer.region} not allowed"
-    if req.zones and offer.zone not in req.zones:
+    if req.zones and offer.zone.lower() not in _norm(req.zones):
         return f"zone {offer.zone} not allowed"
     if req.instance_type and offer.instance_type != req.instance_type:
         return f"type {offer.instance_type} is not {req.instance_type}"
@@ -76,22 +113,134 @@ def rejection(req: PlacementRequest, offer: Offer) -> str | None:
         return f"{offer.vcpus:g} vCPUs < {req.min_vcpus:g}"
     if req.min_memory_gb is not None and offer.memory_gb < req.min_memory_gb:
         return f"{offer.memory_gb:g} GB memory < {req.min_memory_gb:g}"
+    if req.min_gpu_memory_gb is not None and offer.gpu_memory_gb < req.min_gpu_memory_gb:
+        return f"{offer.gpu_memory_gb:g} GB per GPU < {req.min_gpu_memory_gb:g}"
     if req.max_price_per_hour is not None and offer.price_per_hour > req.max_price_per_hour:
         return f"${offer.price_per_hour:.4f}/h over the cap ${req.max_price_per_hour:.4f}/h"
     return None
 
 
-def rank_offers(
-    req: PlacementRequest, offers: Iterable[Offer], blocked: Collection[Pool] = frozenset()
-) -> list[RankedOffer]:
-    """Satisfying, unblocked offers, cheapest first (ties: spot, then stable by pool name)."""
-    ranked = []
-    for offer in offers:
-        if rejection(req, offer) is None and offer.pool not in blocked:
-            market = "spot" if offer.spot else "on-demand"
-            ranked.append(RankedOffer(offer, f"{market} ${offer.price_per_hour:.4f}/h in {offer.zone}"))
-    ranked.sort(key=lambda r: (r.offer.price_per_hour, not r.offer.spot, r.offer.pool))
-    for position, item in enumerate(ranked[:1]):
-        ranked[position] = RankedOffer(item.offer, f"cheapest matching: {item.reason} "
-                                                    f"(of {len(ranked)} candidates)")
+def expected_cost(offer: Offer, priors: Priors | None) -> tuple[float, str]:
+    """Expected $/h of one node (>= the price) and a note on what raised it."""
+    if priors is None or not offer.spot:
+        return offer.price_per_hour, ""
+    rate = offer.interruption_prior or 0.0
+    seen = priors.observed.get(offer.pool, 0)
+    rate += seen * priors.penalty_per_preemption
+    if rate <= 0:
+        return offer.price_per_hour, ""
+    note = f", {rate:.2f} interruptions/h expected" + (f" ({seen} recent preemptions)" if seen else "")
+    return offer.price_per_hour * (1.0 + rate * priors.lost_hours), note
+
+
+def _as_blocks(blocked: Blocks | Collection[Pool]) -> Blocks:
+    return blocked if isinstance(blocked, Blocks) else Blocks.of_pools(blocked)
+
+
+def _finish(ranked: list[RankedOffer], req: PlacementRequest, considered: int) -> list[RankedOffer]:
+    ranked.sort(key=lambda r: (r.expected_cost, r.offer.price_per_hour, not r.offer.spot, r.offer.pool))
+    if ranked:
+        first = ranked[0]
+        nodes = f" for {req.num_nodes} nodes in one zone" if req.num_nodes > 1 else ""
+        ranked[0] = RankedOffer(first.offer, f"cheapest matching{nodes}: {first.reason} "
+                                             f"(of {considered} candidates)", first.expected_cost)
     return ranked
+
+
+def _ranked(offer: Offer, priors: Priors | None) -> RankedOffer:
+    cost, note = expected_cost(offer, priors)
+    market = "spot" if offer.spot else "on-demand"
+    reason = f"{offer.cloud} {market} {offer.instance_type} ${offer.price_per_hour:.4f}/h in {offer.zone}{note}"
+    if offer.source != "live":
+        reason += f" ({offer.source} price)"
+    return RankedOffer(offer, reason, cost)
+
+
+def rank_offers(
+    req: PlacementRequest, offers: Iterable[Offer], blocked: Blocks | Collection[Pool] = frozenset(),
+    *, priors: Priors | None = None, now: float = 0.0,
+) -> list[RankedOffer]:
+    """Every satisfying, unblocked offer, lowest expected cost first (ties: price, spot, pool name).
+
+    `blocked` is a `Blocks` (with TTLs, checked at `now`) or a plain collection of pools.
+    """
+    blocks = _as_blocks(blocked)
+    ranked = [_ranked(o, priors) for o in offers
+              if rejection(req, o) is None and not blocks.blocks(o, now)]
+    return _finish(ranked, req, len(ranked))
+
+
+BucketKey = tuple[str, int, bool]  # (canonical GPU model, GPU count, spot)
+Group = tuple[str, float, float, list[Offer]]  # (cloud or "" for all, vCPUs, memory GB, offers by price)
+
+
+class OfferIndex:
+    """Offers grouped by (GPU model, GPU count, market) and then by machine shape, sorted by price.
+
+    Each group holds one shape (vCPUs, memory), either across all clouds (for jobs that pin no
+    cloud or region) or within one cloud. Ranking drops whole groups a request cannot use, then
+    visits the rest cheapest-first and stops when the next group's cheapest price cannot beat
+    the `limit`-th best expected cost found (expected cost >= price): a typical job looks at a
+    handful of offers instead of the whole catalog. Same answer as `rank_offers` for its first
+    `limit` entries.
+    """
+
+    def __init__(self, offers: Iterable[Offer]) -> None:
+        grouped: dict[BucketKey, dict[tuple[str, float, float], list[Offer]]] = {}
+        self.size = 0
+        for offer in offers:
+            key = (canonical_gpu(offer.gpu_model), offer.gpu_count, offer.spot)
+            shape = (offer.cloud.lower(), offer.vcpus, offer.memory_gb)
+            grouped.setdefault(key, {}).setdefault(shape, []).append(offer)
+            self.size += 1
+        self.by_cloud: dict[BucketKey, list[Group]] = {}
+        self.by_shape: dict[BucketKey, list[Group]] = {}
+        for key, groups in grouped.items():
+            shapes: dict[tuple[float, float], list[Offer]] = {}
+            for (cloud, vcpus, memory), group in groups.items():
+                group.sort(key=lambda o: o.price_per_hour)
+                self.by_cloud.setdefault(key, []).append((cloud, vcpus, memory, group))
+                shapes.setdefault((vcpus, memory), []).extend(group)
+            for (vcpus, memory), group in shapes.items():
+                group.sort(key=lambda o: o.price_per_hour)
+                self.by_shape.setdefault(key, []).append(("", vcpus, memory, group))
+
+    def _groups(self, req: PlacementRequest) -> list[list[Offer]]:
+        markets = (True, False) if req.spot == "auto" else (bool(req.spot),)
+        if req.gpu_model is not None:
+            gpu = canonical_gpu(req.gpu_model)
+            keys = [(gpu, req.gpu_count, m) for m in markets]
+        else:
+            keys = [k for k in self.by_shape if k[2] in markets]
+        clouds = _norm(req.clouds)
+        source = self.by_cloud if clouds else self.by_shape
+        min_vcpus, min_memory = req.min_vcpus or 0.0, req.min_memory_gb or 0.0
+        found = [group for key in keys for cloud, vcpus, memory, group in source.get(key, ())
+                 if (not clouds or cloud in clouds) and vcpus >= min_vcpus and memory >= min_memory]
+        found.sort(key=lambda g: g[0].price_per_hour)
+        return found
+
+    def rank(self, req: PlacementRequest, blocked: Blocks | Collection[Pool] = frozenset(), *,
+             priors: Priors | None = None, now: float = 0.0, limit: int = 10) -> list[RankedOffer]:
+        """The best `limit` satisfying, unblocked offers for `req`, as `rank_offers` orders them."""
+        blocks = _as_blocks(blocked)
+        found: list[RankedOffer] = []
+        worst: list[float] = []  # max-heap (negated) of the `limit` best expected costs so far
+        cap = float("inf") if req.max_price_per_hour is None else req.max_price_per_hour
+        for group in self._groups(req):
+            bound = min(cap, -worst[0]) if len(worst) >= limit else cap
+            if group[0].price_per_hour > bound:
+                break  # groups are in order of their cheapest offer: nothing later can enter
+            for offer in group:
+                if offer.price_per_hour > bound:
+                    break
+                if rejection(req, offer) is not None or blocks.blocks(offer, now):
+                    continue
+                item = _ranked(offer, priors)
+                found.append(item)
+                heapq.heappush(worst, -item.expected_cost)
+                if len(worst) > limit:
+                    heapq.heappop(worst)
+                if len(worst) >= limit:
+                    bound = min(cap, -worst[0])
+        return _finish(found, req, len(found))[:limit]

@@ -1,0 +1,116 @@
+"""/v1/offers (the cheapest matching offers across clouds) and /v1/catalog (price sources, import).
+
+The offers view ranks with the same policy the launcher uses, over every cached offer (live and
+imported, enabled provider or not: an operator compares clouds before enabling one).
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+
+from orchestrator.api.deps import AdminDep, RuntimeDep, UserDep
+from orchestrator.api.errors import ApiError
+from orchestrator.models import Accelerators
+from orchestrator.pricing import OfferCache, source_view, store_offers, wake_waiting_jobs
+from orchestrator.store.db import transaction
+from orchestrator.store.tables import PriceSource
+from orchestrator.store.types import utcnow
+from orchestrator.vmscsv import CatalogFormatError, parse_vms_csv
+from policies.placement import PlacementRequest, RankedOffer
+
+router = APIRouter(tags=["offers"])
+
+MAX_CATALOG_BYTES = 64 * 1024 * 1024  # decompressed; the request itself stays under max_request_bytes
+
+
+def _cache(request: Request) -> OfferCache:
+    cache = getattr(request.app.state, "offer_cache", None)
+    if cache is None:
+        cache = request.app.state.offer_cache = OfferCache()
+    return cache  # type: ignore[no-any-return]
+
+
+def offer_view(item: RankedOffer, now_ts: float) -> dict[str, Any]:
+    o = item.offer
+    return {
+        "cloud": o.cloud, "region": o.region, "zone": o.zone, "instance_type": o.instance_type,
+        "gpu_model": o.gpu_model, "gpu_count": o.gpu_count, "gpu_memory_gb": o.gpu_memory_gb, "vcpus": o.vcpus,
+        "memory_gb": o.memory_gb, "spot": o.spot, "price_per_hour": o.price_per_hour,
+        "spot_price": o.price_per_hour if o.spot else None,
+        "on_demand_price": o.on_demand_price if o.spot else o.price_per_hour,
+        "expected_cost": round(item.expected_cost, 6), "interruption_prior": o.interruption_prior,
+        "source": o.source, "price_age_seconds": round(now_ts - o.price_fetched_at.timestamp(), 1),
+        "reason": item.reason,
+    }
+
+
+@router.get("/v1/offers")
+def list_offers(
+    request: Request, rt: RuntimeDep, _user: UserDep,
+    gpu: str | None = Query(None, description="MODEL[:COUNT], e.g. A100:8"),
+    cloud: list[str] = Query(default_factory=list), region: list[str] = Query(default_factory=list),
+    zone: list[str] = Query(default_factory=list), market: Literal["spot", "on-demand", "any"] = "any",
+    max_price: float | None = Query(None, gt=0), min_vcpus: float | None = None,
+    min_memory_gb: float | None = None, min_gpu_memory_gb: float | None = None,
+    instance_type: str | None = None, limit: int = Query(20, ge=1, le=1000),
+) -> dict[str, Any]:
+    """The cheapest offers matching the filters, cheapest first."""
+    acc = None
+    if gpu:
+        try:
+            acc = Accelerators.parse(gpu)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_gpu", str(exc)) from None
+    req = PlacementRequest(
+        gpu_model=acc.model if acc else None, gpu_count=acc.count if acc else 0,
+        spot={"spot": True, "on-demand": False}.get(market, "auto"),  # type: ignore[arg-type]
+        clouds=tuple(cloud), regions=tuple(region), zones=tuple(zone), instance_type=instance_type,
+        min_vcpus=min_vcpus, min_memory_gb=min_memory_gb, min_gpu_memory_gb=min_gpu_memory_gb,
+        max_price_per_hour=max_price)
+    index = _cache(request).get(rt.sessions)
+    ranked = index.rank(req, limit=limit)
+    now_ts = utcnow().timestamp()
+    return {"items": [offer_view(r, now_ts) for r in ranked], "offers_cached": index.size}
+
+
+@router.get("/v1/catalog")
+def catalog_status(rt: RuntimeDep, _user: UserDep) -> dict[str, Any]:
+    """Each price source: offers, age, stale or not, failures in a row, last error."""
+    now = utcnow()
+    with transaction(rt.sessions) as s:
+        rows = list(s.scalars(select(PriceSource).order_by(PriceSource.cloud, PriceSource.source)))
+        return {"items": [source_view(r, rt.settings.price_stale_after_seconds, now) for r in rows]}
+
+
+@router.post("/v1/catalog/import")
+async def import_catalog(
+    request: Request, rt: RuntimeDep, _admin: AdminDep, cloud: str = Query(..., min_length=2, max_length=32),
+    name: str = Query("", max_length=200),
+) -> dict[str, Any]:
+    """Load a SkyPilot vms.csv (plain or gzip body) as the cloud's catalog prices."""
+    body = await request.body()
+    if body[:2] == b"\x1f\x8b":
+        try:
+            reader = zlib.decompressobj(wbits=31)
+            body = reader.decompress(body, MAX_CATALOG_BYTES)
+            if reader.unconsumed_tail:
+                raise ApiError(413, "too_large", f"catalog over {MAX_CATALOG_BYTES} bytes uncompressed")
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            raise ApiError(422, "invalid_catalog", f"not a gzip file: {exc}") from None
+    try:
+        offers = parse_vms_csv(body.decode("utf-8-sig"), cloud.lower())
+    except UnicodeDecodeError:
+        raise ApiError(422, "invalid_catalog", "the catalog must be UTF-8 CSV text (or gzip of it)") from None
+    except CatalogFormatError as exc:
+        raise ApiError(422, "invalid_catalog", str(exc)) from None
+    if not offers:
+        raise ApiError(422, "invalid_catalog", f"no offers found in {name or 'the file'} for cloud {cloud}")
+    with transaction(rt.sessions) as s:
+        stored = store_offers(s, cloud.lower(), "catalog", offers, detail=name)
+        wake_waiting_jobs(s)
+    return {"cloud": cloud.lower(), "source": "catalog", "offers": stored, "name": name}

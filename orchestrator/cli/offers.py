@@ -1,0 +1,75 @@
+"""`spotwise offers`: the cheapest matching offers across clouds, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.config import Settings
+
+console = Console()
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h" if seconds < 172800 else f"{seconds / 86400:.0f}d"
+
+
+def _price(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def offers_table(items: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(items)} cheapest matching offers", title_justify="left")
+    for column in ("CLOUD", "REGION", "ZONE", "TYPE", "GPUS", "VCPU", "MEM GB", "SPOT $/H", "ON-DEMAND $/H",
+                   "AGE", "PRIOR/H", "SOURCE"):
+        table.add_column(column, justify="right" if column in ("VCPU", "MEM GB", "SPOT $/H", "ON-DEMAND $/H")
+                         else "left", no_wrap=True)
+    for o in items:
+        gpus = f"{o['gpu_model']}:{o['gpu_count']}" if o["gpu_count"] else "-"
+        prior = "-" if o["interruption_prior"] is None else f"{o['interruption_prior']:.2f}"
+        table.add_row(o["cloud"], o["region"], o["zone"], o["instance_type"], gpus, f"{o['vcpus']:g}",
+                      f"{o['memory_gb']:g}", _price(o["spot_price"]), _price(o["on_demand_price"]),
+                      _age(o["price_age_seconds"]), prior, o["source"])
+    return table
+
+
+def offers(
+    gpu: Annotated[str | None, typer.Option(help="GPU model and count per node, e.g. A100:8")] = None,
+    cloud: Annotated[list[str] | None, typer.Option("--cloud", help="only these clouds (repeatable)")] = None,
+    region: Annotated[list[str] | None, typer.Option("--region", help="only these regions (repeatable)")] = None,
+    zone: Annotated[list[str] | None, typer.Option("--zone", help="only these zones (repeatable)")] = None,
+    spot: Annotated[bool | None, typer.Option("--spot/--on-demand", help="one market (default: both)")] = None,
+    max_price: Annotated[float | None, typer.Option(help="$/h cap per node")] = None,
+    min_vcpus: Annotated[float | None, typer.Option(help="at least this many vCPUs")] = None,
+    min_memory_gb: Annotated[float | None, typer.Option(help="at least this much memory (GB)")] = None,
+    limit: Annotated[int, typer.Option(help="rows to show")] = 20,
+    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+) -> None:
+    """The cheapest offers matching the filters across clouds (live prices, else imported ones)."""
+    if output not in ("table", "json"):
+        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
+    params: dict[str, Any] = {
+        "gpu": gpu, "cloud": cloud or None, "region": region or None, "zone": zone or None,
+        "market": "any" if spot is None else ("spot" if spot else "on-demand"), "max_price": max_price,
+        "min_vcpus": min_vcpus, "min_memory_gb": min_memory_gb, "limit": limit,
+    }
+    data = ApiClient.from_settings(Settings()).get("/v1/offers", **params)
+    if output == "json":
+        print(json.dumps(data["items"], indent=2))
+        return
+    if not data["items"]:
+        console.print(f"no offer matches (of {data['offers_cached']} cached); widen the filters, or import a "
+                      "catalog with 'spotwise catalog import FILE --cloud NAME'")
+        return
+    console.print(offers_table(data["items"]))
