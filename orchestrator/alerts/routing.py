@@ -1,0 +1,44 @@
+"""Which sinks get an alert: rules by kind (glob), minimum severity and team. Pure."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from orchestrator.alerts.outbox import SEVERITIES
+
+
+class Route(BaseModel):
+    """Send alerts matching every given condition to `sinks`. Empty lists match everything."""
+
+    model_config = ConfigDict(extra="forbid")
+    sinks: list[str] = Field(min_length=1)
+    kinds: list[str] = Field(default_factory=list)  # globs: "cost.*", "shutdown.idle"
+    min_severity: str = "info"
+    teams: list[str] = Field(default_factory=list)
+
+
+_ROUTES: TypeAdapter[list[Route]] = TypeAdapter(list[Route])
+
+
+def parse_routes(raw: list[dict[str, Any]]) -> list[Route]:
+    return _ROUTES.validate_python(raw)
+
+
+def route(kind: str, severity: str, team: str | None, routes: list[Route], sinks: list[str]) -> list[str]:
+    """Sink names for one alert; with no routes configured, every sink gets every alert."""
+    if not routes:
+        return sorted(sinks)
+    rank = SEVERITIES.index(severity) if severity in SEVERITIES else 0
+    chosen: set[str] = set()
+    for r in routes:
+        if r.kinds and not any(fnmatchcase(kind, k) for k in r.kinds):
+            continue
+        if rank < SEVERITIES.index(r.min_severity if r.min_severity in SEVERITIES else "info"):
+            continue
+        if r.teams and team not in r.teams:
+            continue
+        chosen.update(s for s in r.sinks if s in sinks)
+    return sorted(chosen)

@@ -1,0 +1,158 @@
+"""Alert sinks: generic webhook (HMAC-signed), Slack incoming webhook, SMTP email, and the log.
+
+Secrets (webhook URLs carry tokens, the HMAC secret, the SMTP password) are `SecretStr`: they
+print as '**********', and a failed send raises `SinkError` with a message built only from
+non-secret facts (status code, exception class), never from the library's message, which for
+httpx includes the full URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+import ssl
+from email.message import EmailMessage
+from typing import Annotated, Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+
+from orchestrator.logs import get_logger
+
+log = get_logger("spotwise.alerts")
+
+SIGNATURE_HEADER = "X-Spotwise-Signature"
+TIMESTAMP_HEADER = "X-Spotwise-Timestamp"
+EVENT_ID_HEADER = "X-Spotwise-Event-Id"
+
+
+class _RedactUrls(logging.Filter):
+    """httpx logs every request's full URL at INFO; webhook URLs carry tokens, so keep only the host."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(f"{a.scheme}://{a.host}/<redacted>" if isinstance(a, httpx.URL) else a
+                                for a in record.args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactUrls())
+
+
+class SinkError(Exception):
+    """A delivery failed; the message is safe to log and store."""
+
+
+class _Sink(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rate_per_minute: float = Field(default=60.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+class WebhookSink(_Sink):
+    type: Literal["webhook"]
+    url: SecretStr
+    secret: SecretStr
+
+
+class SlackSink(_Sink):
+    type: Literal["slack"]
+    url: SecretStr
+
+
+class SmtpSink(_Sink):
+    type: Literal["smtp"]
+    host: str
+    port: int = 587
+    starttls: bool = True
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    sender: str
+    to: list[str] = Field(min_length=1)
+    ca_file: str | None = None  # trust this CA (a private relay); default: the system store
+
+
+class LogSink(_Sink):
+    type: Literal["log"]
+
+
+SinkConfig = Annotated[WebhookSink | SlackSink | SmtpSink | LogSink, Field(discriminator="type")]
+_ADAPTER: TypeAdapter[dict[str, SinkConfig]] = TypeAdapter(dict[str, SinkConfig])
+
+
+def parse_sinks(raw: dict[str, dict[str, Any]]) -> dict[str, SinkConfig]:
+    """Validate the `alert_sinks` setting (name -> {type: webhook|slack|smtp|log, ...})."""
+    return _ADAPTER.validate_python(raw)
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 over 'timestamp.body' (binding the timestamp stops replays of old bodies)."""
+    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
+    """What a receiver does: constant-time compare of the signature header."""
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def _post(url: str, content: bytes, headers: dict[str, str], timeout: float) -> None:
+    try:
+        response = httpx.post(url, content=content, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise SinkError(f"request failed: {type(exc).__name__}") from None
+    if response.status_code >= 300:
+        raise SinkError(f"HTTP {response.status_code}")
+
+
+def send(name: str, sink: SinkConfig, alert: dict[str, Any]) -> None:
+    """Deliver one alert (a JSON-ready dict with id, kind, severity, subject, ...). Raises SinkError."""
+    if isinstance(sink, WebhookSink):
+        body = json.dumps(alert, sort_keys=True, separators=(",", ":")).encode()
+        ts = str(alert["timestamp"])
+        headers = {"Content-Type": "application/json", EVENT_ID_HEADER: alert["id"], TIMESTAMP_HEADER: ts,
+                   SIGNATURE_HEADER: sign(sink.secret.get_secret_value().encode(), ts, body)}
+        _post(sink.url.get_secret_value(), body, headers, sink.timeout_seconds)
+    elif isinstance(sink, SlackSink):
+        _post(sink.url.get_secret_value(), json.dumps(slack_message(alert)).encode(),
+              {"Content-Type": "application/json"}, sink.timeout_seconds)
+    elif isinstance(sink, SmtpSink):
+        _send_mail(sink, alert)
+    else:
+        log.warning("alert", alert_id=alert["id"], kind=alert["kind"], severity=alert["severity"],
+                    team=alert["team"], subject=alert["subject"], sink=name)
+
+
+def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
+    """Slack incoming-webhook shape: `text` (the fallback) plus blocks."""
+    icon = {"critical": ":rotating_light:", "warning": ":warning:"}.get(alert["severity"], ":information_source:")
+    text = f"{icon} [{alert['kind']}] {alert['subject']}"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*"}}]
+    if alert.get("body"):
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": alert["body"]}})
+    blocks.append({"type": "context", "elements": [
+        {"type": "mrkdwn", "text": f"team {alert.get('team') or '-'} · {alert['created_at']} · id {alert['id']}"}]})
+    return {"text": text, "blocks": blocks}
+
+
+def _send_mail(sink: SmtpSink, alert: dict[str, Any]) -> None:
+    msg = EmailMessage()
+    msg["From"] = sink.sender
+    msg["To"] = ", ".join(sink.to)
+    msg["Subject"] = f"[spotwise {alert['severity']}] {alert['subject']}"
+    msg["Message-ID"] = f"<{alert['id']}@spotwise>"
+    msg.set_content(f"{alert['subject']}\n\n{alert.get('body', '')}\n\nkind: {alert['kind']}\n"
+                    f"team: {alert.get('team') or '-'}\nid: {alert['id']}\nat: {alert['created_at']}\n")
+    try:
+        with smtplib.SMTP(sink.host, sink.port, timeout=sink.timeout_seconds) as smtp:
+            if sink.starttls:
+                smtp.starttls(context=ssl.create_default_context(cafile=sink.ca_file))
+            if sink.username:
+                smtp.login(sink.username, sink.password.get_secret_value())
+            smtp.send_message(msg)
+    except smtplib.SMTPResponseException as exc:
+        raise SinkError(f"SMTP {exc.smtp_code}") from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise SinkError(f"SMTP failed: {type(exc).__name__}") from None

@@ -1,0 +1,27 @@
+"""/v1/costs: the ledger grouped by team, project, job, attempt, cloud, region or day.
+A team token sees only its own team's costs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+
+from orchestrator import ledger
+from orchestrator.api.deps import SessionDep, UserDep
+from orchestrator.api.errors import ApiError
+
+router = APIRouter(prefix="/v1/costs", tags=["costs"])
+
+
+@router.get("")
+def costs(principal: UserDep, session: SessionDep, by: str = "team", since: datetime | None = None,
+          until: datetime | None = None) -> dict[str, Any]:
+    if by not in ledger.GROUPS:
+        raise ApiError(422, "invalid_request", f"unknown grouping {by!r}; choose one of: {', '.join(ledger.GROUPS)}")
+    for value in (since, until):
+        if value is not None and value.tzinfo is None:
+            raise ApiError(422, "invalid_request", "give --since/--until with a timezone, e.g. 2026-01-01T00:00Z")
+    rows = ledger.report(session, by, since=since, until=until, team=None if principal.is_admin else principal.team)
+    return {"by": by, "items": rows, "total_usd": round(sum(float(r["cost_usd"]) for r in rows), 6)}  # type: ignore[arg-type]

@@ -1,0 +1,150 @@
+"""The budget sweep: ledger spend vs the budgets in force -> alerts, launch blocks, stops.
+
+Decisions come from `policies.budget`; this module gathers the inputs and applies the outcome.
+Every alert is written to the outbox in the same transaction as the change it reports. A stop
+ends the attempt, closes its instance rows and parks the job in BLOCKED_BUDGET in one transaction
+and only then calls the provider: if the daemon dies between the two, the instance has no active
+attempt and the reconcile loop terminates it as an orphan. Blocked scopes are kept in `meta`
+(key `budget_blocks`), read by the launcher's gate before each placement.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from orchestrator import ledger
+from orchestrator import transitions as T
+from orchestrator.alerts import emit
+from orchestrator.attempts import ACTIVE, AttemptState, close_instance, end_attempt, open_instances
+from orchestrator.logs import get_logger
+from orchestrator.models import JobState
+from orchestrator.policy_store import current_policy
+from orchestrator.store.db import transaction
+from orchestrator.store.tables import Attempt, Job, Meta
+from orchestrator.store.types import utcnow
+from policies.budget import evaluate, period_bounds, scope_matches
+from providers.base import InstanceState, Provider
+from providers.errors import ProviderError
+
+log = get_logger(__name__)
+BLOCKS_KEY = "budget_blocks"
+
+
+@dataclass
+class BudgetReport:
+    alerts: int = 0
+    blocked_scopes: dict[str, str] = field(default_factory=dict)
+    stopped: list[str] = field(default_factory=list)
+    unblocked: int = 0
+
+
+def _labels(job: Job) -> dict[str, str]:
+    return dict((job.spec or {}).get("labels") or {})
+
+
+def in_scope(scope: str, job: Job) -> bool:
+    return scope_matches(scope, job.team, job.project, _labels(job))
+
+
+def blocked_scopes(session: Session) -> dict[str, str]:
+    row = session.get(Meta, BLOCKS_KEY)
+    return json.loads(row.value) if row else {}
+
+
+def budget_gate(session: Session, job: Job) -> str | None:
+    """The launcher's hook: why this job must wait in BLOCKED_BUDGET, or None to let it launch."""
+    for name, scope in blocked_scopes(session).items():
+        if in_scope(scope, job):
+            return f"budget {name!r} ({scope}) is over its block_new threshold; new launches wait"
+    return None
+
+
+def _set_blocks(session: Session, blocks: dict[str, str]) -> None:
+    row = session.get(Meta, BLOCKS_KEY)
+    if row is None:
+        session.add(Meta(key=BLOCKS_KEY, value=json.dumps(blocks, sort_keys=True)))
+    else:
+        row.value = json.dumps(blocks, sort_keys=True)
+
+
+def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider], interval_s: float,
+                  now: datetime | None = None) -> BudgetReport:
+    now = now or utcnow()
+    report = BudgetReport()
+    to_terminate: list[tuple[str, str]] = []
+    with transaction(sessions) as s:
+        policy = current_policy(s)
+        jobs = list(s.scalars(select(Job)))
+        running = {r.job_id: r for r in open_instances(s)}
+        stops_left = policy.max_actions_per_sweep
+        for b in policy.budgets:
+            scoped = [j for j in jobs if in_scope(b.scope, j)]
+            start, end = period_bounds(b.period, b.timezone, now)
+            spent = ledger.spend(s, [j.id for j in scoped], start, now)
+            burn = sum(running[j.id].price_per_hour for j in scoped if j.id in running)
+            v = evaluate(limit=b.limit_usd, thresholds=[(t.percent, t.action) for t in b.thresholds], spent=spent,
+                         burn_per_hour=burn, now=now, period_end=end, sweep_interval_s=interval_s,
+                         forecast=b.forecast_alert)
+            period = start.isoformat() if start else "total"
+            team = b.scope.partition(":")[2] if b.scope.startswith("team:") else None
+            payload = {"budget": b.name, "scope": b.scope, "period_start": period, "spent_usd": round(spent, 4),
+                       "committed_usd": round(v.committed, 4), "limit_usd": b.limit_usd}
+            for c in v.crossed:
+                if emit(s, "cost.threshold", f"budget {b.name} crossed {c.percent:g}% ({c.action})",
+                        severity="critical" if c.action != "alert" else "warning", team=team, body=v.reason,
+                        payload={**payload, "percent": c.percent, "action": c.action},
+                        dedup_key=f"cost.threshold:{b.name}:{period}:{c.percent:g}:{c.action}", at=now):
+                    report.alerts += 1
+            if v.forecast is not None and emit(
+                    s, "cost.forecast", f"budget {b.name} is projected to overrun", team=team, body=v.reason,
+                    payload={**payload, "projected_usd": round(v.forecast, 4)},
+                    dedup_key=f"cost.forecast:{b.name}:{period}", at=now):
+                report.alerts += 1
+            if policy.dry_run:
+                continue
+            if v.actions & {"block_new", "stop"}:
+                report.blocked_scopes[b.name] = b.scope
+            if "stop" in v.actions:
+                for job in scoped:
+                    if job.id in running and stops_left > 0 and not JobState(job.state).is_final:
+                        stops_left -= 1
+                        target = _stop(s, job, b.name, v.reason, now)
+                        if target:
+                            to_terminate.append(target)
+                            report.stopped.append(job.id)
+        if not policy.dry_run:
+            _set_blocks(s, report.blocked_scopes)
+            for job in jobs:
+                if job.state == JobState.BLOCKED_BUDGET and not any(
+                        in_scope(sc, job) for sc in report.blocked_scopes.values()):
+                    T.unblock_budget(s, job, "no budget blocks this job any more")
+                    report.unblocked += 1
+    for provider, instance_id in to_terminate:
+        try:
+            providers[provider].terminate([instance_id])
+        except (KeyError, ProviderError) as exc:
+            log.warning("budget_stop_terminate_failed", instance=instance_id, error=repr(exc))
+    return report
+
+
+def _stop(s: Session, job: Job, budget: str, why: str, now: datetime) -> tuple[str, str] | None:
+    """Park a running job in BLOCKED_BUDGET and close its instance; return it for termination."""
+    attempt = s.scalar(select(Attempt).where(Attempt.job_id == job.id, Attempt.state.in_(ACTIVE)))
+    if attempt is None or not end_attempt(s, attempt.id, AttemptState.PREEMPTED, f"stopped by budget {budget}"):
+        return None
+    rows = open_instances(s, attempt.id)
+    for row in rows:
+        close_instance(s, row, InstanceState.TERMINATED.value, at=now)
+    reason = f"stopped by budget {budget}: {why}"
+    if job.state in (JobState.RUNNING, JobState.PROVISIONING):
+        T.mark_preempted(s, job, attempt.id, reason)
+    T.block_for_budget(s, job, reason)
+    emit(s, "shutdown.budget", f"job {job.id} stopped by budget {budget}", severity="critical", team=job.team,
+         body=why, payload={"job_id": job.id, "attempt_id": attempt.id, "budget": budget,
+                            "instances": [r.id for r in rows]}, at=now)
+    return (rows[0].provider, rows[0].id) if rows else None

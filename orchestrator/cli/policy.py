@@ -1,0 +1,77 @@
+"""`spotwise policy apply|show|diff|history`: budgets, caps and idle rules as a YAML file.
+
+The file is validated here first (same code as the daemon), so a mistake is reported with its
+line and field before anything is sent; the daemon validates again and refuses without changes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.policyfile import PolicyError, parse_policy
+
+app = typer.Typer(no_args_is_help=True, help="Spending and idle policies (a YAML file).")
+console = Console()
+
+
+def _client() -> ApiClient:
+    from orchestrator.cli import client  # orchestrator.cli imports this module while initialising
+
+    return client()
+
+
+def _read(file: Path) -> str:
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise CliError(f"cannot read {file}: {exc.strerror}") from None
+    try:
+        parse_policy(text, str(file))
+    except PolicyError as exc:
+        raise CliError(f"{file}: policy refused, nothing changed:\n" + "\n".join(f"  - {p}" for p in exc.problems)) \
+            from None
+    return text
+
+
+@app.command("apply")
+def apply(file: Path) -> None:
+    """Validate FILE and make it the policy in force (a new version in the history)."""
+    result = _client().post("/v1/policies", {"text": _read(file), "source": str(file)})
+    if result["changed"]:
+        console.print(f"policy version {result['version']} applied")
+    else:
+        console.print(f"unchanged: version {result['version']} is already this file")
+
+
+@app.command("diff")
+def diff(file: Path) -> None:
+    """Show what applying FILE would change."""
+    text = _client().post("/v1/policies/diff", {"text": _read(file)})["diff"]
+    print(text or "no changes", end="" if text else "\n")
+
+
+@app.command("show")
+def show(output: Annotated[str, typer.Option("--output", "-o", help="yaml or json")] = "yaml") -> None:
+    """The policy in force."""
+    data = _client().get("/v1/policies/current")
+    if output == "json":
+        print(json.dumps(data, indent=2))
+    elif data["version"] is None:
+        console.print("no policy applied yet ('spotwise policy apply FILE')")
+    else:
+        console.print(f"# version {data['version']}, applied {data['applied_at']}", highlight=False)
+        print(data["text"], end="")
+
+
+@app.command("history")
+def history() -> None:
+    """Every applied version, newest first."""
+    for row in _client().get("/v1/policies/history")["items"]:
+        console.print(f"{row['version']:>4}  {row['applied_at']}  {row['sha256'][:12]}  {row['applied_by']}",
+                      highlight=False)

@@ -1,0 +1,181 @@
+"""The cost ledger: per-second accrual of every instance's price, attributed to job, team, project, cloud, region.
+
+Why this shape: the ledger keeps no cursor of its own. An instance's watermark is the end of its
+last entry (or its launch time), and (provider, instance_id, start) is unique. Accrual writes the
+next entries from that watermark in one transaction, so a daemon killed mid-accrual loses nothing
+(the transaction rolls back and the next pass starts from the same watermark) and two accruers
+never count the same second twice (the loser's insert hits the unique constraint).
+
+A price change (`reprice`) first accrues up to the change at the old price, then stores the new
+price on the instance: every second is charged at the price in force during that second.
+Entries never cross a UTC midnight, so `--by day` sums are exact.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from orchestrator.logs import get_logger
+from orchestrator.store.db import transaction
+from orchestrator.store.tables import Instance, Job, LedgerEntry
+from orchestrator.store.types import utcnow
+
+log = get_logger(__name__)
+
+GROUPS = ("team", "project", "job", "attempt", "cloud", "region", "day", "instance")
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> int:
+        return int((self.end - self.start).total_seconds())
+
+
+def split_days(start: datetime, end: datetime) -> Iterator[Segment]:
+    """[start, end) cut at each UTC midnight; pure."""
+    while start < end:
+        midnight = (start + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        stop = min(end, midnight)
+        yield Segment(start, stop)
+        start = stop
+
+
+def whole_seconds_until(start: datetime, end: datetime) -> datetime:
+    """The latest time <= end that is a whole number of seconds after start (per-second accrual)."""
+    return start + timedelta(seconds=max(0, int((end - start).total_seconds())))
+
+
+def cost_of(price_per_hour: float, seconds: float) -> float:
+    return price_per_hour * seconds / 3600.0
+
+
+def watermarks(session: Session, rows: Iterable[Instance]) -> dict[tuple[str, str], datetime]:
+    """(provider, instance id) -> time accrued up to: the end of its last entry, else its launch."""
+    rows = list(rows)
+    marks = {(r.provider, r.id): r.launched_at for r in rows}
+    if not rows:
+        return marks
+    stmt = (select(LedgerEntry.provider, LedgerEntry.instance_id, func.max(LedgerEntry.end))
+            .where(LedgerEntry.instance_id.in_([r.id for r in rows]))
+            .group_by(LedgerEntry.provider, LedgerEntry.instance_id))
+    for provider, instance_id, end in session.execute(stmt):
+        if (provider, instance_id) in marks and end is not None:
+            marks[(provider, instance_id)] = max(marks[(provider, instance_id)], end)
+    return marks
+
+
+def _entries(row: Instance, job: Job | None, start: datetime, end: datetime) -> list[LedgerEntry]:
+    return [LedgerEntry(provider=row.provider, instance_id=row.id, attempt_id=row.attempt_id, job_id=row.job_id,
+                        team=job.team if job else "", project=job.project if job else None, region=row.region,
+                        start=seg.start, end=seg.end, price_per_hour=row.price_per_hour,
+                        cost_usd=cost_of(row.price_per_hour, seg.seconds))
+            for seg in split_days(start, end) if seg.seconds > 0]
+
+
+def accrue_instances(session: Session, rows: list[Instance], now: datetime) -> float:
+    """Write entries for `rows` from their watermark to now (or their end). Returns USD added."""
+    jobs = {j.id: j for j in session.scalars(select(Job).where(Job.id.in_({r.job_id for r in rows})))}
+    marks = watermarks(session, rows)
+    added = 0.0
+    for row in rows:
+        mark = marks[(row.provider, row.id)]
+        until = whole_seconds_until(mark, min(row.ended_at or now, now))
+        for entry in _entries(row, jobs.get(row.job_id), mark, until):
+            session.add(entry)
+            added += entry.cost_usd
+    session.flush()
+    return added
+
+
+def unaccrued(session: Session, rows: list[Instance], now: datetime) -> list[LedgerEntry]:
+    """What accrual would write now, not stored: makes reports current between passes."""
+    jobs = {j.id: j for j in session.scalars(select(Job).where(Job.id.in_({r.job_id for r in rows})))}
+    marks = watermarks(session, rows)
+    out: list[LedgerEntry] = []
+    for row in rows:
+        mark = marks[(row.provider, row.id)]
+        out.extend(_entries(row, jobs.get(row.job_id), mark, whole_seconds_until(mark, min(row.ended_at or now, now))))
+    return out
+
+
+def pending_instances(session: Session) -> list[Instance]:
+    """Open instances plus closed ones whose last seconds are not in the ledger yet."""
+    rows = list(session.scalars(select(Instance)))
+    marks = watermarks(session, rows)
+    return [r for r in rows if r.ended_at is None or (r.ended_at - marks[(r.provider, r.id)]).total_seconds() >= 1]
+
+
+def accrue(sessions: sessionmaker[Session], now: datetime | None = None) -> float:
+    """One ledger pass (the daemon's loop). Safe to run anywhere, any number of times."""
+    now = now or utcnow()
+    try:
+        with transaction(sessions) as s:
+            return accrue_instances(s, pending_instances(s), now)
+    except IntegrityError:
+        log.info("ledger_accrual_raced", detail="another accruer wrote first; next pass continues")
+        return 0.0
+
+
+def reprice(session: Session, row: Instance, price_per_hour: float, at: datetime | None = None) -> None:
+    """The provider reported a new price: charge up to `at` at the old one, then switch."""
+    if price_per_hour == row.price_per_hour:
+        return
+    accrue_instances(session, [row], at or utcnow())
+    row.price_per_hour = price_per_hour
+
+
+def _key(entry: LedgerEntry, by: str) -> str:
+    return {
+        "team": lambda: entry.team, "project": lambda: entry.project or "-", "job": lambda: entry.job_id,
+        "attempt": lambda: entry.attempt_id, "cloud": lambda: entry.provider, "region": lambda: entry.region,
+        "day": lambda: entry.start.date().isoformat(), "instance": lambda: f"{entry.provider}/{entry.instance_id}",
+    }[by]()
+
+
+def report(session: Session, by: str, *, since: datetime | None = None, until: datetime | None = None,
+           team: str | None = None, now: datetime | None = None) -> list[dict[str, object]]:
+    """Cost grouped by one attribute, including seconds not yet accrued (so it is current)."""
+    if by not in GROUPS:
+        raise ValueError(f"unknown grouping {by!r}; choose one of: {', '.join(GROUPS)}")
+    now = now or utcnow()
+    stmt = select(LedgerEntry)
+    if since is not None:
+        stmt = stmt.where(LedgerEntry.start >= since)
+    if until is not None:
+        stmt = stmt.where(LedgerEntry.start < until)
+    if team is not None:
+        stmt = stmt.where(LedgerEntry.team == team)
+    entries = list(session.scalars(stmt)) + [
+        e for e in unaccrued(session, pending_instances(session), now)
+        if (since is None or e.start >= since) and (until is None or e.start < until)
+        and (team is None or e.team == team)]
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for e in entries:
+        acc = totals[_key(e, by)]
+        acc[0] += e.cost_usd
+        acc[1] += (e.end - e.start).total_seconds()
+    return [{by: key, "cost_usd": round(cost, 6), "instance_hours": round(secs / 3600.0, 6)}
+            for key, (cost, secs) in sorted(totals.items(), key=lambda kv: -kv[1][0])]
+
+
+def spend(session: Session, job_ids: Iterable[str] | None, since: datetime | None, now: datetime) -> float:
+    """Spent in [since, now] by the given jobs (None: all), accrued or not: the budget's input."""
+    ids = None if job_ids is None else set(job_ids)
+    stmt = select(LedgerEntry.job_id, LedgerEntry.cost_usd)
+    if since is not None:
+        stmt = stmt.where(LedgerEntry.start >= since)
+    total = sum(c for j, c in session.execute(stmt) if ids is None or j in ids)
+    total += sum(e.cost_usd for e in unaccrued(session, pending_instances(session), now)
+                 if (ids is None or e.job_id in ids) and (since is None or e.start >= since))
+    return total

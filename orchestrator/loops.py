@@ -1,0 +1,51 @@
+"""The issue-6 loops wired into the daemon's scheduler: ledger accrual, budget sweep, idle sweep,
+alert dispatch. Each is an APScheduler job with max_instances=1 (never overlapping itself); a
+failed pass is logged and the next one repairs it, since every pass is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from apscheduler.schedulers.base import BaseScheduler
+
+from orchestrator import ledger
+from orchestrator.alerts.dispatcher import Dispatcher
+from orchestrator.alerts.routing import parse_routes
+from orchestrator.alerts.sinks import parse_sinks
+from orchestrator.budgets import sweep_budgets
+from orchestrator.idle import sweep_idle
+from orchestrator.logs import get_logger
+from orchestrator.runtime import Runtime
+
+log = get_logger(__name__)
+
+
+def build_dispatcher(rt: Runtime) -> Dispatcher:
+    s = rt.settings
+    return Dispatcher(rt.sessions, parse_sinks(s.alert_sinks), parse_routes(s.alert_routes),
+                      base_backoff=s.alert_base_backoff_seconds, max_tries=s.alert_max_tries)
+
+
+def _guard(name: str, fn: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            fn()
+        except Exception as exc:  # logged; the next pass retries
+            log.error(f"{name}_failed", error=repr(exc), exc_info=exc)
+    return run
+
+
+def add_spending_loops(scheduler: BaseScheduler, rt: Runtime) -> Dispatcher:
+    s = rt.settings
+    dispatcher = build_dispatcher(rt)
+    jobs: list[tuple[str, float, Callable[[], object]]] = [
+        ("ledger", s.ledger_interval_seconds, lambda: ledger.accrue(rt.sessions)),
+        ("budgets", s.budget_interval_seconds,
+         lambda: sweep_budgets(rt.sessions, rt.providers, s.budget_interval_seconds)),
+        ("idle", s.idle_interval_seconds, lambda: sweep_idle(rt.sessions, rt.providers)),
+        ("alerts", s.alert_interval_seconds, dispatcher.run_once),
+    ]
+    for name, every, fn in jobs:
+        scheduler.add_job(_guard(name, fn), "interval", seconds=every, id=name, max_instances=1, coalesce=True)
+    return dispatcher

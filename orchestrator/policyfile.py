@@ -1,0 +1,179 @@
+"""The YAML policy file: budgets, caps and idle rules, validated strictly with line-precise messages.
+
+Why strict: a typo in a budget (`acton: stop`) silently ignored would cost real money. Every model
+forbids unknown fields, and each error names the YAML line, the field path and the valid choices.
+A refused file changes nothing: validation happens before anything is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SCOPE = re.compile(r"^(global|team:[\w.-]+|project:[\w.-]+|label:[\w./-]+=[\w./-]*)$")
+
+
+def parse_duration(value: Any) -> float:
+    """'90s', '10m', '2h', '1d' or a number of seconds -> seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value).strip())
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; write e.g. 90s, 10m, 2h or 1d")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _scope(value: str) -> str:
+    if not _SCOPE.match(value):
+        raise ValueError(f"scope {value!r} is not valid; use global, team:NAME, project:NAME or label:KEY=VALUE")
+    return value
+
+
+class Threshold(_Strict):
+    percent: float = Field(gt=0, le=1000, description="of the limit; 80 means 80%")
+    action: Literal["alert", "block_new", "stop"]
+
+
+class Budget(_Strict):
+    name: str = Field(min_length=1, max_length=64)
+    scope: str = "global"
+    period: Literal["daily", "weekly", "monthly", "total"]
+    timezone: str = "UTC"
+    limit_usd: float = Field(gt=0)
+    thresholds: list[Threshold] = Field(default_factory=lambda: [Threshold(percent=100, action="alert")])
+    forecast_alert: bool = True
+
+    _check_scope = field_validator("scope")(classmethod(lambda cls, v: _scope(v)))
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            close = sorted(z for z in available_timezones() if z.lower().startswith(value[:3].lower()))[:5]
+            raise ValueError(f"unknown timezone {value!r}" + (f"; did you mean {', '.join(close)}?" if close
+                             else "; use an IANA name such as Europe/Berlin")) from None
+        return value
+
+
+class Cap(_Strict):
+    scope: str = "global"
+    max_price_per_hour: float | None = Field(default=None, gt=0)
+    max_runtime: float | None = Field(default=None, description="seconds, or 30m / 48h")
+    max_cost_per_job: float | None = Field(default=None, gt=0)
+
+    _check_scope = field_validator("scope")(classmethod(lambda cls, v: _scope(v)))
+
+    @field_validator("max_runtime", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
+
+
+class IdleRule(_Strict):
+    scope: str = "global"
+    gpu_utilization_below: float = Field(default=5.0, ge=0, le=100)
+    window: float = 600.0
+    grace: float = 300.0
+    action: Literal["terminate", "stop"] = "terminate"
+
+    _check_scope = field_validator("scope")(classmethod(lambda cls, v: _scope(v)))
+
+    @field_validator("window", "grace", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class PolicyFile(_Strict):
+    budgets: list[Budget] = Field(default_factory=list)
+    caps: list[Cap] = Field(default_factory=list)
+    idle: list[IdleRule] = Field(default_factory=list)
+    dry_run: bool = False  # decide and alert, but do not block, stop or terminate
+    max_actions_per_sweep: int = Field(default=50, ge=1)
+
+    @field_validator("budgets")
+    @classmethod
+    def _unique_names(cls, value: list[Budget]) -> list[Budget]:
+        names = [b.name for b in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"budget names must be unique; repeated: {', '.join(dupes)}")
+        return value
+
+
+class PolicyError(Exception):
+    """A refused policy file; `problems` holds one line per mistake, each naming line and field."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        super().__init__(f"{source}: " + "; ".join(problems))
+        self.source = source
+        self.problems = problems
+
+
+def _walk(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    node, line = root, (root.start_mark.line + 1 if root is not None else None)
+    for part in loc:
+        nxt: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if getattr(key, "value", None) == part:
+                    nxt, line = value, key.start_mark.line + 1
+                    break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            nxt = node.value[part]
+            line = nxt.start_mark.line + 1
+        if nxt is None:
+            break
+        node = nxt
+    return line
+
+
+def parse_policy(text: str, source: str = "policy") -> PolicyFile:
+    """Parse and validate; raise PolicyError naming line and field for every problem."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise PolicyError(source, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PolicyError(source, ["line 1: the policy file must be a mapping with budgets, caps and idle"])
+    try:
+        return PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            line = _walk(root, loc)
+            field = ".".join(str(p) for p in loc) or "(top level)"
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = f"unknown field '{loc[-1]}'"
+            elif err["type"] == "literal_error":
+                message = f"{err['input']!r} is not allowed; {message[0].lower()}{message[1:]}"
+            problems.append(f"line {line}: {field}: {message}" if line else f"{field}: {message}")
+        raise PolicyError(source, problems) from None
+
+
+def duration_text(seconds: float) -> str:
+    return str(timedelta(seconds=seconds))

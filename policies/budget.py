@@ -1,0 +1,98 @@
+"""Budgets: spend vs limit -> threshold crossings, enforcement actions and the forecast alert. Pure.
+
+Spend of running instances counts as committed: a threshold is crossed when
+`spent + burn_rate x sweep_interval` reaches it, i.e. when the spend that will have happened by the
+next sweep would reach it. A `stop` therefore fires one sweep early rather than one sweep late, and
+the overspend past the limit is bounded by (running instances x their price x one sweep interval):
+the only spend the sweep cannot see coming is that of instances launched since the last sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+ACTION_ORDER = ("alert", "block_new", "stop")
+
+
+@dataclass(frozen=True)
+class Crossing:
+    percent: float
+    action: str
+
+
+@dataclass(frozen=True)
+class BudgetVerdict:
+    spent: float
+    committed: float
+    limit: float
+    crossed: tuple[Crossing, ...]
+    forecast: float | None  # projected spend at period end, when that passes the limit
+    reason: str
+
+    @property
+    def actions(self) -> frozenset[str]:
+        return frozenset(c.action for c in self.crossed)
+
+
+def period_bounds(period: str, timezone: str, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """[start, end) of the budget period containing `now`, in UTC; (None, None) for 'total'."""
+    if period == "total":
+        return None, None
+    local = now.astimezone(ZoneInfo(timezone))
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "daily":
+        start, end = day, day + timedelta(days=1)
+    elif period == "weekly":
+        start = day - timedelta(days=day.weekday())
+        end = start + timedelta(days=7)
+    elif period == "monthly":
+        start = day.replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1)
+    else:
+        raise ValueError(f"unknown period {period!r}")
+    # re-attach the zone so DST shifts inside the period land on local midnight
+    zone = ZoneInfo(timezone)
+    return (start.replace(tzinfo=zone).astimezone(now.tzinfo), end.replace(tzinfo=zone).astimezone(now.tzinfo))
+
+
+def scope_matches(scope: str, team: str, project: str | None, labels: Mapping[str, str]) -> bool:
+    kind, _, arg = scope.partition(":")
+    if kind == "global":
+        return True
+    if kind == "team":
+        return team == arg
+    if kind == "project":
+        return project == arg
+    if kind == "label":
+        key, _, value = arg.partition("=")
+        return labels.get(key) == value
+    raise ValueError(f"unknown scope {scope!r}")
+
+
+def evaluate(*, limit: float, thresholds: Sequence[tuple[float, str]], spent: float, burn_per_hour: float,
+             now: datetime, period_end: datetime | None, sweep_interval_s: float,
+             forecast: bool = True) -> BudgetVerdict:
+    """Which thresholds are crossed (on committed spend) and whether to warn of a projected overrun."""
+    committed = spent + burn_per_hour * sweep_interval_s / 3600.0
+    crossed = tuple(Crossing(p, a) for p, a in sorted(thresholds) if committed >= limit * p / 100.0)
+    projected = None
+    if forecast and period_end is not None and committed < limit:
+        hours_left = max(0.0, (period_end - now).total_seconds() / 3600.0)
+        estimate = spent + burn_per_hour * hours_left
+        if estimate > limit:
+            projected = estimate
+    pct = 100.0 * committed / limit
+    reason = f"${spent:.2f} spent, ${committed:.2f} committed of ${limit:.2f} ({pct:.0f}%)"
+    if crossed:
+        reason += "; crossed " + ", ".join(f"{c.percent:g}% ({c.action})" for c in crossed)
+    if projected is not None:
+        reason += f"; burn rate ${burn_per_hour:.2f}/h projects ${projected:.2f} by period end"
+    return BudgetVerdict(spent, committed, limit, crossed, projected, reason)
+
+
+def overspend_bound(running_prices_per_hour: Sequence[float], sweep_interval_s: float) -> float:
+    """The most a budget can be overrun by: running $/h x one sweep interval."""
+    return sum(running_prices_per_hour) * sweep_interval_s / 3600.0
