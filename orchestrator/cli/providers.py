@@ -1,0 +1,98 @@
+"""`spotwise providers list|check|setup`: the daemon's clouds, their credentials, one-time setup.
+
+A thin client of /v1/providers: the daemon holds the provider config and credentials, so these
+commands work the same from a laptop as on the daemon's host and need no cloud SDK here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.cli.client import ApiClient, CliError
+
+app = typer.Typer(no_args_is_help=True, help="Cloud providers the daemon uses (admin only).")
+console = Console()
+Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
+
+
+def _client() -> ApiClient:
+    # Imported here: orchestrator.cli imports this module while it is still being initialised.
+    from orchestrator.cli import client
+
+    return client()
+
+
+def _check_output(output: str) -> None:
+    if output not in ("table", "json"):
+        raise CliError(f"unknown --output {output!r}; use table or json")
+
+
+def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@app.command("list")
+def providers_list(output: Output = "table") -> None:
+    """Configured providers, their capabilities, and any that failed to load (with why)."""
+    _check_output(output)
+    data = _client().get("/v1/providers")
+    if output == "json":
+        print(json.dumps(data, indent=2))
+        return
+    _table("providers", ["name", "loaded", "capabilities", "setup", "error"], [
+        [p["name"], "yes" if p["loaded"] else "[red]no[/]", ", ".join(p["capabilities"]) or "-",
+         ", ".join(p["setup"]) or "-", p["error"] or ""]
+        for p in data["items"]
+    ])
+
+
+@app.command("check")
+def providers_check(
+    names: Annotated[list[str] | None, typer.Argument(help="providers to check; default all configured")] = None,
+    output: Output = "table",
+) -> None:
+    """Probe each provider's credentials from the daemon; exits 1 if any probe fails."""
+    _check_output(output)
+    params: dict[str, Any] = {"name": names} if names else {}
+    data = _client().get("/v1/providers/check", **params)
+    if output == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        _table("credentials", ["name", "ok", "account", "detail"], [
+            [p["name"], "[green]ok[/]" if p["ok"] else "[red]failed[/]", p["account"] or "-",
+             p["detail"] if p["ok"] else p["error"]]
+            for p in data["items"]
+        ])
+    if not all(p["ok"] for p in data["items"]):
+        raise typer.Exit(1)
+
+
+@app.command("setup")
+def providers_setup(name: Annotated[str, typer.Argument(help="provider, e.g. aws")], output: Output = "table") -> None:
+    """Create the cloud-side resources a provider needs (idempotent: safe to run again).
+
+    aws: an EventBridge rule for spot interruption warnings and rebalance recommendations, with an
+    SQS queue target, in every configured region.
+    """
+    _check_output(output)
+    data = _client().post(f"/v1/providers/{name}/setup")
+    if output == "json":
+        print(json.dumps(data, indent=2))
+        return
+    console.print(data["message"])
+    for step, result in data["setup"].items():
+        if isinstance(result, dict):
+            for key, value in result.items():
+                console.print(f"  {step}: {key} -> {value}", highlight=False)
+        else:
+            console.print(f"  {step}: {result}", highlight=False)

@@ -1,0 +1,102 @@
+"""Issue 7 acceptance, end to end: the real daemon configured for GCP against the fake Compute Engine.
+
+The daemon is a real `spotwise serve` subprocess configured through SPOTWISE_PROVIDERS, with the real
+google-cloud-compute and billing clients pointed at the fake (credentials "anonymous"; the fake
+serves the Billing Catalog too, so prices are live from the daemon's point of view).
+
+No agent runs on a fake VM, so the test STANDS IN FOR THE AGENT: it posts a heartbeat with the
+attempt's agent token, derived from the daemon's agent secret with orchestrator.tokens.agent_token
+and checked to be the token the daemon put into the instance's startup-script metadata. That
+heartbeat is what moves the job to RUNNING, exactly as the real agent's first heartbeat would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from providers.gcp.labels import label_value
+from tests.e2e.clouds import (
+    attempt_facts,
+    cloud_daemon,
+    heartbeat_as_agent,
+    launched_attempt,
+    submit,
+    wait_until,
+)
+from tests.e2e.conftest import Daemon, write
+from tests.providers.gcp import conftest as gcp_fixtures
+from tests.providers.gcp.fake_billing import REGION_FACTOR
+from tests.providers.gcp.fake_gce import FakeGCE, FakeGCEServer
+
+# The session's fake Compute Engine server and its per-test reset, shared with tests/providers/gcp.
+gce_server = gcp_fixtures.gce_server
+gce = gcp_fixtures.gce
+
+MACHINE = "a2-highgpu-1g"  # the only A100 (40 GB) shape the fake offers, in two regions
+
+
+@pytest.fixture
+def gcp_daemon(gce_server: FakeGCEServer, gce: FakeGCE, tmp_path: Path) -> Iterator[Daemon]:
+    config = {"gcp": {"project": gce.project, "credentials": "anonymous", "endpoint": gce_server.url,
+                      "billing_endpoint": gce_server.url, "operation_timeout_s": 10.0,
+                      "request_timeout_s": 10.0}}
+    with cloud_daemon(tmp_path, config) as daemon:
+        yield daemon
+
+
+def cheapest_zone(fake: FakeGCE, machine: str) -> str:
+    """The fake prices a region by its factor (same SKUs everywhere): the cheapest zone selling `machine`."""
+    zones = [z for z, (types, _) in fake.zone_catalog.items() if machine in {t["name"] for t in types}]
+    ranked = sorted(zones, key=lambda z: REGION_FACTOR[z.rsplit("-", 1)[0]])
+    assert len(ranked) > 1 and REGION_FACTOR[ranked[0].rsplit("-", 1)[0]] < REGION_FACTOR[ranked[1].rsplit("-", 1)[0]]
+    return ranked[0]
+
+
+def metadata(instance: dict[str, Any]) -> dict[str, str]:
+    return {item["key"]: item["value"] for item in instance.get("metadata", {}).get("items", [])}
+
+
+def test_spot_job_runs_in_cheapest_zone_and_cancel_deletes_it(
+    gcp_daemon: Daemon, gce: FakeGCE, tmp_path: Path
+) -> None:
+    spec = write(tmp_path / "job.yaml", "name: gcp-e2e\nrun: python train.py\n"
+                 "resources: {accelerators: 'A100:1', spot: true, clouds: [gcp]}\n")
+    job_id = submit(gcp_daemon, spec)
+    attempt, row = launched_attempt(gcp_daemon, job_id)
+
+    zone = cheapest_zone(gce, MACHINE)
+    assert (attempt["provider"], attempt["zone"], attempt["instance_type"]) == ("gcp", zone, MACHINE)
+    assert attempt["spot"] is True
+
+    with gce.lock:
+        [((inst_zone, name), instance)] = list(gce.instances.items())
+    assert inst_zone == zone and instance["machineType"].endswith(f"/{MACHINE}")
+    scheduling = instance["scheduling"]
+    assert scheduling["provisioningModel"] == "SPOT" and scheduling["instanceTerminationAction"] == "DELETE"
+    labels = instance["labels"]
+    assert labels["spotwise-job"] == label_value(job_id)
+    assert labels["spotwise-attempt"] == label_value(attempt["id"])
+    assert labels["spotwise-cluster"] == label_value(gcp_daemon.cluster_id())
+    assert name in row["id"]
+
+    facts = attempt_facts(gcp_daemon, attempt["id"])
+    assert f"SPOTWISE_AGENT_TOKEN={facts.agent_token}" in metadata(instance)["startup-script"]
+    assert heartbeat_as_agent(gcp_daemon, attempt["id"], facts.agent_token) == {"action": "continue"}
+    running = gcp_daemon.wait_for(job_id, {"RUNNING"}, timeout=10)
+    assert running["attempt_list"][0]["state"] == "RUNNING"
+
+    assert "CANCELLED" in gcp_daemon.cli("jobs", "cancel", job_id, check=True).stdout
+
+    def deleted() -> bool:
+        with gce.lock:
+            return not gce.instances
+
+    wait_until(deleted, "the instance to be deleted")
+    assert gcp_daemon.api("GET", "/v1/instances")["items"] == []
+    [item] = json.loads(gcp_daemon.cli("providers", "check", "-o", "json", check=True).stdout)["items"]
+    assert item["name"] == "gcp" and item["ok"] is True
