@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     url: str = ""  # client side: where the CLI finds the daemon; default http://127.0.0.1:port
     token: str = ""  # client side: bearer token; default the admin token file in home
     admin_token: str = ""  # daemon side: a fixed admin token (deployments); default generated to a file
-    providers: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"local": {}})
+    providers: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"local": dict[str, Any]()})
     reconcile_interval_seconds: float = 2.0
     heartbeat_interval_seconds: float = 2.0
     heartbeat_timeout_seconds: float = 60.0
@@ -53,6 +53,26 @@ class Settings(BaseSettings):
     max_request_bytes: int = 1_000_000
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
+    # price catalog and placement (issue 4)
+    price_refresh_interval_seconds: float = 600.0  # live offers (spot prices) per provider
+    price_stale_after_seconds: float = 1800.0  # live data older than this is shown as stale
+    price_alert_after_failures: int = 3  # consecutive failed refreshes before an error-level alert
+    placement_max_launch_attempts: int = 3  # offers tried per job in one placement pass
+    capacity_block_seconds: float = 180.0
+    quota_block_seconds: float = 1800.0
+    auth_block_seconds: float = 3600.0
+    spot_auto_fallback_seconds: float = 900.0  # `spot: auto` waits this long for spot, then takes on-demand
+    preemption_window_seconds: float = 21600.0  # recent preemptions in a pool raise its expected cost
+    interruption_lost_hours: float = 0.5  # paid time one interruption wastes (changeover + lost work)
+    # costs, policies and alerts (issue 6)
+    ledger_interval_seconds: float = 10.0
+    budget_interval_seconds: float = 30.0  # the overspend bound is running $/h x this interval
+    idle_interval_seconds: float = 30.0
+    alert_interval_seconds: float = 2.0
+    alert_sinks: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"log": {"type": "log"}})
+    alert_routes: list[dict[str, Any]] = Field(default_factory=list)  # empty: every sink gets every alert
+    alert_max_tries: int = 12
+    alert_base_backoff_seconds: float = 2.0
 
     @field_validator("log_format")
     @classmethod

@@ -18,6 +18,8 @@ from sqlalchemy import select
 from orchestrator.api import create_app
 from orchestrator.config import Settings
 from orchestrator.logs import configure_logging, get_logger
+from orchestrator.loops import add_spending_loops
+from orchestrator.pricing import add_price_loop
 from orchestrator.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
@@ -55,6 +57,8 @@ class Loops:
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_job(self._reconcile, "interval", seconds=rt.settings.reconcile_interval_seconds,
                                id="reconcile", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        add_spending_loops(self.scheduler, rt)  # issue 6: ledger, budgets, idle, alert dispatch
+        add_price_loop(self.scheduler, rt)  # issue 4: live offers per provider, on their interval
 
     def _reconcile(self) -> None:
         try:

@@ -55,7 +55,7 @@ def build_providers(settings: Settings) -> tuple[dict[str, Provider], dict[str, 
     for name, options in settings.providers.items():
         try:
             built[name] = create_provider(name, dict(options or {}), settings.home)
-        except ProviderError as exc:
+        except (ProviderError, ValueError, TypeError) as exc:  # a bad section disables its provider only
             errors[name] = str(exc)
             log.error("provider_unavailable", provider=name, error=str(exc))
     return built, errors

@@ -84,7 +84,7 @@ def load_spec_file(path: Path) -> JobSpec:
     except FileNotFoundError:
         raise SpecError(str(path), ["file not found"]) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise SpecError(str(path), [f"cannot read the file: {exc.strerror or exc}"]) from None
+        raise SpecError(str(path), [f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"]) from None
     if path.suffix == ".json":
         try:
             return parse_spec(json.loads(text), str(path))

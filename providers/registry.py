@@ -57,7 +57,7 @@ def load_class(name: str) -> type:
 def create_provider(name: str, config: dict[str, Any], home: Path) -> Provider:
     """Build a configured provider instance."""
     cls = load_class(name)
-    provider = cls.from_config(dict(config), home=home)
+    provider = cls.from_config(dict(config), home=home)  # type: ignore[attr-defined]
     if not isinstance(provider, Provider):
         raise NotSupported(f"{cls!r} does not implement the Provider protocol", provider=name)
     return provider

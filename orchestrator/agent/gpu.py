@@ -54,15 +54,16 @@ class NvmlReader:
                 index=index, name=name.decode() if isinstance(name, bytes) else str(name),
                 utilization_percent=float(util.gpu), memory_used_mib=mem.used / 2**20,
                 memory_total_mib=mem.total / 2**20,
-                power_watts=_optional(lambda: nv.nvmlDeviceGetPowerUsage(handle) / 1000.0),  # type: ignore
-                power_limit_watts=_optional(lambda: nv.nvmlDeviceGetEnforcedPowerLimit(handle) / 1000.0),  # type: ignore
+                power_watts=_optional(nv.nvmlDeviceGetPowerUsage, handle),  # type: ignore[attr-defined]
+                power_limit_watts=_optional(nv.nvmlDeviceGetEnforcedPowerLimit, handle),  # type: ignore[attr-defined]
             ))
         return samples
 
 
-def _optional(read: object) -> float | None:
+def _optional(read: object, handle: object) -> float | None:
+    """NVML milliwatts as watts, or None where the board does not report it."""
     try:
-        return float(read())  # type: ignore[operator]
+        return float(read(handle)) / 1000.0  # type: ignore[operator]
     except Exception:  # not supported on this board: leave it out rather than fail the sample
         return None
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from orchestrator import __version__
-from orchestrator.api import admin, agent, health, jobs
+from orchestrator.api import (  # issue 6
+    admin,
+    agent,
+    alerts,
+    costs,
+    health,
+    jobs,
+    offers,  # issue 4
+    policies,
+    providers,
+)
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.limits import BodySizeLimit
 from orchestrator.runtime import Runtime
@@ -16,7 +26,7 @@ def create_app(rt: Runtime) -> FastAPI:
                   description="Run GPU jobs on the cheapest spot capacity without losing work or money.")
     app.state.rt = rt
     install_error_handlers(app)
-    for module in (jobs, agent, admin, health):
+    for module in (jobs, agent, admin, health, providers, costs, policies, alerts, offers):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_request_bytes)
     return app

@@ -15,6 +15,7 @@ from orchestrator import transitions as T
 from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.api.errors import ApiError
 from orchestrator.attempts import ACTIVE, AttemptState, advance_attempt, end_attempt
+from orchestrator.idle import record_sample
 from orchestrator.models import JobSpec, JobState
 from orchestrator.queue import job_by_id
 from orchestrator.store.tables import Attempt, LogChunk
@@ -28,6 +29,7 @@ class Heartbeat(BaseModel):
     model_config = ConfigDict(extra="forbid")
     phase: Literal["starting", "setup", "running", "stopping"] = "running"
     gpu_utilization: float | None = Field(default=None, ge=0, le=100)
+    checkpoint_uploading: bool = False  # the idle sweep never shuts an instance down mid-upload
 
 
 class Chunk(BaseModel):
@@ -82,6 +84,7 @@ def heartbeat(attempt_id: str, body: Heartbeat, principal: PrincipalDep, session
         return {"action": "stop", "reason": f"job is {job.state}"}
     now = utcnow()
     attempt.last_heartbeat_at = now
+    record_sample(session, attempt.id, body.phase, body.gpu_utilization, body.checkpoint_uploading, now)
     if attempt.state == AttemptState.LAUNCHED and advance_attempt(
         session, attempt.id, AttemptState.LAUNCHED, AttemptState.RUNNING, started_at=now, last_heartbeat_at=now
     ) and job.state == JobState.PROVISIONING:

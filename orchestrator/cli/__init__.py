@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from orchestrator.cli import render
+from orchestrator.cli import alerts, catalog, costs, offers, policy, providers, render  # issue 4  # issue 6
 from orchestrator.cli.client import ApiClient, CliError
 from orchestrator.config import Settings
 from orchestrator.specfile import SpecError, describe_validation_error, load_spec_file
@@ -31,6 +31,12 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(chaos_app, name="chaos")
 app.add_typer(instances_app, name="instances")
+app.add_typer(providers.app, name="providers")
+app.add_typer(catalog.app, name="catalog")  # issue 4
+app.command("offers")(offers.offers)  # issue 4
+app.add_typer(policy.app, name="policy")  # issue 6
+app.add_typer(alerts.app, name="alerts")  # issue 6
+app.command("costs")(costs.costs)  # issue 6
 
 console = Console()
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
@@ -181,14 +187,12 @@ def tokens_create(
         raise CliError("give --team NAME for a team token, or --admin for an admin token", exit_code=2)
     body = {"team": team, "admin": admin, "name": name, "expires_in_hours": expires_in_hours}
     row = client().post("/v1/tokens", body)
-    _emit(
-        row,
-        output,
-        lambda: (
-            console.print(f"token {row['id']} for {row['team'] or 'admin'} (shown once; keep it secret):"),
-            print(row["token"]),
-        ),
-    )
+
+    def show() -> None:
+        console.print(f"token {row['id']} for {row['team'] or 'admin'} (shown once; keep it secret):")
+        print(row["token"])
+
+    _emit(row, output, show)
 
 
 @tokens_app.command("list")
@@ -216,6 +220,15 @@ def chaos_preempt(instance_id: str, grace: Annotated[float | None, typer.Option(
     """Preempt a spot instance of the local provider: notice first, kill after the grace period."""
     result = client().post(f"/v1/chaos/instances/{instance_id}/preempt", {"grace_seconds": grace})
     console.print(f"preemption notice sent to {result['id']}")
+
+
+def _register_simulate() -> None:
+    from orchestrator.cli.simulate import simulate
+
+    app.command()(simulate)
+
+
+_register_simulate()
 
 
 @app.command()

@@ -145,3 +145,152 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+# -- price catalog and placement blocks (issue 4) ----------------------------------------------
+
+
+class CachedOffer(Base):
+    """The last good price of each pool, per source: "live" (provider listing) or "catalog" (import).
+
+    Placement prefers a live row and falls back to the catalog row of the same pool, so a
+    billing outage leaves the daemon placing on imported prices that say so.
+    """
+
+    __tablename__ = "offers"
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    cloud: Mapped[str] = mapped_column(String(32), primary_key=True)
+    region: Mapped[str] = mapped_column(String(64), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance_type: Mapped[str] = mapped_column(String(96), primary_key=True)
+    spot: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    gpu_model: Mapped[str] = mapped_column(String(48))
+    gpu_count: Mapped[int] = mapped_column(Integer)
+    gpu_memory_gb: Mapped[float] = mapped_column(Float)
+    vcpus: Mapped[float] = mapped_column(Float)
+    memory_gb: Mapped[float] = mapped_column(Float)
+    price_per_hour: Mapped[float] = mapped_column(Float)
+    on_demand_price: Mapped[float | None] = mapped_column(Float)
+    interruption_prior: Mapped[float | None] = mapped_column(Float)
+    fetched_at: Mapped[datetime]
+
+
+class PriceSource(Base):
+    """Refresh state per (cloud, source): when it last worked, how often it has failed since."""
+
+    __tablename__ = "price_sources"
+    cloud: Mapped[str] = mapped_column(String(32), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    offers: Mapped[int] = mapped_column(Integer, default=0)
+    fetched_at: Mapped[datetime | None]
+    attempted_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")  # e.g. the imported file's name
+    updated_at: Mapped[datetime]
+
+
+class PoolBlock(Base):
+    """A pool, zone, region or provider skipped by placement until `blocked_until` (after a failure)."""
+
+    __tablename__ = "pool_blocks"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    cloud: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    blocked_until: Mapped[datetime] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+
+
+# -- costs, policies and alerts (issue 6) ------------------------------------------------------
+
+
+class LedgerEntry(Base):
+    """Accrued cost of one instance over [start, end), whole seconds, never crossing a UTC midnight.
+
+    (provider, instance_id, start) is unique: the next accrual starts where the last entry ended,
+    so a restarted (or second) accruer can never count the same second twice.
+    """
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    instance_id: Mapped[str] = mapped_column(String(128))
+    attempt_id: Mapped[str] = mapped_column(String(48))
+    job_id: Mapped[str] = mapped_column(String(32), index=True)
+    team: Mapped[str] = mapped_column(String(64))
+    project: Mapped[str | None] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(64))
+    start: Mapped[datetime]
+    end: Mapped[datetime]
+    price_per_hour: Mapped[float] = mapped_column(Float)
+    cost_usd: Mapped[float] = mapped_column(Float)
+    __table_args__ = (
+        UniqueConstraint("provider", "instance_id", "start"),
+        Index("ix_ledger_team_start", "team", "start"),
+        Index("ix_ledger_start", "start"),
+    )
+
+
+class PolicyVersion(Base):
+    """Every applied policy file, verbatim; the highest version is in force."""
+
+    __tablename__ = "policy_versions"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    applied_at: Mapped[datetime]
+    applied_by: Mapped[str] = mapped_column(String(128), default="")
+
+
+class Alert(Base):
+    """The outbox: written in the same transaction as the change that caused the alert."""
+
+    __tablename__ = "alerts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    team: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dedup_key: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[datetime]
+    routed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class AlertDelivery(Base):
+    """One alert to one sink: retried with backoff until delivered or out of tries."""
+
+    __tablename__ = "alert_deliveries"
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
+    sink: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    delivered_at: Mapped[datetime | None]
+    __table_args__ = (UniqueConstraint("alert_id", "sink"), Index("ix_deliveries_due", "state", "next_try_at"))
+
+
+class UtilSample(Base):
+    """GPU utilisation and phase from an agent heartbeat: the idle policy's evidence."""
+
+    __tablename__ = "util_samples"
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    attempt_id: Mapped[str] = mapped_column(String(48))
+    at: Mapped[datetime]
+    phase: Mapped[str] = mapped_column(String(16))
+    gpu_utilization: Mapped[float | None] = mapped_column(Float)
+    checkpoint_uploading: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_util_attempt_at", "attempt_id", "at"),)
+
+
+class IdleWarning(Base):
+    """When the pre-shutdown alert went out for an idle instance; the grace period runs from here."""
+
+    __tablename__ = "idle_warnings"
+    attempt_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    warned_at: Mapped[datetime]

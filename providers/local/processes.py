@@ -7,6 +7,7 @@ us find everything the instance started, even after a daemon crash lost the pid 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -74,10 +75,8 @@ def kill_instance(instance_id: str, timeout: float = 5.0) -> None:
         if not pids:
             return
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         if time.monotonic() > deadline:
             return
         time.sleep(0.05)

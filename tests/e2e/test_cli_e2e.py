@@ -41,7 +41,11 @@ def test_cancel_terminates_the_instance(daemon: Daemon, tmp_path: Path) -> None:
     while processes.cluster_pids(cluster) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert processes.cluster_pids(cluster) == []
-    job = daemon.api("GET", f"/v1/jobs/{job_id}")
+    while time.monotonic() < deadline:  # the attempt is closed by the same pass, just after the kill
+        job = daemon.api("GET", f"/v1/jobs/{job_id}")
+        if job["attempt_list"][0]["state"] == "CANCELLED" and not daemon.api("GET", "/v1/instances")["items"]:
+            break
+        time.sleep(0.2)
     assert job["attempt_list"][0]["state"] == "CANCELLED"
     assert daemon.api("GET", "/v1/instances")["items"] == []
 

@@ -1,0 +1,46 @@
+"""`spotwise simulate`: replay real spot availability traces through the daemon's deadline policies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.cli.client import CliError
+
+
+def simulate(
+    traces: Annotated[Path, typer.Option(help="folder of availability traces (one JSON file per zone)")],
+    pattern: Annotated[str, typer.Option(help="which files of the folder, e.g. '*_v100_1.json'")] = "*.json",
+    zones: Annotated[list[str] | None, typer.Option("--zones", help="limit to these zones")] = None,
+    job_hours: float = 48.0,
+    deadline_hours: float = 52.0,
+    changeover_hours: float = 0.2,
+    policy: Annotated[str, typer.Option(help="a policy name or 'all'")] = "all",
+    mode: Annotated[str, typer.Option(help="single, multi or both")] = "both",
+    starts: int = 300,
+    seed: int = 0,
+    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+) -> None:
+    """Mean and p90 cost relative to on-demand, deadline misses and changeovers, per policy."""
+    from orchestrator.sim.runner import ALL_POLICIES, format_table, run_simulation
+    from orchestrator.sim.traces import load_trace_set
+
+    if output not in ("table", "json"):
+        raise CliError(f"unknown --output {output!r}; use table or json")
+    try:
+        trace_set = load_trace_set(traces, pattern)
+        if zones:
+            trace_set = trace_set.subset(zones)
+        policies = ALL_POLICIES if policy == "all" else tuple(policy.split(","))
+        modes = ("single", "multi") if mode == "both" else (mode,)
+        rows = run_simulation(trace_set, policies, work_hours=job_hours, deadline_hours=deadline_hours,
+                              changeover_hours=changeover_hours, starts=starts, seed=seed, modes=modes)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if output == "json":
+        print(json.dumps([r.as_dict() for r in rows], indent=2))
+    else:
+        print(format_table(rows))
