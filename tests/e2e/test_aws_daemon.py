@@ -74,6 +74,13 @@ def test_submit_spot_gpu_job_lands_in_cheapest_zone_and_cancel_terminates(
         (price, itype, zone) for (itype, zone), price in SPOT_PRICES.items() if itype in A10G_TYPES)
     assert (attempt["provider"], attempt["instance_type"], attempt["zone"]) == ("aws", cheapest_type, cheapest_zone)
     assert attempt["spot"] is True and attempt["price_per_hour"] == pytest.approx(cheapest_price)
+    offers = json.loads(aws_daemon.cli("offers", "--cloud", "aws", "--gpu", "A10G:1", "--spot", "-o", "json",
+                                       check=True).stdout)
+    assert offers and {o["cloud"] for o in offers} == {"aws"} and {o["source"] for o in offers} == {"live"}
+    assert (offers[0]["instance_type"], offers[0]["zone"]) == (cheapest_type, cheapest_zone)
+    shown = {(o["instance_type"], o["zone"]): o["price_per_hour"] for o in offers}
+    for pool, price in shown.items():  # every listed price is the injected live one
+        assert price == pytest.approx(SPOT_PRICES[pool])
 
     facts = attempt_facts(aws_daemon, attempt["id"])
     instance = instance_of_job(endpoint, job_id)

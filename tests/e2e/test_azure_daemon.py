@@ -73,6 +73,11 @@ def test_spot_job_runs_in_cheapest_location_and_cancel_deletes_vm_nic_disk(
     assert (attempt["provider"], attempt["region"], attempt["instance_type"]) == \
         ("azure", location, "Standard_NC24ads_A100_v4")
     assert attempt["spot"] is True and attempt["price_per_hour"] == pytest.approx(price)
+    offers = json.loads(azure_daemon.cli("offers", "--cloud", "azure", "--gpu", "A100-80GB:1", "--spot", "-o",
+                                         "json", check=True).stdout)
+    assert offers and {o["cloud"] for o in offers} == {"azure"} and offers[0]["source"] == "live"
+    assert (offers[0]["region"], offers[0]["instance_type"]) == (location, "Standard_NC24ads_A100_v4")
+    assert offers[0]["price_per_hour"] == pytest.approx(price)
 
     with arm.lock:
         [(vm_name, vm)] = list(arm.state.vms.items())

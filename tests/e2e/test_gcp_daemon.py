@@ -72,6 +72,11 @@ def test_spot_job_runs_in_cheapest_zone_and_cancel_deletes_it(
     zone = cheapest_zone(gce, MACHINE)
     assert (attempt["provider"], attempt["zone"], attempt["instance_type"]) == ("gcp", zone, MACHINE)
     assert attempt["spot"] is True
+    offers = json.loads(gcp_daemon.cli("offers", "--cloud", "gcp", "--gpu", "A100:1", "--spot", "-o", "json",
+                                       check=True).stdout)
+    assert offers and {o["cloud"] for o in offers} == {"gcp"} and offers[0]["source"] == "live"
+    assert (offers[0]["zone"], offers[0]["instance_type"]) == (zone, MACHINE)
+    assert offers[0]["price_per_hour"] == attempt["price_per_hour"] > 0
 
     with gce.lock:
         [((inst_zone, name), instance)] = list(gce.instances.items())
