@@ -77,6 +77,9 @@ def test_spot_job_runs_in_cheapest_zone_and_cancel_deletes_it(
     assert offers and {o["cloud"] for o in offers} == {"gcp"} and offers[0]["source"] == "live"
     assert (offers[0]["zone"], offers[0]["instance_type"]) == (zone, MACHINE)
     assert offers[0]["price_per_hour"] == attempt["price_per_hour"] > 0
+    l4 = json.loads(gcp_daemon.cli("offers", "--cloud", "gcp", "--gpu", "L4", "-o", "json", check=True).stdout)
+    assert l4 and {o["gpu_model"] for o in l4} == {"L4"} and {o["spot"] for o in l4} == {True, False}
+    assert all(o["price_per_hour"] > 0 and o["instance_type"].startswith("g2-") for o in l4)
 
     with gce.lock:
         [((inst_zone, name), instance)] = list(gce.instances.items())
