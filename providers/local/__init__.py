@@ -125,16 +125,21 @@ class LocalProvider:
         return self._describe_record(record)
 
     def describe(self, ids: Sequence[str]) -> list[InstanceInfo]:
+        live = processes.live_instances()
         found = []
         for instance_id in ids:
             record = self.records.get(instance_id)
             if record is not None:
-                found.append(self._describe_record(record))
+                found.append(self._describe_record(record, live))
         return found
 
     def list_managed(self, cluster_id: str) -> list[InstanceInfo]:
+        live = processes.live_instances()
         infos = [
-            self._describe_record(r) for r in self.records.all() if r.tags.get(TAG_CLUSTER) == cluster_id
+            self._describe_record(r, live)
+            for r in self.records.all()
+            # a record ended long ago with nothing left running cannot come back: skip it cheaply
+            if r.tags.get(TAG_CLUSTER) == cluster_id and (r.terminated_at is None or r.id in live)
         ]
         return [i for i in infos if i.state is not InstanceState.TERMINATED]
 
@@ -228,13 +233,19 @@ class LocalProvider:
             self.records.put(record)
         processes.kill_instance(instance_id)
 
-    def _describe_record(self, record: InstanceRecord) -> InstanceInfo:
+    def _describe_record(self, record: InstanceRecord, live: dict[str, list[int]] | None = None) -> InstanceInfo:
         if record.preempt_at and record.terminated_at is None and _now() >= datetime.fromisoformat(
             record.preempt_at
         ):
             self._enforce_preemption(record.id)  # the timer died with a previous daemon
             record = self.records.get(record.id) or record
-        alive = bool(processes.instance_pids(record.id))
+            live = None  # the snapshot predates the kill
+        alive = bool(processes.instance_pids(record.id)) if live is None else record.id in live
+        if not alive and record.pid is not None and record.terminated_at is None:
+            # The agent finished and the "machine" shut down: record it once, as a cloud would.
+            record.terminated_at = _now().isoformat()
+            record.state_reason = record.state_reason or "agent-exited"
+            self.records.put(record)
         if record.terminated_at is not None:
             state = InstanceState.TERMINATED if not alive else InstanceState.STOPPING
         elif alive:

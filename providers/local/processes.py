@@ -63,6 +63,19 @@ def instance_pids(instance_id: str) -> list[int]:
     return pids_with_env(MARKER_VAR, instance_id)
 
 
+def live_instances() -> dict[str, list[int]]:
+    """Instance id -> live pids, from ONE pass over /proc (listing N instances must not scan N times)."""
+    prefix = f"{MARKER_VAR}=".encode()
+    found: dict[str, list[int]] = {}
+    for pid in _all_pids():
+        for item in _environ(pid).split(b"\0"):
+            if item.startswith(prefix):
+                if is_alive(pid):
+                    found.setdefault(item[len(prefix):].decode(errors="replace"), []).append(pid)
+                break
+    return found
+
+
 def cluster_pids(cluster_id: str) -> list[int]:
     return pids_with_env(CLUSTER_VAR, cluster_id)
 
