@@ -9,6 +9,7 @@ The Spotwise job contract, in full:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import signal
 import sys
@@ -74,7 +75,8 @@ def main() -> int:
             print(f"SIGTERM: checkpoint saved at step {step}; exiting for a resume elsewhere", flush=True)
             return 143
     accuracy = float(np.mean(((x @ w) > 0) == (y > 0.5)))
-    print(f"done: {step} steps, train accuracy {accuracy:.4f}, weights digest {abs(w).sum():.10f}", flush=True)
+    digest = hashlib.sha256(w.tobytes()).hexdigest()  # bitwise: a resumed run must reproduce it exactly
+    print(f"done: {step} steps, train accuracy {accuracy:.4f}, weights sha256 {digest}", flush=True)
     return 0
 
 

@@ -50,9 +50,16 @@ class AgentClient:
     def spec(self) -> dict[str, Any]:
         return self.call("GET", "/spec")  # type: ignore[no-any-return]
 
-    def heartbeat(self, phase: str, gpu_utilization: float | None) -> dict[str, Any]:
-        body = {"phase": phase, "gpu_utilization": gpu_utilization}
+    def heartbeat(self, phase: str, gpu_utilization: float | None,
+                  gpu_power_watts: float | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"phase": phase, "gpu_utilization": gpu_utilization}
+        if gpu_power_watts is not None:  # sent only when measured: the daemon estimates otherwise
+            body["gpu_power_watts"] = gpu_power_watts
         return self.call("POST", "/heartbeat", json=body, give_up_after=30.0)  # type: ignore[no-any-return]
+
+    def checkpoint(self, report: dict[str, Any]) -> None:
+        """A checkpoint version was restored or uploaded: the daemon records it (progress, `jobs show`)."""
+        self.call("POST", "/checkpoint", json=report, give_up_after=30.0)
 
     def logs(self, chunks: list[dict[str, Any]]) -> None:
         self.call("POST", "/logs", json={"chunks": chunks}, give_up_after=30.0)

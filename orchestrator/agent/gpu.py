@@ -68,6 +68,13 @@ def _optional(read: object, handle: object) -> float | None:
         return None
 
 
+def total_power_watts(samples: list[GpuSample]) -> float | None:
+    """Board power of all GPUs together, or None unless every GPU reported it (then the daemon estimates)."""
+    if not samples or any(s.power_watts is None for s in samples):
+        return None
+    return sum(s.power_watts or 0.0 for s in samples)
+
+
 def mean_utilization(samples: list[GpuSample]) -> float | None:
     if not samples:
         return None

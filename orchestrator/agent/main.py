@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agent.client import AgentClient, DaemonRefused
-from orchestrator.agent.gpu import NvmlReader, mean_utilization
-from orchestrator.agent.notices import NoticeWatcher, watcher_for
+from orchestrator.agent.gpu import NvmlReader, mean_utilization, total_power_watts
+from orchestrator.agent.notices import REBALANCE, Notice, NoticeWatcher, watcher_for
 from orchestrator.agent.runner import JobProcess, LogPump
+from orchestrator.agent.sync import CheckpointSync
+from orchestrator.checkpoint import CheckpointStorageError, CheckpointStore
 
 STOP_GRACE_SECONDS = 10.0
 _HIDDEN_FROM_JOB = ("SPOTWISE_AGENT_TOKEN",)  # the job never sees the agent's credential
@@ -37,9 +39,28 @@ class Agent:
         self.phase = "starting"
         self.job: JobProcess | None = None
         self.stopped_by_daemon = threading.Event()
+        self.checkpoint_stop = threading.Event()  # a budget/cap stop: checkpoint, then exit
         self.preempted = threading.Event()
         self.done = threading.Event()
         self.gpu = NvmlReader.open()
+        self.sync: CheckpointSync | None = None
+        self.notice_seen: Notice | None = None
+        self.stop_signal = signal.SIGTERM
+        self.stop_grace = STOP_GRACE_SECONDS
+
+    def _open_sync(self, spec: dict[str, Any], checkpoint_dir: Path) -> CheckpointSync | None:
+        ckpt = spec.get("checkpoint") or {}
+        self.stop_signal = signal.Signals[ckpt.get("stop_signal") or "SIGTERM"]
+        self.stop_grace = float(ckpt.get("grace_seconds") or STOP_GRACE_SECONDS)
+        if not ckpt.get("store"):
+            return None
+        try:
+            store = CheckpointStore(ckpt["store"])
+        except CheckpointStorageError as exc:
+            _log(f"checkpoint store unusable, checkpoints stay on this instance: {exc}")
+            return None
+        return CheckpointSync(store, checkpoint_dir, interval=float(ckpt.get("interval_seconds") or 600),
+                              keep=int(ckpt.get("keep") or 3), report=self.client.checkpoint, log=_log)
 
     def _job_env(self, spec: dict[str, Any], checkpoint_dir: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_FROM_JOB}
@@ -58,12 +79,19 @@ class Agent:
 
     def _heartbeats(self, interval: float) -> None:
         while not self.done.wait(interval):
-            util = mean_utilization(self.gpu.sample()) if self.gpu else None
+            readings = self.gpu.sample() if self.gpu else []
+            util = mean_utilization(readings)
             try:
-                answer = self.client.heartbeat(self.phase, util)
+                answer = self.client.heartbeat(self.phase, util, total_power_watts(readings))
             except (TimeoutError, DaemonRefused) as exc:
                 _log(f"heartbeat failed: {exc}")
                 continue
+            if answer.get("action") == "checkpoint_and_stop" and not self.checkpoint_stop.is_set():
+                grace = float(answer.get("grace_seconds") or self.stop_grace)
+                _log(f"daemon asked for a checkpoint and a stop ({answer.get('reason')}); {grace:.0f}s grace")
+                self.checkpoint_stop.set()
+                if self.job:  # keep a third of the grace for the final upload, as for a preemption notice
+                    self.job.stop(max(1.0, min(self.stop_grace, grace * 2 / 3)), self.stop_signal)
             if answer.get("action") == "stop" and not self.stopped_by_daemon.is_set():
                 _log(f"daemon asked to stop: {answer.get('reason')}")
                 self.stopped_by_daemon.set()
@@ -72,13 +100,24 @@ class Agent:
 
     def _watch_notice(self) -> None:
         assert self.notice is not None
-        notice = self.notice.wait(self.done)
-        if notice is None:
-            return
+        while True:
+            notice = self.notice.wait(self.done)
+            if notice is None:
+                return
+            if notice.action != REBALANCE:
+                break
+            _log("rebalance recommendation: uploading a checkpoint now")
+            if self.sync:
+                self.sync.upload_now("rebalance recommendation")
         _log(f"preemption notice: {notice}")
+        self.notice_seen = notice
         self.preempted.set()
         if self.job:
-            self.job.stop(max(1.0, notice.seconds_left() - 1.0))
+            # Leave time after the job's own checkpoint write for the upload (a third of the notice, at most 30 s).
+            reserve = min(30.0, notice.seconds_left() / 3) if self.sync else 1.0
+            grace = max(1.0, min(self.stop_grace, notice.seconds_left() - reserve))
+            _log(f"sending {self.stop_signal.name} to the job; {grace:.1f}s to checkpoint and exit")
+            self.job.stop(grace, self.stop_signal)
 
     def run(self) -> int:
         spec = self.client.spec()
@@ -89,17 +128,24 @@ class Agent:
         workdir.mkdir(parents=True, exist_ok=True)
         checkpoint_dir = self._checkpoint_dir(spec)
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        self.sync = self._open_sync(spec, checkpoint_dir)
+        restored = self.sync.restore() if self.sync else None
         env = self._job_env(spec, checkpoint_dir)
+        if restored is not None:
+            env["SPOTWISE_RESUMED"] = "1"
         pump = LogPump(self.client)
         pump.start()
         threading.Thread(target=self._heartbeats, args=(spec["heartbeat_interval_seconds"],), daemon=True).start()
         if self.notice:
             threading.Thread(target=self._watch_notice, daemon=True).start()
         self.client.heartbeat("starting", None)
+        if self.sync:
+            self.sync.start()
         code = 0
         for phase in ("setup", "run"):
             command = spec.get(phase)
-            if not command or self.stopped_by_daemon.is_set() or self.preempted.is_set():
+            if not command or self.stopped_by_daemon.is_set() or self.preempted.is_set() or \
+                    self.checkpoint_stop.is_set():
                 continue
             self.phase = "setup" if phase == "setup" else "running"
             self.job = JobProcess(command, cwd=str(workdir), env=env, pump=pump)
@@ -107,6 +153,14 @@ class Agent:
             if code != 0:
                 break
         self.done.set()
+        if self.sync:  # the job has stopped: its last checkpoint goes up before we report or the VM goes
+            self.sync.stop()
+            self.sync.upload_now("preemption" if self.preempted.is_set() else "job stopped")
+        if self.notice_seen is not None and self.notice is not None:
+            try:
+                self.notice.acknowledge(self.notice_seen)  # Azure: proceed now, the checkpoint is safe
+            except Exception as exc:  # noqa: BLE001 - the cloud proceeds at NotBefore anyway
+                _log(f"acknowledging the notice failed: {exc}")
         pump.close()
         if self.stopped_by_daemon.is_set():
             return 0

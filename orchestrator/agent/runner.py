@@ -107,9 +107,9 @@ class JobProcess:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, sig)
 
-    def stop(self, grace_seconds: float) -> None:
-        """SIGTERM the group, then SIGKILL what is left after the grace period."""
-        self.signal(signal.SIGTERM)
+    def stop(self, grace_seconds: float, sig: int = 15) -> None:  # 15: SIGTERM (`signal` is a method here)
+        """Signal the group (SIGTERM unless the spec names another), then SIGKILL what is left after the grace."""
+        self.signal(sig)
         deadline = time.monotonic() + grace_seconds
         while self.proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)

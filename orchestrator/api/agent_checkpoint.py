@@ -1,0 +1,34 @@
+"""/v1/agent/attempts/{id}/checkpoint: the agent reports each checkpoint version it restored or uploaded."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestrator import transitions as T
+from orchestrator.api.agent import _own_attempt
+from orchestrator.api.deps import PrincipalDep, SessionDep
+from orchestrator.checkpoint.jobs import describe_report
+
+router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"])
+
+
+class CheckpointReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event: Literal["restored", "uploaded"]
+    version: str = Field(pattern=r"^[0-9]{6}$")
+    files: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    why: str = Field(default="", max_length=200)
+    uploaded_bytes: int | None = Field(default=None, ge=0)
+
+
+@router.post("/checkpoint")
+def report_checkpoint(attempt_id: str, body: CheckpointReport, principal: PrincipalDep,
+                      session: SessionDep) -> dict[str, Any]:
+    attempt = _own_attempt(session, principal, attempt_id)
+    T.record_event(session, attempt.job_id, describe_report(body.model_dump()), kind="checkpoint",
+                   attempt_id=attempt.id)
+    return {"ok": True}
