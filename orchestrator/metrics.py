@@ -1,0 +1,95 @@
+"""Replica and spending gauges for /metrics (issue 10), next to the store gauges in api/health.py.
+
+Why two sources: leadership and loop durations are facts of *this* replica (each replica reports
+its own, so a dashboard can see which one leads each loop and how long its passes take), while
+alerts pending and budget utilisation are read from the database at scrape time, so every replica
+reports the same truth whichever one happens to be scraped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from orchestrator import ledger
+from orchestrator.policy_store import current_policy
+from orchestrator.runtime import Runtime
+from orchestrator.store.db import transaction
+from orchestrator.store.tables import Alert, AlertDelivery, Job
+from orchestrator.store.types import utcnow
+from policies.budget import period_bounds, scope_matches
+
+
+class ReplicaCollector:
+    """spotwise_loop_leader{loop}, spotwise_loop_last_duration_seconds{loop}, pass and failure counters."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self) -> Iterator[Metric]:
+        leader = GaugeMetricFamily("spotwise_loop_leader", "1 when this replica holds the loop's lease",
+                                   labels=["loop"])
+        last = GaugeMetricFamily("spotwise_loop_last_duration_seconds", "Duration of this replica's last pass",
+                                 labels=["loop"])
+        seconds = CounterMetricFamily("spotwise_loop_duration_seconds", "Total time in passes on this replica",
+                                      labels=["loop"])
+        passes = CounterMetricFamily("spotwise_loop_passes", "Passes run on this replica", labels=["loop"])
+        failures = CounterMetricFamily("spotwise_loop_failures", "Passes that raised", labels=["loop"])
+        leases = self.rt.leases
+        for name, stats in sorted((leases.stats if leases is not None else {}).items()):
+            leader.add_metric([name], 1.0 if stats.leader else 0.0)
+            last.add_metric([name], stats.last_duration_s)
+            seconds.add_metric([name], stats.total_duration_s)
+            passes.add_metric([name], stats.passes)
+            failures.add_metric([name], stats.failures)
+        yield from (leader, last, seconds, passes, failures)
+
+
+class SpendingCollector:
+    """spotwise_alerts_pending, spotwise_budget_utilisation_ratio{budget,scope}, spotwise_budget_spent_usd."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self) -> Iterator[Metric]:
+        pending = GaugeMetricFamily("spotwise_alerts_pending",
+                                    "Alert deliveries not yet delivered or given up, plus alerts not yet routed")
+        ratio = GaugeMetricFamily("spotwise_budget_utilisation_ratio", "Spent this period / the budget's limit",
+                                  labels=["budget", "scope"])
+        spent = GaugeMetricFamily("spotwise_budget_spent_usd", "Spent this period in the budget's scope",
+                                  labels=["budget", "scope"])
+        with transaction(self.rt.sessions) as s:
+            waiting = s.scalar(select(func.count()).select_from(AlertDelivery)
+                               .where(AlertDelivery.state == "pending")) or 0
+            unrouted = s.scalar(select(func.count()).select_from(Alert).where(Alert.routed.is_(False))) or 0
+            pending.add_metric([], waiting + unrouted)
+            for name, scope, used, limit in budget_usage(s):
+                spent.add_metric([name, scope], used)
+                ratio.add_metric([name, scope], used / limit if limit > 0 else 0.0)
+        yield from (pending, ratio, spent)
+
+
+def budget_usage(s: Session) -> list[tuple[str, str, float, float]]:
+    """(budget, scope, spent this period, limit) for each budget in force; the same sums the sweep uses."""
+    policy = current_policy(s)
+    if not policy.budgets:
+        return []
+    now = utcnow()
+    out = []
+    for b in policy.budgets:
+        start, _ = period_bounds(b.period, b.timezone, now)
+        kind, _, arg = b.scope.partition(":")
+        ids: list[str] | None
+        if kind == "global":
+            ids = None
+        elif kind in ("team", "project"):
+            column = Job.team if kind == "team" else Job.project
+            ids = list(s.scalars(select(Job.id).where(column == arg)))
+        else:  # labels live in the spec: match in Python, as the sweep does
+            ids = [j.id for j in s.scalars(select(Job)) if scope_matches(
+                b.scope, j.team, j.project, dict((j.spec or {}).get("labels") or {}))]
+        out.append((b.name, b.scope, ledger.spend(s, ids, start, now), b.limit_usd))
+    return out
