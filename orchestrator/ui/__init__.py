@@ -1,0 +1,6 @@
+"""The web dashboard at /ui: a server-rendered shell plus a little vanilla JavaScript over the JSON API.
+
+`pages.router` serves the HTML and static files (no token needed: they hold no data);
+`api.router` adds the read-only `/v1/dashboard/*` views the pages call with the user's token.
+Both are included by `orchestrator.api.create_app`.
+"""

@@ -1,0 +1,146 @@
+/* Spotwise dashboard core: token, API calls, small DOM helpers, polling, page dispatch.
+   Plain ES2020, no build step. Every page registers {render(root), refresh()} in Spotwise.pages. */
+"use strict";
+const Spotwise = (() => {
+  const KEY = "spotwise.token";
+  const pages = {};
+  let me = null;
+  let timer = null;
+
+  const token = () => sessionStorage.getItem(KEY);
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super((body && body.error && body.error.message) || `HTTP ${status}`);
+      this.status = status;
+      this.code = body && body.error && body.error.code;
+    }
+  }
+
+  async function api(path, options = {}) {
+    const headers = { Authorization: `Bearer ${token()}`, Accept: "application/json" };
+    if (options.body) headers["Content-Type"] = "application/json";
+    const res = await fetch(path, { ...options, headers });
+    let body = null;
+    try { body = await res.json(); } catch (_) { body = null; }
+    if (res.status === 401) { signOut("Your token was refused: " + ((body && body.error && body.error.message) || "sign in again")); }
+    if (!res.ok) throw new ApiError(res.status, body);
+    return body;
+  }
+
+  /* el("td", {class: "x", text: "y"}, child...) */
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "text") node.textContent = v;
+      else if (k === "class") node.className = v;
+      else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined) continue;
+      node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return node;
+  }
+
+  /* A table with a caption; columns: [{label, cell: row => Node|string, num?: bool}] */
+  function table(caption, columns, rows, empty) {
+    if (!rows.length) return el("p", { class: "empty", text: empty || "Nothing to show." });
+    const head = el("tr", {}, columns.map(c => el("th", { scope: "col", class: c.num ? "num" : null, text: c.label })));
+    const body = rows.map(r => el("tr", {}, columns.map(c => el("td", { class: c.num ? "num" : null, "data-label": c.label }, c.cell(r)))));
+    return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": caption },
+      el("table", {}, el("caption", { text: caption }), el("thead", {}, head), el("tbody", {}, body)));
+  }
+
+  const money = (v, digits) => v === null || v === undefined ? "—" :
+    "$" + Number(v).toFixed(digits !== undefined ? digits : (Math.abs(v) >= 1 ? 2 : 4));
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    const neg = seconds < 0, s = Math.abs(Math.round(seconds));
+    const d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), r = s % 60;
+    const text = d ? `${d}d ${h}h` : h ? `${h}h ${m}m` : m ? `${m}m ${r}s` : `${r}s`;
+    return neg ? "−" + text : text;
+  }
+  const ago = iso => iso ? duration((Date.now() - Date.parse(iso)) / 1000) + " ago" : "—";
+  const time = iso => iso ? new Date(iso).toLocaleString() : "—";
+  const badge = (text, kind) => el("span", { class: `badge ${kind || String(text).toLowerCase()}`, text });
+  const link = (href, text) => el("a", { href, text });
+  const count = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+  function setStatus(text) { document.getElementById("status").textContent = text; }
+  function setError(text) { document.getElementById("error").textContent = text || ""; }
+
+  async function refresh() {
+    const page = pages[document.body.dataset.page];
+    if (!page || !token() || !me) return;
+    try {
+      await page.refresh();
+      setError("");
+      setStatus("Updated " + new Date().toLocaleTimeString());
+    } catch (err) {
+      setError(err.status ? `The API answered ${err.status}: ${err.message}` : `Cannot reach the daemon: ${err.message}`);
+    }
+  }
+
+  function schedule() {
+    clearInterval(timer);
+    const every = Number(document.body.dataset.pollMs) || 2000;
+    timer = setInterval(() => { if (!document.hidden) refresh(); }, every);
+  }
+
+  async function showPage() {
+    document.getElementById("login").hidden = true;
+    const who = document.getElementById("who");
+    who.hidden = false;
+    document.getElementById("who-text").textContent = me.role === "admin" ? "admin" : `team ${me.team}`;
+    const root = document.getElementById("content");
+    root.hidden = false;
+    root.replaceChildren();
+    const page = pages[document.body.dataset.page];
+    page.render(root);
+    await refresh();
+    schedule();
+  }
+
+  function showLogin(message) {
+    clearInterval(timer);
+    document.getElementById("content").hidden = true;
+    document.getElementById("who").hidden = true;
+    document.getElementById("login").hidden = false;
+    document.getElementById("login-error").textContent = message || "";
+    document.getElementById("token-input").focus();
+  }
+
+  function signOut(message) {
+    sessionStorage.removeItem(KEY);
+    me = null;
+    showLogin(message);
+  }
+
+  async function signIn(value) {
+    sessionStorage.setItem(KEY, value);
+    try {
+      me = await api("/v1/dashboard/me");
+    } catch (err) {
+      if (err.status !== 401) signOut(`Cannot sign in: ${err.message}`);
+      return;
+    }
+    await showPage();
+  }
+
+  function start() {
+    document.getElementById("login-form").addEventListener("submit", ev => {
+      ev.preventDefault();
+      const input = document.getElementById("token-input");
+      signIn(input.value.trim());
+      input.value = "";
+    });
+    document.getElementById("signout").addEventListener("click", () => signOut("Signed out."));
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
+    if (token()) signIn(token()); else showLogin();
+  }
+
+  return { api, el, table, money, duration, ago, time, badge, link, count, pages, start, me: () => me, refresh };
+})();
