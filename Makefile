@@ -23,11 +23,16 @@ $(VENV)/.dev: pyproject.toml | $(PY)
 demo: $(VENV)/.runtime
 	$(PY) -m orchestrator demo
 
-test: $(VENV)/.dev
+# Azure Blob emulator for the checkpoint tests (project-local; skipped with a reason when node/npm is absent).
+AZURITE := .tools/node_modules/.bin/azurite-blob
+$(AZURITE):
+	@if command -v npm >/dev/null 2>&1; then mkdir -p .tools && cd .tools && npm install --no-audit --no-fund --silent azurite@3 || echo "azurite install failed; its tests will skip"; else echo "npm not found; the Azure Blob checkpoint tests will skip"; fi
+
+test: $(VENV)/.dev $(AZURITE)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 # Everything, including the long runs kept out of `make test`.
-test-all: $(VENV)/.dev
+test-all: $(VENV)/.dev $(AZURITE)
 	$(PY) -m pytest -q --run-slow $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev

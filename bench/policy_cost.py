@@ -1,6 +1,7 @@
 """Benchmark 1 (BENCHMARKS.md): cost to finish a 48 h job by its deadline, per policy, on real spot traces.
 
-Run: `.venv/bin/python bench/policy_cost.py [--starts 300] [--workers 2]`. Prints one Markdown table per trace set
+Run: `.venv/bin/python bench/policy_cost.py [--starts 300] [--workers 2] [--plot docs/img/policy_cost.png]`.
+Prints one Markdown table per trace set
 (D in {52, 60, 80} h, d in {0.05, 0.2} h, single-zone mean over zones and multi-zone), then the issue-9 reference
 comparison at D = 52, d = 0.2. Needs ../shared/data/spot-traces (relative to the repository root).
 """
@@ -48,6 +49,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=300, help="start ticks per configuration (default 300)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes")
+    parser.add_argument("--plot", type=Path, help="write a PNG of mean cost vs deadline per policy (d = 0.2 h)")
     opts = parser.parse_args()
     if not TRACES.is_dir():
         print(f"traces not found at {TRACES}; this benchmark needs ../shared/data/spot-traces", file=sys.stderr)
@@ -67,6 +69,12 @@ def main() -> int:
         ref = REFERENCE.get((r.traces, r.mode, r.policy))
         if ref is not None and r.deadline_hours == 52.0 and r.changeover_hours == 0.2:
             print(f"| {r.traces} | {r.mode} | {r.policy} | {r.mean:.3f} | {ref:.3f} | {r.mean - ref:+.3f} |")
+    if opts.plot:
+        from orchestrator.sim.plot import plot_cost_vs_deadline
+
+        plot_cost_vs_deadline([r for r in rows if r.changeover_hours == 0.2], opts.plot,
+                              f"C = 48 h, d = 0.2 h, {opts.starts} starts per point")
+        print(f"\nplot written to {opts.plot}")
     misses = sum(r.misses for r in rows)
     print(f"\ndeadline misses, all policies and configurations: {misses}")
     print(f"{opts.starts} starts, {time.perf_counter() - began:.0f} s wall, {opts.workers} workers, "

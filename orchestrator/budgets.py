@@ -6,6 +6,10 @@ ends the attempt, closes its instance rows and parks the job in BLOCKED_BUDGET i
 and only then calls the provider: if the daemon dies between the two, the instance has no active
 attempt and the reconcile loop terminates it as an orphan. Blocked scopes are kept in `meta`
 (key `budget_blocks`), read by the launcher's gate before each placement.
+
+A `stop` asks the job to checkpoint first (`orchestrator.stops`): the sweep records a stop request
+and the instance is terminated when the agent reports its exit or `grace_s` later. Committed spend
+therefore looks `interval + grace` ahead, so the stop starts early enough for the grace to fit.
 """
 
 from __future__ import annotations
@@ -20,16 +24,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from orchestrator import ledger
 from orchestrator import transitions as T
 from orchestrator.alerts import emit
-from orchestrator.attempts import ACTIVE, AttemptState, close_instance, end_attempt, open_instances
+from orchestrator.attempts import ACTIVE, open_instances
 from orchestrator.logs import get_logger
 from orchestrator.models import JobState
 from orchestrator.policy_store import current_policy
+from orchestrator.stops import finish_due, request_stop
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Job, Meta
 from orchestrator.store.types import utcnow
 from policies.budget import evaluate, period_bounds, scope_matches
-from providers.base import InstanceState, Provider
-from providers.errors import ProviderError
+from providers.base import Provider
 
 log = get_logger(__name__)
 BLOCKS_KEY = "budget_blocks"
@@ -73,10 +77,11 @@ def _set_blocks(session: Session, blocks: dict[str, str]) -> None:
 
 
 def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider], interval_s: float,
-                  now: datetime | None = None) -> BudgetReport:
+                  now: datetime | None = None, grace_s: float = 0.0) -> BudgetReport:
+    """One budget pass. With `grace_s` 0 a stop is finished in this pass (the job gets no time to
+    checkpoint); the daemon passes `stop_grace_seconds`."""
     now = now or utcnow()
     report = BudgetReport()
-    to_terminate: list[tuple[str, str]] = []
     with transaction(sessions) as s:
         policy = current_policy(s)
         jobs = list(s.scalars(select(Job)))
@@ -88,7 +93,7 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
             spent = ledger.spend(s, [j.id for j in scoped], start, now)
             burn = sum(running[j.id].price_per_hour for j in scoped if j.id in running)
             v = evaluate(limit=b.limit_usd, thresholds=[(t.percent, t.action) for t in b.thresholds], spent=spent,
-                         burn_per_hour=burn, now=now, period_end=end, sweep_interval_s=interval_s,
+                         burn_per_hour=burn, now=now, period_end=end, sweep_interval_s=interval_s + grace_s,
                          forecast=b.forecast_alert)
             period = start.isoformat() if start else "total"
             team = b.scope.partition(":")[2] if b.scope.startswith("team:") else None
@@ -113,9 +118,7 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
                 for job in scoped:
                     if job.id in running and stops_left > 0 and not JobState(job.state).is_final:
                         stops_left -= 1
-                        target = _stop(s, job, b.name, v.reason, now)
-                        if target:
-                            to_terminate.append(target)
+                        if _stop(s, job, b.name, v.reason, grace_s, now):
                             report.stopped.append(job.id)
         if not policy.dry_run:
             _set_blocks(s, report.blocked_scopes)
@@ -124,27 +127,15 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
                         in_scope(sc, job) for sc in report.blocked_scopes.values()):
                     T.unblock_budget(s, job, "no budget blocks this job any more")
                     report.unblocked += 1
-    for provider, instance_id in to_terminate:
-        try:
-            providers[provider].terminate([instance_id])
-        except (KeyError, ProviderError) as exc:
-            log.warning("budget_stop_terminate_failed", instance=instance_id, error=repr(exc))
+    if grace_s <= 0:
+        finish_due(sessions, providers, now)
     return report
 
 
-def _stop(s: Session, job: Job, budget: str, why: str, now: datetime) -> tuple[str, str] | None:
-    """Park a running job in BLOCKED_BUDGET and close its instance; return it for termination."""
+def _stop(s: Session, job: Job, budget: str, why: str, grace_s: float, now: datetime) -> bool:
+    """Ask the running job to checkpoint and stop (see `orchestrator.stops`); False if already asked."""
     attempt = s.scalar(select(Attempt).where(Attempt.job_id == job.id, Attempt.state.in_(ACTIVE)))
-    if attempt is None or not end_attempt(s, attempt.id, AttemptState.PREEMPTED, f"stopped by budget {budget}"):
-        return None
-    rows = open_instances(s, attempt.id)
-    for row in rows:
-        close_instance(s, row, InstanceState.TERMINATED.value, at=now)
-    reason = f"stopped by budget {budget}: {why}"
-    if job.state in (JobState.RUNNING, JobState.PROVISIONING):
-        T.mark_preempted(s, job, attempt.id, reason)
-    T.block_for_budget(s, job, reason)
-    emit(s, "shutdown.budget", f"job {job.id} stopped by budget {budget}", severity="critical", team=job.team,
-         body=why, payload={"job_id": job.id, "attempt_id": attempt.id, "budget": budget,
-                            "instances": [r.id for r in rows]}, at=now)
-    return (rows[0].provider, rows[0].id) if rows else None
+    if attempt is None:
+        return False
+    return request_stop(s, job, attempt, cause="budget", name=budget, reason=f"stopped by budget {budget}: {why}",
+                        grace_s=grace_s, now=now) is not None

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     heartbeat_timeout_seconds: float = 60.0
     provisioning_timeout_seconds: float = 600.0
     max_request_bytes: int = 1_000_000
+    api_rate_limit_per_second: float = 500.0  # per bearer token (issue 12); 0 turns the limit off
+    api_rate_limit_burst: float = 1000.0
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
     # price catalog and placement (issue 4)
@@ -64,10 +66,18 @@ class Settings(BaseSettings):
     spot_auto_fallback_seconds: float = 900.0  # `spot: auto` waits this long for spot, then takes on-demand
     preemption_window_seconds: float = 21600.0  # recent preemptions in a pool raise its expected cost
     interruption_lost_hours: float = 0.5  # paid time one interruption wastes (changeover + lost work)
+    carbon_prices: dict[str, float] = Field(default_factory=dict)  # team -> USD per kg CO2e in placement (issue 14)
+    # recovery (issue 5)
+    checkpoint_store: str = ""  # default store URL for jobs without checkpoint.store; "" = file://HOME/checkpoints
+    deadline_policy: str = "uniform-progress"  # policies/deadline.py: spot or on-demand at each (re)placement
+    changeover_seconds: float = 120.0  # launch + setup + lost work a new instance costs (the policy's d)
+    retry_backoff_seconds: float = 5.0  # first delay after a failure; doubles per consecutive failure
+    reclaimed_pool_block_seconds: float = 600.0  # a pool that just preempted us is avoided this long
     # costs, policies and alerts (issue 6)
     ledger_interval_seconds: float = 10.0
     budget_interval_seconds: float = 30.0  # the overspend bound is running $/h x this interval
     idle_interval_seconds: float = 30.0
+    stop_grace_seconds: float = 120.0  # a budget or cap stop waits this long for the job to checkpoint
     alert_interval_seconds: float = 2.0
     alert_sinks: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"log": {"type": "log"}})
     alert_routes: list[dict[str, Any]] = Field(default_factory=list)  # empty: every sink gets every alert

@@ -8,6 +8,7 @@ running (a daemon restart must not cost anyone their job).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from orchestrator.api import create_app
 from orchestrator.config import Settings
+from orchestrator.leases import Leases, SqliteGuard, sqlite_path
 from orchestrator.logs import configure_logging, get_logger
 from orchestrator.loops import add_spending_loops
 from orchestrator.pricing import add_price_loop
@@ -59,6 +61,11 @@ class Loops:
                                id="reconcile", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
         add_spending_loops(self.scheduler, rt)  # issue 6: ledger, budgets, idle, alert dispatch
         add_price_loop(self.scheduler, rt)  # issue 4: live offers per provider, on their interval
+        self.leases = rt.leases if rt.leases is not None else Leases(rt.engine)
+        rt.leases = self.leases
+        # Issue 10: every loop runs only on the replica holding its lease (PostgreSQL advisory lock).
+        for job in self.scheduler.get_jobs():
+            self.scheduler.modify_job(job.id, func=self.leases.guarded(job.id, job.func, _log_failure(job.id)))
 
     def _reconcile(self) -> None:
         try:
@@ -75,10 +82,22 @@ class Loops:
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)
+        self.leases.release_all()
+
+
+def _log_failure(name: str) -> Callable[[Exception], None]:
+    """Errors that escape a loop's own handling are logged; the next pass retries."""
+    def log_it(exc: Exception) -> None:
+        log.error(f"{name}_failed", error=repr(exc), exc_info=exc)
+    return log_it
 
 
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_format, settings.log_level)
+    db_file = sqlite_path(settings.effective_database_url)
+    guard = SqliteGuard(db_file) if db_file is not None else None
+    if guard is not None:
+        guard.acquire()  # SQLite: one replica only; a second `serve` exits here with a clear message
     rt = build_runtime(settings)
     token_file = ensure_admin_token(rt)
     log.info("daemon_starting", url=settings.effective_public_url, cluster=rt.cluster_id,
@@ -93,4 +112,6 @@ def serve(settings: Settings) -> None:
     finally:
         loops.stop()
         rt.close()
+        if guard is not None:
+            guard.release()
         log.info("daemon_stopped")

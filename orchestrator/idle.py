@@ -8,7 +8,13 @@ are pruned here.
 
 Local provider: the agent reports NVML utilisation when a GPU exists, otherwise none; a
 heartbeat without a figure counts as busy while the job runs (no evidence, no shutdown). Tests
-and the demo post heartbeats with `gpu_utilization: 0` to simulate a stalled job.
+post heartbeats with `gpu_utilization: 0` to simulate a stalled job; the demo uses a job stuck in
+`setup` (no job process running counts as idle).
+
+An instance whose job ended is judged on the daemon's knowledge (attempt final, instance alive),
+not on agent figures. In practice reconcile terminates it on its next pass as an instance without
+an active attempt, well before any idle window: instances are never reused, so waiting would only
+buy paid idle time. The "job ended" branch here is the backstop when that termination fails.
 """
 
 from __future__ import annotations

@@ -7,17 +7,24 @@ the same key: the provider returns the instance it already made, never a second 
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Literal
 
 from sqlalchemy.orm import Session
 
 from orchestrator import transitions as T
+from orchestrator.alerts import emit
 from orchestrator.attempts import AttemptState, advance_attempt, create_attempt, end_attempt, record_instance
+from orchestrator.budgets import budget_gate
+from orchestrator.caps import limits_for
+from orchestrator.deadline_state import apply_deadline, deadline_applies, rank_preferring
 from orchestrator.logs import get_logger
 from orchestrator.models import JobSpec, JobState
 from orchestrator.placement_state import load_blocks, recent_preemptions, save_block, spot_mode, waiting_since
+from orchestrator.policy_store import current_policy
 from orchestrator.pricing import OfferCache, refresh_due
 from orchestrator.queue import claim_runnable, job_by_id
 from orchestrator.runtime import Runtime
@@ -27,6 +34,7 @@ from orchestrator.store.tables import Attempt, Job
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import agent_token
 from policies.blocks import Block, Blocks, Pool
+from policies.caps import price_limit
 from policies.placement import OfferIndex, PlacementRequest, Priors, RankedOffer
 from providers.base import AgentBootstrap, LaunchSpec
 from providers.errors import AuthError, CapacityError, InvalidRequest, PriceError, ProviderError, QuotaError
@@ -37,15 +45,18 @@ MAX_LAUNCH_TRIES = 5  # transient failures of one attempt before it is given up
 CLAIM_BATCH = 20
 
 
-def placement_request(spec: JobSpec, spot: bool | Literal["auto"] | None = None) -> PlacementRequest:
+def placement_request(spec: JobSpec, spot: bool | Literal["auto"] | None = None,
+                      carbon_prices: Mapping[str, float] | None = None) -> PlacementRequest:
+    """The job's needs as placement data; carbon price: the job's own, else its team's, else 0."""
     res = spec.resources
     acc = res.accelerators
+    carbon = res.carbon_price if res.carbon_price is not None else (carbon_prices or {}).get(spec.team, 0.0)
     return PlacementRequest(
         gpu_model=acc.model if acc else None, gpu_count=acc.count if acc else 0,
         spot=res.spot if spot is None else spot,
         clouds=tuple(res.clouds), regions=tuple(res.regions), zones=tuple(res.zones),
         instance_type=res.instance_type, min_vcpus=res.cpus, min_memory_gb=res.memory_gb,
-        max_price_per_hour=res.max_price_per_hour,
+        max_price_per_hour=res.max_price_per_hour, carbon_price=carbon,
     )
 
 
@@ -86,7 +97,8 @@ class Launcher:
     def _request(self, s: Session, job: Job, spec: JobSpec) -> PlacementRequest:
         waited = (utcnow() - waiting_since(s, job)).total_seconds()
         return placement_request(spec, spot_mode(spec.resources.spot, waited,
-                                                 self.rt.settings.spot_auto_fallback_seconds))
+                                                 self.rt.settings.spot_auto_fallback_seconds),
+                                 self.rt.settings.carbon_prices)
 
     def place_queue(self) -> int:
         """Claim runnable jobs in queue order, start an attempt for each that can be placed, launch."""
@@ -99,10 +111,25 @@ class Launcher:
         with transaction(self.rt.sessions) as s:
             jobs = claim_runnable(s, CLAIM_BATCH)
             now = time.time()
+            policy = current_policy(s)
             for job in jobs:
+                held = budget_gate(s, job)
+                if held is not None:  # a budget's block_new/stop: wait in BLOCKED_BUDGET, unblocked by its sweep
+                    T.block_for_budget(s, job, held)
+                    continue
                 spec = JobSpec.model_validate(job.spec)
                 req = self._request(s, job, spec)
-                ranked = index.rank(req, blocks, priors=priors, now=now, limit=limit)
+                cap = price_limit(limits_for(policy, job), req.max_price_per_hour)
+                if cap != req.max_price_per_hour:  # the policy file's price cap is a placement filter
+                    req = dataclasses.replace(req, max_price_per_hour=cap)
+                prefer: str | None = None
+                if deadline_applies(job, spec):  # issue 5: the deadline policy picks spot, on-demand or a wait
+                    decided = apply_deadline(s, self.rt.settings, job, req, index, blocks, priors.observed, utcnow(),
+                                             backoff_seconds(job.attempts_count + limit))
+                    if decided is None:
+                        continue
+                    req, prefer = decided
+                ranked = rank_preferring(index, req, prefer, blocks, priors=priors, now=now, limit=limit)
                 if not ranked:
                     self._wait(s, job, req, blocks)
                     continue
@@ -117,7 +144,9 @@ class Launcher:
     def _wait(self, s: Session, job: Job, req: PlacementRequest, blocks: Blocks) -> None:
         delay = backoff_seconds(job.attempts_count)
         market = " spot" if req.spot is True else ""
-        reason = f"no{market} offer matches the job's resources right now" + (
+        reason = f"no{market} offer matches the job's resources" + (
+            f" at or under ${req.max_price_per_hour:g}/h" if req.max_price_per_hour is not None else "") + (
+            " right now") + (
             " (some pools are blocked after launch failures)" if blocks else "")
         if req.spot is True and JobSpec.model_validate(job.spec).resources.spot == "auto":
             reason += f"; spot: auto takes on-demand after {self.rt.settings.spot_auto_fallback_seconds:g}s"
@@ -154,12 +183,24 @@ class Launcher:
                 T.record_event(s, job_id, f"tried {tried} offer(s) in this pass, none launched; "
                                f"placing again in {delay:g}s", kind="placement")
 
-    def _block(self, scope: str, pool: Pool, seconds: float, reason: str) -> None:
-        self.blocks.add(self._persist_block(scope, pool, seconds, reason))
+    def _block(self, scope: str, pool: Pool, seconds: float, reason: str, error: ProviderError | None = None) -> None:
+        self.blocks.add(self._persist_block(scope, pool, seconds, reason, error))
 
-    def _persist_block(self, scope: str, pool: Pool, seconds: float, reason: str) -> Block:
+    def _persist_block(self, scope: str, pool: Pool, seconds: float, reason: str,
+                       error: ProviderError | None = None) -> Block:
+        """Save the block; a quota or auth error also alerts, in the same transaction (once per block TTL)."""
         with transaction(self.rt.sessions) as s:
-            return save_block(s, scope, pool, seconds, reason)
+            block = save_block(s, scope, pool, seconds, reason)
+            if isinstance(error, QuotaError | AuthError):
+                kind = "quota.exceeded" if isinstance(error, QuotaError) else "provider.auth_failed"
+                where = pool[0] if scope == "provider" else f"{pool[0]} {pool[1]}"
+                what = "quota exhausted" if kind == "quota.exceeded" else "credentials refused; provider disabled"
+                payload = {"cloud": pool[0], "region": pool[1], "zone": pool[2], "scope": scope,
+                           "blocked_seconds": seconds, "error": str(error)}
+                emit(s, kind, f"{where}: {what} for {seconds:g}s", body=reason, payload=payload,
+                     severity="critical" if kind == "provider.auth_failed" else "warning",
+                     dedup_key=f"{kind}:{where}:{int(time.time() // max(seconds, 1.0))}")
+            return block
 
     # -- launch --------------------------------------------------------------------------------
 
@@ -183,7 +224,7 @@ class Launcher:
             info = provider.launch(spec)
         except (CapacityError, PriceError, QuotaError, AuthError) as exc:
             scope, seconds = self._block_policy(exc)
-            self._block(scope, offer.pool, seconds, f"{type(exc).__name__}: {exc}")
+            self._block(scope, offer.pool, seconds, f"{type(exc).__name__}: {exc}", exc)
             alert = isinstance(exc, QuotaError | AuthError)
             (log.error if alert else log.warning)(
                 "launch_blocked", attempt=attempt_id, provider=offer.cloud, zone=offer.zone, scope=scope,

@@ -14,9 +14,11 @@ from orchestrator.alerts.dispatcher import Dispatcher
 from orchestrator.alerts.routing import parse_routes
 from orchestrator.alerts.sinks import parse_sinks
 from orchestrator.budgets import sweep_budgets
+from orchestrator.caps import sweep_caps
 from orchestrator.idle import sweep_idle
 from orchestrator.logs import get_logger
 from orchestrator.runtime import Runtime
+from orchestrator.stops import finish_due
 
 log = get_logger(__name__)
 
@@ -42,7 +44,11 @@ def add_spending_loops(scheduler: BaseScheduler, rt: Runtime) -> Dispatcher:
     jobs: list[tuple[str, float, Callable[[], object]]] = [
         ("ledger", s.ledger_interval_seconds, lambda: ledger.accrue(rt.sessions)),
         ("budgets", s.budget_interval_seconds,
-         lambda: sweep_budgets(rt.sessions, rt.providers, s.budget_interval_seconds)),
+         lambda: sweep_budgets(rt.sessions, rt.providers, s.budget_interval_seconds, grace_s=s.stop_grace_seconds)),
+        ("caps", s.budget_interval_seconds,
+         lambda: sweep_caps(rt.sessions, rt.providers, s.budget_interval_seconds, grace_s=s.stop_grace_seconds)),
+        # budget and cap stops end when the agent reports its exit or at their grace deadline
+        ("stops", min(5.0, s.budget_interval_seconds), lambda: finish_due(rt.sessions, rt.providers)),
         ("idle", s.idle_interval_seconds, lambda: sweep_idle(rt.sessions, rt.providers)),
         ("alerts", s.alert_interval_seconds, dispatcher.run_once),
     ]

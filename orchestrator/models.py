@@ -133,14 +133,28 @@ class Resources(BaseModel):
     cpus: float | None = Field(default=None, gt=0)
     memory_gb: float | None = Field(default=None, gt=0)
     max_price_per_hour: float | None = Field(default=None, gt=0)
+    carbon_price: float | None = Field(default=None, ge=0, le=1000)  # USD per kg CO2e; None: the team's, else 0
 
 
 class CheckpointSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dir: str = "/tmp/spotwise-checkpoint"
-    store: str | None = None  # fsspec URL: s3://, gs://, az://, file://
+    store: str | None = None  # fsspec URL: s3://, gs://, az://, file:// (the job id is appended)
     interval: Duration = timedelta(minutes=10)
+    keep: int = Field(default=3, ge=1, le=1000)  # versions kept in the store
+    stop_signal: str = "SIGTERM"  # what the job gets on a preemption notice
+    grace: Duration = timedelta(seconds=30)  # how long it may take to write its checkpoint and exit
+
+    @field_validator("stop_signal")
+    @classmethod
+    def _known_signal(cls, name: str) -> str:
+        import signal
+
+        full = name.upper() if name.upper().startswith("SIG") else "SIG" + name.upper()
+        if full not in signal.Signals.__members__:
+            raise ValueError(f"{name!r} is not a signal name; write e.g. SIGTERM, SIGINT or SIGUSR1")
+        return full
 
 
 class JobSpec(BaseModel):
@@ -161,6 +175,7 @@ class JobSpec(BaseModel):
     estimated_runtime: Duration | None = None
     priority: int = Field(default=0, ge=-1000, le=1000)
     max_restarts: int = Field(default=3, ge=0, le=1000)
+    restart_exit_codes: list[int] = Field(default_factory=list)  # user failures worth a restart (max_restarts)
 
     @field_validator("env")
     @classmethod

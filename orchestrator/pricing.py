@@ -3,8 +3,9 @@
 Placement never calls `list_offers` itself: each provider's live offers are fetched on their
 own interval (the daemon's price loop, or lazily by the launcher when due), written with their
 fetch time, and read back from the store. A failed refresh keeps the last good rows (and counts
-the failure: stale after `price_stale_after_seconds`, error-logged after
-`price_alert_after_failures` in a row). Imported `vms.csv` rows are a second source: a pool's
+the failure: stale after `price_stale_after_seconds`; after `price_alert_after_failures` in a row
+a `prices.stale` alert goes to the outbox with the failure count, once per run of failures).
+Imported `vms.csv` rows are a second source: a pool's
 live row wins, its catalog row is used when no live price exists, and says so (`source`).
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from orchestrator.alerts import emit
 from orchestrator.logs import get_logger
 from orchestrator.models import JobState
 from orchestrator.runtime import Runtime
@@ -162,6 +164,8 @@ def refresh_due(rt: Runtime, *, force: bool = False) -> dict[str, int | str]:
         except ProviderError as exc:
             with transaction(rt.sessions) as s:
                 failures = record_failure(s, name, str(exc))
+                if failures >= settings.price_alert_after_failures:
+                    _alert_stale(s, name, failures, str(exc))
             results[name] = str(exc)
             level = log.error if failures >= settings.price_alert_after_failures else log.warning
             level("price_refresh_failed", provider=name, failures=failures, error=str(exc),
@@ -172,6 +176,16 @@ def refresh_due(rt: Runtime, *, force: bool = False) -> dict[str, int | str]:
             woken = wake_waiting_jobs(s)
         log.info("prices_refreshed", provider=name, offers=results[name], woken=woken)
     return results
+
+
+def _alert_stale(session: Session, cloud: str, failures: int, error: str) -> None:
+    """`prices.stale`, once per run of failures (keyed by the last good fetch), with the failure it causes."""
+    meta = session.get(PriceSource, (cloud, "live"))
+    last_good = meta.fetched_at.isoformat() if meta is not None and meta.fetched_at else "never"
+    emit(session, "prices.stale", f"{cloud}: price refresh failed {failures} times in a row; serving prices from "
+         f"{last_good}", body=error[:2000], payload={"cloud": cloud, "failures": failures, "last_good": last_good,
+                                                    "error": error[:2000]},
+         dedup_key=f"prices.stale:{cloud}:{last_good}")
 
 
 def source_view(row: PriceSource, stale_after: float, now: datetime) -> dict[str, object]:

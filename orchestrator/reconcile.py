@@ -17,7 +17,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from orchestrator import transitions as T
 from orchestrator.attempts import (
     ACTIVE,
     AttemptState,
@@ -26,10 +25,12 @@ from orchestrator.attempts import (
     end_attempt,
     open_instances,
 )
+from orchestrator.interruptions import drain_notices, preemption_noticed
 from orchestrator.launcher import Launcher
 from orchestrator.logs import get_logger
 from orchestrator.models import JobState
 from orchestrator.queue import job_by_id
+from orchestrator.recovery import after_attempt
 from orchestrator.runtime import Runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Instance, Job
@@ -56,6 +57,7 @@ class Reconciler:
     def run_once(self) -> PassReport:
         report = PassReport()
         observed = self._observe(report)
+        drain_notices(self.rt.sessions, self.rt.providers)  # before the sync: a notice makes a gone instance PREEMPTED
         self._sync_attempts(observed, report)
         self._sweep_orphans(observed, report)
         report.launched = self.launcher.place_queue()
@@ -127,6 +129,9 @@ class Reconciler:
             report.ended += 1
             return
         preempted = bool(info and info.preempted)
+        if not preempted:  # the cloud announced the reclaim out of the VM, though it now reports the instance gone
+            with transaction(self.rt.sessions) as s:
+                preempted = preemption_noticed(s, attempt.id)
         why = "spot instance preempted" if preempted else (
             f"instance {row.id if row else '?'} is gone ({info.state_reason if info else 'not found'})")
         self._lose(attempt, row, why, preempted=preempted)
@@ -143,10 +148,7 @@ class Reconciler:
             job = job_by_id(s, attempt.job_id)
             if JobState(job.state).is_final:
                 return
-            if not preempted and job.restarts >= int(job.spec.get("max_restarts", 3)):
-                T.mark_failed(s, job, f"{why}; max_restarts ({job.restarts}) reached", attempt_id=attempt.id)
-            else:
-                T.mark_preempted(s, job, attempt.id, why)
+            after_attempt(s, self.rt.settings, job, attempt, preempted=preempted, exit_code=None, why=why)  # retry
         log.info("attempt_ended", attempt=attempt.id, job_id=attempt.job_id, reason=why)
 
     # -- orphans -------------------------------------------------------------------------------

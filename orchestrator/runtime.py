@@ -30,6 +30,7 @@ class Runtime:
     agent_secret: bytes
     providers: dict[str, Provider] = field(default_factory=dict)
     provider_errors: dict[str, str] = field(default_factory=dict)
+    leases: Any = None  # orchestrator.leases.Leases while serving (issue 10): loop leadership for /metrics
 
     def close(self) -> None:
         self.engine.dispose()

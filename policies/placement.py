@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from policies.blocks import Blocks, Pool
+from policies.carbon import offer_kg_per_hour
 from providers.base import Offer
 
 __all__ = ["GPU_ALIASES", "OfferIndex", "PlacementRequest", "Pool", "Priors", "RankedOffer", "canonical_gpu",
@@ -62,6 +63,7 @@ class PlacementRequest:
     min_gpu_memory_gb: float | None = None  # per GPU
     max_price_per_hour: float | None = None  # per node
     num_nodes: int = 1
+    carbon_price: float = 0.0  # USD per kg CO2e added to the expected cost (0: carbon does not count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +149,13 @@ def _finish(ranked: list[RankedOffer], req: PlacementRequest, considered: int) -
     return ranked
 
 
-def _ranked(offer: Offer, priors: Priors | None) -> RankedOffer:
+def _ranked(offer: Offer, priors: Priors | None, carbon_price: float = 0.0) -> RankedOffer:
     cost, note = expected_cost(offer, priors)
+    if carbon_price > 0:  # >= 0 added keeps expected cost >= price, which OfferIndex's early stop relies on
+        kg = offer_kg_per_hour(offer.cloud, offer.region, offer.gpu_model, offer.gpu_count, offer.vcpus,
+                               offer.memory_gb)
+        cost += carbon_price * kg
+        note += f", {kg:.3f} kgCO2e/h at ${carbon_price:g}/kg"
     market = "spot" if offer.spot else "on-demand"
     reason = f"{offer.cloud} {market} {offer.instance_type} ${offer.price_per_hour:.4f}/h in {offer.zone}{note}"
     if offer.source != "live":
@@ -165,7 +172,7 @@ def rank_offers(
     `blocked` is a `Blocks` (with TTLs, checked at `now`) or a plain collection of pools.
     """
     blocks = _as_blocks(blocked)
-    ranked = [_ranked(o, priors) for o in offers
+    ranked = [_ranked(o, priors, req.carbon_price) for o in offers
               if rejection(req, o) is None and not blocks.blocks(o, now)]
     return _finish(ranked, req, len(ranked))
 
@@ -236,7 +243,7 @@ class OfferIndex:
                     break
                 if rejection(req, offer) is not None or blocks.blocks(offer, now):
                     continue
-                item = _ranked(offer, priors)
+                item = _ranked(offer, priors, req.carbon_price)
                 found.append(item)
                 heapq.heappush(worst, -item.expected_cost)
                 if len(worst) > limit:

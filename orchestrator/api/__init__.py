@@ -8,6 +8,7 @@ from orchestrator import __version__
 from orchestrator.api import (  # issue 6
     admin,
     agent,
+    agent_checkpoint,  # issue 5
     alerts,
     costs,
     health,
@@ -18,6 +19,7 @@ from orchestrator.api import (  # issue 6
 )
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.limits import BodySizeLimit
+from orchestrator.api.ratelimit import RateLimit
 from orchestrator.runtime import Runtime
 
 
@@ -28,5 +30,12 @@ def create_app(rt: Runtime) -> FastAPI:
     install_error_handlers(app)
     for module in (jobs, agent, admin, health, providers, costs, policies, alerts, offers):
         app.include_router(module.router)
+    app.include_router(agent_checkpoint.router)  # issue 5
+    from orchestrator.ui import api, pages  # issue 11: the web dashboard (imported here: it uses api.deps)
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
     app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_request_bytes)
+    app.add_middleware(RateLimit, rate=rt.settings.api_rate_limit_per_second,  # issue 12: outermost
+                       burst=rt.settings.api_rate_limit_burst)
     return app

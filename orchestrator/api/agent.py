@@ -11,13 +11,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from orchestrator import stops
 from orchestrator import transitions as T
 from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.api.errors import ApiError
 from orchestrator.attempts import ACTIVE, AttemptState, advance_attempt, end_attempt
+from orchestrator.checkpoint.jobs import agent_config
+from orchestrator.energy import record_power
 from orchestrator.idle import record_sample
 from orchestrator.models import JobSpec, JobState
 from orchestrator.queue import job_by_id
+from orchestrator.recovery import after_attempt
 from orchestrator.store.tables import Attempt, LogChunk
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import Principal
@@ -29,6 +33,7 @@ class Heartbeat(BaseModel):
     model_config = ConfigDict(extra="forbid")
     phase: Literal["starting", "setup", "running", "stopping"] = "running"
     gpu_utilization: float | None = Field(default=None, ge=0, le=100)
+    gpu_power_watts: float | None = Field(default=None, ge=0, le=1_000_000)  # NVML, all GPUs together
     checkpoint_uploading: bool = False  # the idle sweep never shuts an instance down mid-upload
 
 
@@ -69,6 +74,7 @@ def attempt_spec(attempt_id: str, principal: PrincipalDep, session: SessionDep, 
         "job_id": job.id, "attempt_id": attempt.id, "attempt_number": attempt.number,
         "setup": spec.setup, "run": spec.run, "env": spec.env,
         "checkpoint_dir": spec.checkpoint.dir if spec.checkpoint else None,
+        "checkpoint": agent_config(rt.settings, spec, attempt.provider, job.id),  # issue 5: store, interval, signal
         "resumed": attempt.number > 1, "heartbeat_interval_seconds": rt.settings.heartbeat_interval_seconds,
         "active": attempt.state in ACTIVE,
     }
@@ -85,11 +91,12 @@ def heartbeat(attempt_id: str, body: Heartbeat, principal: PrincipalDep, session
     now = utcnow()
     attempt.last_heartbeat_at = now
     record_sample(session, attempt.id, body.phase, body.gpu_utilization, body.checkpoint_uploading, now)
+    record_power(session, attempt, job, now, body.phase, body.gpu_utilization, body.gpu_power_watts)
     if attempt.state == AttemptState.LAUNCHED and advance_attempt(
         session, attempt.id, AttemptState.LAUNCHED, AttemptState.RUNNING, started_at=now, last_heartbeat_at=now
     ) and job.state == JobState.PROVISIONING:
         T.mark_running(session, job, attempt.id, f"agent on attempt {attempt.number} reported in")
-    return {"action": "continue"}
+    return stops.heartbeat_answer(session, attempt.id, now) or {"action": "continue"}
 
 
 def _insert_ignore(session: Session) -> Any:
@@ -111,9 +118,14 @@ def ship_logs(attempt_id: str, body: LogBatch, principal: PrincipalDep, session:
 
 
 @router.post("/exit")
-def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, session: SessionDep,
+                rt: RuntimeDep) -> dict[str, Any]:
     attempt = _own_attempt(session, principal, attempt_id)
     job = job_by_id(session, attempt.job_id)
+    stop = stops.pending(session, attempt.id)
+    if stop is not None and attempt.state in ACTIVE:  # a budget/cap stop: the exit is its outcome
+        stops.finish(session, stop, exit_code=body.exit_code)
+        return {"ok": True, "stopped": stop.reason}
     if body.preempted:
         outcome, why = AttemptState.PREEMPTED, "agent saw a preemption notice; job stopped"
     elif body.exit_code == 0:
@@ -130,8 +142,7 @@ def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, sess
         return {"ok": True}
     if outcome is AttemptState.SUCCEEDED:
         T.mark_succeeded(session, job, attempt.id)
-    elif outcome is AttemptState.FAILED:
-        T.mark_failed(session, job, why, attempt_id=attempt.id, exit_code=body.exit_code)
-    else:
-        T.mark_preempted(session, job, attempt.id, why)
+    else:  # issue 5: policies/retry.py decides between a restart (with backoff) and failing the job
+        after_attempt(session, rt.settings, job, attempt, preempted=body.preempted,
+                      exit_code=None if body.preempted else body.exit_code, why=why)
     return {"ok": True}

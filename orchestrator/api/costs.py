@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from orchestrator import energy as energy_report
 from orchestrator import ledger
 from orchestrator.api.deps import SessionDep, UserDep
 from orchestrator.api.errors import ApiError
@@ -17,11 +18,17 @@ router = APIRouter(prefix="/v1/costs", tags=["costs"])
 
 @router.get("")
 def costs(principal: UserDep, session: SessionDep, by: str = "team", since: datetime | None = None,
-          until: datetime | None = None) -> dict[str, Any]:
+          until: datetime | None = None, energy: bool = False) -> dict[str, Any]:
     if by not in ledger.GROUPS:
         raise ApiError(422, "invalid_request", f"unknown grouping {by!r}; choose one of: {', '.join(ledger.GROUPS)}")
     for value in (since, until):
         if value is not None and value.tzinfo is None:
             raise ApiError(422, "invalid_request", "give --since/--until with a timezone, e.g. 2026-01-01T00:00Z")
     rows = ledger.report(session, by, since=since, until=until, team=None if principal.is_admin else principal.team)
-    return {"by": by, "items": rows, "total_usd": round(sum(float(r["cost_usd"]) for r in rows), 6)}  # type: ignore[arg-type]
+    result = {"by": by, "items": rows, "total_usd": round(sum(float(r["cost_usd"]) for r in rows), 6)}  # type: ignore[arg-type]
+    if energy:  # issue 14: energy and carbon next to cost, same grouping (days whole for since/until)
+        if by not in energy_report.GROUPS:
+            raise ApiError(422, "invalid_request", f"--energy groups by {', '.join(energy_report.GROUPS)}, not {by}")
+        result.update(energy_report.merge_costs(by, rows, energy_report.report(
+            session, by, since=since, until=until, team=None if principal.is_admin else principal.team)))
+    return result

@@ -9,6 +9,8 @@ from sqlalchemy import func, select, text
 
 from orchestrator.api.deps import RuntimeDep
 from orchestrator.api.errors import ApiError
+from orchestrator.energy_metrics import EnergyCollector
+from orchestrator.metrics import ReplicaCollector, SpendingCollector
 from orchestrator.models import JobState
 from orchestrator.runtime import Runtime
 from orchestrator.store.db import transaction
@@ -58,4 +60,7 @@ class StoreCollector:
 def metrics(rt: RuntimeDep) -> Response:
     registry = CollectorRegistry()
     registry.register(StoreCollector(rt))  # type: ignore[arg-type]
+    registry.register(EnergyCollector(rt))  # type: ignore[arg-type]  # issue 14: energy and carbon per team
+    registry.register(ReplicaCollector(rt))  # type: ignore[arg-type]  # issue 10: leases, loop durations
+    registry.register(SpendingCollector(rt))  # type: ignore[arg-type]  # issue 10: alerts pending, budgets
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

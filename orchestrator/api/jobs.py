@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from orchestrator import transitions as T
 from orchestrator.api.deps import SessionDep, UserDep
 from orchestrator.api.errors import ApiError
+from orchestrator.checkpoint.views import add_recovery_facts
 from orchestrator.costs import job_costs
+from orchestrator.energy import job_energy
 from orchestrator.models import JobState
 from orchestrator.queue import get_job, list_jobs, submit
 from orchestrator.specfile import SpecError, parse_spec
@@ -103,7 +105,13 @@ def show_job(job_id: str, principal: UserDep, session: SessionDep) -> dict[str, 
     job = _visible_job(session, principal, job_id)
     attempts = list(session.scalars(select(Attempt).where(Attempt.job_id == job.id).order_by(Attempt.number)))
     now = utcnow()
-    return job_view(job, job_costs(session, [job.id], now).get(job.id, 0.0), now, attempts)
+    view = job_view(job, job_costs(session, [job.id], now).get(job.id, 0.0), now, attempts)
+    energy = job_energy(session, job.id)  # issue 14: energy and carbon next to cost
+    for a in view["attempt_list"]:
+        a["energy"] = energy["attempts"].get(a["id"])
+    view["energy"] = {k: v for k, v in energy.items() if k != "attempts"}
+    add_recovery_facts(session, job.id, view["attempt_list"], now)  # issue 5: cost and checkpoint per attempt
+    return view
 
 
 @router.post("/{job_id}/cancel")

@@ -21,7 +21,9 @@ from orchestrator.store.db import transaction
 from orchestrator.store.tables import PriceSource
 from orchestrator.store.types import utcnow
 from orchestrator.vmscsv import CatalogFormatError, parse_vms_csv
+from policies.carbon import carbon_facts, offer_kg_per_hour
 from policies.placement import PlacementRequest, RankedOffer
+from providers.base import Offer
 
 router = APIRouter(tags=["offers"])
 
@@ -45,8 +47,16 @@ def offer_view(item: RankedOffer, now_ts: float) -> dict[str, Any]:
         "on_demand_price": o.on_demand_price if o.spot else o.price_per_hour,
         "expected_cost": round(item.expected_cost, 6), "interruption_prior": o.interruption_prior,
         "source": o.source, "price_age_seconds": round(now_ts - o.price_fetched_at.timestamp(), 1),
-        "reason": item.reason,
+        "reason": item.reason, **offer_carbon(o),
     }
+
+
+def offer_carbon(o: Offer) -> dict[str, Any]:
+    """Issue 14: the grid intensity of the offer's region and its kg CO2e per hour at full GPU load."""
+    intensity = carbon_facts().intensity(o.cloud, o.region)
+    return {"grid_g_co2e_per_kwh": intensity.g_per_kwh, "grid_known": intensity.known,
+            "carbon_kg_per_hour": round(offer_kg_per_hour(o.cloud, o.region, o.gpu_model, o.gpu_count, o.vcpus,
+                                                          o.memory_gb), 6)}
 
 
 @router.get("/v1/offers")
@@ -58,6 +68,7 @@ def list_offers(
     max_price: float | None = Query(None, gt=0), min_vcpus: float | None = None,
     min_memory_gb: float | None = None, min_gpu_memory_gb: float | None = None,
     instance_type: str | None = None, limit: int = Query(20, ge=1, le=1000),
+    carbon_price: float = Query(0.0, ge=0, le=1000, description="USD per kg CO2e added when ranking"),
 ) -> dict[str, Any]:
     """The cheapest offers matching the filters, cheapest first."""
     acc = None
@@ -71,7 +82,7 @@ def list_offers(
         spot={"spot": True, "on-demand": False}.get(market, "auto"),  # type: ignore[arg-type]
         clouds=tuple(cloud), regions=tuple(region), zones=tuple(zone), instance_type=instance_type,
         min_vcpus=min_vcpus, min_memory_gb=min_memory_gb, min_gpu_memory_gb=min_gpu_memory_gb,
-        max_price_per_hour=max_price)
+        max_price_per_hour=max_price, carbon_price=carbon_price)
     index = _cache(request).get(rt.sessions)
     ranked = index.rank(req, limit=limit)
     now_ts = utcnow().timestamp()

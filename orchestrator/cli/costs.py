@@ -27,22 +27,40 @@ def costs(
     since: Annotated[str | None, typer.Option(help="ISO time with zone, e.g. 2026-01-01T00:00Z")] = None,
     until: Annotated[str | None, typer.Option(help="ISO time with zone")] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="table, json or csv")] = "table",
+    energy: Annotated[bool, typer.Option("--energy", help="add energy (kWh, measured or estimated) and kg CO2e")]
+    = False,
 ) -> None:
-    """Spend from the cost ledger (current to the second)."""
+    """Spend from the cost ledger (current to the second); with --energy, energy and carbon too."""
     if output not in ("table", "json", "csv"):
         raise CliError(f"unknown --output {output!r}; use table, json or csv", exit_code=2)
-    data: dict[str, Any] = _client().get("/v1/costs", by=by, since=since, until=until)
+    params: dict[str, Any] = {"by": by, "since": since, "until": until}
+    if energy:
+        params["energy"] = "true"
+    data: dict[str, Any] = _client().get("/v1/costs", **params)
+    extra = ["energy_kwh", "method", "kg_co2e"] if energy else []
     if output == "json":
         print(json.dumps(data, indent=2))
     elif output == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow([by, "cost_usd", "instance_hours"])
+        writer.writerow([by, "cost_usd", "instance_hours", *extra])
         for row in data["items"]:
-            writer.writerow([row[by], row["cost_usd"], row["instance_hours"]])
+            writer.writerow([row[by], row["cost_usd"], row["instance_hours"], *(row[k] for k in extra)])
     else:
-        table = Table(title=f"costs by {by}: ${data['total_usd']:.4f}", title_justify="left")
-        for column in (by.upper(), "COST $", "INSTANCE-HOURS"):
-            table.add_column(column, justify="left" if column == by.upper() else "right")
+        title = f"costs by {by}: ${data['total_usd']:.4f}"
+        if energy:
+            title += f", {data['total_kwh']:.4f} kWh, {data['total_kg_co2e']:.4f} kg CO2e"
+        table = Table(title=title, title_justify="left")
+        columns = [by.upper(), "COST $", "INSTANCE-HOURS"] + (["KWH", "ENERGY IS", "KG CO2E"] if energy else [])
+        for column in columns:
+            table.add_column(column, justify="left" if column in (by.upper(), "ENERGY IS") else "right")
         for row in data["items"]:
-            table.add_row(str(row[by]), f"{row['cost_usd']:.4f}", f"{row['instance_hours']:.3f}")
+            cells = [str(row[by]), f"{row['cost_usd']:.4f}", f"{row['instance_hours']:.3f}"]
+            if energy:
+                cells += [f"{row['energy_kwh']:.4f}", _method(row["method"]), f"{row['kg_co2e']:.4f}"]
+            table.add_row(*cells)
         console.print(table)
+
+
+def _method(method: str) -> str:
+    """The GPU part's provenance; the host share is always an estimate."""
+    return {"measured": "GPU measured", "estimated": "estimated", "mixed": "partly measured"}.get(method, "-")

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from orchestrator.cli import demo_spending
 from orchestrator.cli.client import ApiClient, CliError
 from orchestrator.specfile import load_spec_file
 
@@ -67,6 +68,20 @@ def stop_daemon(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def preempt_once(api: ApiClient, job_id: str, console: Console, after_seconds: float = 4.0) -> None:
+    """Let the job train a little, then reclaim its spot instance with a 3 s notice, as `spotwise chaos preempt`."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and api.get(f"/v1/jobs/{job_id}")["state"] != "RUNNING":
+        time.sleep(0.3)
+    time.sleep(after_seconds)
+    live = [i for i in api.get("/v1/instances")["items"] if i["job_id"] == job_id]
+    if not live:
+        return
+    api.post(f"/v1/chaos/instances/{live[0]['id']}/preempt", {"grace_seconds": 3})
+    console.print(f"[yellow]preempting[/] spot instance {live[0]['id']} (3 s notice): the job checkpoints, "
+                  "the agent uploads it, and the job resumes on another instance")
+
+
 def run_demo(console: Console, keep: bool = False) -> int:
     from orchestrator.cli import watch
 
@@ -79,25 +94,42 @@ def run_demo(console: Console, keep: bool = False) -> int:
     started = time.monotonic()
     console.rule("[bold]Spotwise demo[/]: SQLite + the local provider, no cloud account")
     console.print(f"home {home}\ndaemon {url} (log: {home / 'daemon.log'})")
-    proc = start_daemon(home, port)
+    receiver = demo_spending.WebhookReceiver()  # issue 6: alerts go to the log and to this receiver
+    proc = start_daemon(home, port, demo_spending.daemon_env(receiver))
     try:
         wait_healthy(url, proc)
         token = (home / "admin-token").read_text().strip()
         api = ApiClient(url, token)
+        console.print(f"dashboard [bold]{url}/ui[/] (issue 11), sign in with the admin token [bold]{token}[/] "
+                      "while the demo runs", highlight=False, soft_wrap=True)
         spec = load_spec_file(spec_path)
         spec = spec.model_copy(update={"env": {**spec.env, "SPOTWISE_EXAMPLES_DIR": str(EXAMPLES)}})
         job = api.post("/v1/jobs", spec.model_dump(mode="json"))
         console.print(f"submitted [bold]{job['id']}[/]: {spec.name} ({spec.resources.accelerators}, spot)")
+        idle_job = demo_spending.start(api, console, spec.model_dump(mode="json"))
+        preempt_once(api, job["id"], console)  # issue 5: a spot reclaim mid-training, then the resume
         final = watch(api, job["id"], poll=0.5, out=console)
+        for a in final.get("attempt_list") or []:
+            resumed = f", resumed from checkpoint {a['resumed_from']}" if a.get("resumed_from") else ""
+            console.print(f"attempt {a['number']}: {a['state']} on {a['zone']}{resumed}: {a['end_reason']}")
         attempt = final["attempt_list"][-1] if final.get("attempt_list") else None
         if attempt:
             console.print(f"ran on {attempt['provider']} {attempt['instance_type']} in {attempt['zone']} "
                           f"({'spot' if attempt['spot'] else 'on-demand'} at ${attempt['price_per_hour']:.4f}/h)")
         console.print(f"[bold]{final['state']}[/] in {final['runtime_seconds'] or 0:.1f}s of runtime; "
                       f"cost ${final['cost_usd']:.6f}; demo took {time.monotonic() - started:.1f}s")
-        return 0 if final["state"] == "SUCCEEDED" else 1
+        if final.get("energy"):  # issue 14: energy and carbon next to cost
+            from orchestrator.cli.render import carbon_text, energy_text
+
+            console.print(f"energy {energy_text(final['energy'])}; carbon {carbon_text(final['energy'])} "
+                          f"(grid of {attempt['region'] if attempt else '-'}; see README 'Energy and carbon')",
+                          highlight=False)
+        spending_ok = demo_spending.finish(api, console, receiver, idle_job)
+        console.print(f"demo took {time.monotonic() - started:.1f}s")
+        return 0 if final["state"] == "SUCCEEDED" and spending_ok else 1
     finally:
         stop_daemon(proc)
+        receiver.close()
         if keep:
             console.print(f"kept {home}")
         else:

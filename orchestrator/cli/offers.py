@@ -29,18 +29,20 @@ def _price(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def offers_table(items: list[dict[str, Any]]) -> Table:
+def offers_table(items: list[dict[str, Any]], carbon: bool = False) -> Table:
     table = Table(title=f"{len(items)} cheapest matching offers", title_justify="left")
+    numeric = ("VCPU", "MEM GB", "SPOT $/H", "ON-DEMAND $/H", "GCO2E/KWH", "KGCO2E/H")
     for column in ("CLOUD", "REGION", "ZONE", "TYPE", "GPUS", "VCPU", "MEM GB", "SPOT $/H", "ON-DEMAND $/H",
-                   "AGE", "PRIOR/H", "SOURCE"):
-        table.add_column(column, justify="right" if column in ("VCPU", "MEM GB", "SPOT $/H", "ON-DEMAND $/H")
-                         else "left", no_wrap=True)
+                   "AGE", "PRIOR/H", "SOURCE") + (("GCO2E/KWH", "KGCO2E/H") if carbon else ()):
+        table.add_column(column, justify="right" if column in numeric else "left", no_wrap=True)
     for o in items:
         gpus = f"{o['gpu_model']}:{o['gpu_count']}" if o["gpu_count"] else "-"
         prior = "-" if o["interruption_prior"] is None else f"{o['interruption_prior']:.2f}"
         table.add_row(o["cloud"], o["region"], o["zone"], o["instance_type"], gpus, f"{o['vcpus']:g}",
                       f"{o['memory_gb']:g}", _price(o["spot_price"]), _price(o["on_demand_price"]),
-                      _age(o["price_age_seconds"]), prior, o["source"])
+                      _age(o["price_age_seconds"]), prior, o["source"],
+                      *((f"{o['grid_g_co2e_per_kwh']:.0f}" + ("" if o["grid_known"] else "?"),
+                         f"{o['carbon_kg_per_hour']:.3f}") if carbon else ()))
     return table
 
 
@@ -55,6 +57,8 @@ def offers(
     min_memory_gb: Annotated[float | None, typer.Option(help="at least this much memory (GB)")] = None,
     limit: Annotated[int, typer.Option(help="rows to show")] = 20,
     output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+    carbon: Annotated[bool, typer.Option("--carbon", help="show grid intensity and kg CO2e per hour")] = False,
+    carbon_price: Annotated[float, typer.Option(help="USD per kg CO2e added when ranking (implies --carbon)")] = 0.0,
 ) -> None:
     """The cheapest offers matching the filters across clouds (live prices, else imported ones)."""
     if output not in ("table", "json"):
@@ -64,6 +68,8 @@ def offers(
         "market": "any" if spot is None else ("spot" if spot else "on-demand"), "max_price": max_price,
         "min_vcpus": min_vcpus, "min_memory_gb": min_memory_gb, "limit": limit,
     }
+    if carbon_price:
+        params["carbon_price"] = carbon_price
     data = ApiClient.from_settings(Settings()).get("/v1/offers", **params)
     if output == "json":
         print(json.dumps(data["items"], indent=2))
@@ -72,4 +78,4 @@ def offers(
         console.print(f"no offer matches (of {data['offers_cached']} cached); widen the filters, or import a "
                       "catalog with 'spotwise catalog import FILE --cloud NAME'")
         return
-    console.print(offers_table(data["items"]))
+    console.print(offers_table(data["items"], carbon=carbon or carbon_price > 0))

@@ -42,6 +42,26 @@ def jobs_table(console: Console, jobs: list[dict[str, Any]]) -> None:
     console.print(table)
 
 
+def energy_text(e: dict[str, Any]) -> str:
+    """'1.234 kWh (GPU measured, host estimated)': every energy figure says how it was obtained."""
+    if e.get("method", "none") == "none":
+        return "- (no heartbeat samples yet)"
+    gpu = {"measured": "GPU measured", "estimated": "GPU estimated",
+           "mixed": f"GPU {_kwh(e['measured_kwh'])} measured, rest estimated"}[e["method"]]
+    return f"{_kwh(e['energy_kwh'])} ({gpu}, host estimated)"
+
+
+def _kwh(kwh: float) -> str:
+    return f"{kwh:.3f} kWh" if kwh >= 1 else f"{kwh * 1000:.2f} Wh"  # a short demo job draws a few Wh
+
+
+def carbon_text(e: dict[str, Any]) -> str:
+    if e.get("method", "none") == "none":
+        return "-"
+    kg = float(e["kg_co2e"])
+    return f"{kg:.3f} kg CO2e" if kg >= 1 else f"{kg * 1000:.2f} g CO2e"
+
+
 def job_summary(console: Console, job: dict[str, Any]) -> None:
     exit_part = f", exit code {job['exit_code']}" if job.get("exit_code") is not None else ""
     console.print(f"job {job['id']} {_state(job['state'])}{exit_part}: runtime {_duration(job['runtime_seconds'])}, "
@@ -56,16 +76,20 @@ def job_detail(console: Console, job: dict[str, Any], events: list[dict[str, Any
             ("finished", _short_time(job["finished_at"])), ("deadline", _short_time(job["deadline_at"])),
             ("runtime", _duration(job["runtime_seconds"])), ("cost", f"${job['cost_usd']:.4f}"),
             ("attempts", job["attempts"]), ("restarts", job["restarts"])]
+    if job.get("energy"):  # issue 14
+        rows[10:10] = [("energy", energy_text(job["energy"])), ("carbon", carbon_text(job["energy"]))]
     for key, value in rows:
         console.print(f"  {key:<10} {'-' if value is None else value}", highlight=False)
     attempts = Table(title="attempts", title_justify="left")
-    for column in ("#", "STATE", "CLOUD", "ZONE", "TYPE", "MARKET", "$/H", "LAUNCHED", "ENDED", "EXIT", "REASON"):
+    for column in ("#", "STATE", "CLOUD", "ZONE", "TYPE", "MARKET", "$/H", "LAUNCHED", "ENDED", "EXIT", "COST",
+                   "RESUMED FROM", "REASON"):
         attempts.add_column(column)
     for a in job.get("attempt_list", []):
         attempts.add_row(str(a["number"]), a["state"], a["provider"], a["zone"], a["instance_type"],
                          "spot" if a["spot"] else "on-demand", f"{a['price_per_hour']:.4f}",
                          _short_time(a["launched_at"]), _short_time(a["ended_at"]),
-                         "-" if a["exit_code"] is None else str(a["exit_code"]), a["end_reason"] or "-")
+                         "-" if a["exit_code"] is None else str(a["exit_code"]),
+                         f"${a.get('cost_usd', 0.0):.4f}", a.get("resumed_from") or "-", a["end_reason"] or "-")
     console.print(attempts)
     timeline = Table(title="events", title_justify="left")
     for column in ("TIME", "FROM", "TO", "REASON"):

@@ -23,6 +23,9 @@ def simulate(
     starts: int = 300,
     seed: int = 0,
     output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+    plot: Annotated[Path | None, typer.Option(help="write a PNG of mean cost vs deadline per policy")] = None,
+    plot_deadlines: Annotated[str | None, typer.Option(
+        help="deadlines (hours, comma-separated) for --plot; default D and the slack x3 and x8")] = None,
 ) -> None:
     """Mean and p90 cost relative to on-demand, deadline misses and changeovers, per policy."""
     from orchestrator.sim.runner import ALL_POLICIES, format_table, run_simulation
@@ -36,11 +39,35 @@ def simulate(
             trace_set = trace_set.subset(zones)
         policies = ALL_POLICIES if policy == "all" else tuple(policy.split(","))
         modes = ("single", "multi") if mode == "both" else (mode,)
+        cache: dict = {}
         rows = run_simulation(trace_set, policies, work_hours=job_hours, deadline_hours=deadline_hours,
-                              changeover_hours=changeover_hours, starts=starts, seed=seed, modes=modes)
-    except (FileNotFoundError, ValueError) as exc:
+                              changeover_hours=changeover_hours, starts=starts, seed=seed, modes=modes,
+                              views_cache=cache)
+        if plot is not None:
+            from orchestrator.sim.plot import plot_cost_vs_deadline
+
+            sweep = _plot_deadlines(plot_deadlines, job_hours, deadline_hours)
+            curve = list(rows)
+            for extra in sweep:
+                if extra != deadline_hours:
+                    curve += run_simulation(trace_set, policies, work_hours=job_hours, deadline_hours=extra,
+                                            changeover_hours=changeover_hours, starts=starts, seed=seed,
+                                            modes=modes, views_cache=cache)
+            plot_cost_vs_deadline(curve, plot, f"{trace_set.name}: C = {job_hours:g} h, {starts} starts")
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
     if output == "json":
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
         print(format_table(rows))
+
+
+def _plot_deadlines(spec: str | None, job_hours: float, deadline_hours: float) -> list[float]:
+    """The x axis of --plot. Default: the table's D and the slack D - C tripled and x8 (52, 60, 80 for 48/52)."""
+    if spec:
+        try:
+            return sorted({float(x) for x in spec.split(",") if x.strip()})
+        except ValueError:
+            raise ValueError(f"--plot-deadlines wants hours like '52,60,80', got {spec!r}") from None
+    slack = deadline_hours - job_hours
+    return sorted({deadline_hours, job_hours + 3 * slack, job_hours + 8 * slack})

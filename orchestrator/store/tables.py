@@ -294,3 +294,51 @@ class IdleWarning(Base):
     __tablename__ = "idle_warnings"
     attempt_id: Mapped[str] = mapped_column(String(48), primary_key=True)
     warned_at: Mapped[datetime]
+
+
+class StopRequest(Base):
+    """A deliberate stop (budget `stop`, a runtime or cost cap) waiting for the job to checkpoint.
+
+    The heartbeat answer for the attempt becomes `checkpoint_and_stop` until the agent reports its
+    exit or `deadline` passes; then the stop is finished and the instance terminated.
+    """
+
+    __tablename__ = "stop_requests"
+    attempt_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(32), index=True)
+    cause: Mapped[str] = mapped_column(String(16))  # budget | cap
+    name: Mapped[str] = mapped_column(String(64))  # the budget's name or the cap's field
+    reason: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime]
+    deadline: Mapped[datetime] = mapped_column(index=True)
+
+
+# -- energy and carbon (issue 14) --------------------------------------------------------------
+
+
+class EnergyEntry(Base):
+    """Energy one attempt drew on one UTC day, integrated from its heartbeats' power readings.
+
+    GPU energy is split into measured (NVML board power at both ends of the interval) and estimated
+    (board power from `gpu_power.json` x utilisation); the host share is always estimated. The
+    `last_*` columns are the latest sample: the next heartbeat integrates from there, so samples
+    can be pruned (the idle sweep deletes old `util_samples`) without losing energy. Carbon is
+    computed at read time from (cloud, region) and the facts table.
+    """
+
+    __tablename__ = "energy_entries"
+    attempt_id: Mapped[str] = mapped_column(String(48), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # ISO date, UTC
+    job_id: Mapped[str] = mapped_column(String(32), index=True)
+    team: Mapped[str] = mapped_column(String(64), index=True)
+    project: Mapped[str | None] = mapped_column(String(64))
+    cloud: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(64))
+    gpu_measured_wh: Mapped[float] = mapped_column(Float, default=0.0)
+    gpu_estimated_wh: Mapped[float] = mapped_column(Float, default=0.0)
+    host_wh: Mapped[float] = mapped_column(Float, default=0.0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    last_at: Mapped[datetime]
+    last_gpu_watts: Mapped[float] = mapped_column(Float)
+    last_host_watts: Mapped[float] = mapped_column(Float)
+    last_measured: Mapped[bool] = mapped_column(Boolean)

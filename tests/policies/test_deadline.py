@@ -73,7 +73,7 @@ def test_spotwise_waits_when_slack_is_plentiful() -> None:
 
 
 def test_spotwise_leaves_on_demand_only_for_spot_that_pays_back() -> None:
-    short = state(market=Market.ON_DEMAND, zones=(zone("a", True, 0.3),))
+    short = state(market=Market.ON_DEMAND, zones=(zone("a", True, 0.3, age=0.5),))
     assert decide(short).market is Market.ON_DEMAND
     long = state(market=Market.ON_DEMAND, zones=(zone("a", True, 40.0),))
     assert decide(long).market is Market.SPOT
@@ -87,3 +87,16 @@ def test_slack_counts_the_changeover_still_owed() -> None:
 def test_unknown_policy_lists_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="spotwise"):
         decide(state(), "cheapest")
+
+
+def test_spotwise_does_not_leave_on_demand_for_capacity_younger_than_two_changeovers() -> None:
+    fresh = state(market=Market.ON_DEMAND, zones=(zone("a", True, 40.0, age=0.2),))
+    assert decide(fresh).market is Market.ON_DEMAND
+
+
+def test_spotwise_leaves_on_demand_for_a_proven_run_even_when_slack_is_scarce() -> None:
+    # 2 h of slack with all the work ahead (scarce), spot has run 1.5 h but the estimate says only 1 h more
+    proven = state(now=2.0, market=Market.ON_DEMAND, zones=(zone("a", True, 1.0, age=1.5),))
+    assert decide(proven).market is Market.SPOT
+    young = state(now=2.0, market=Market.ON_DEMAND, zones=(zone("a", True, 1.0, age=0.5),))
+    assert decide(young).market is Market.ON_DEMAND

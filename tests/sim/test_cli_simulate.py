@@ -39,3 +39,16 @@ def test_simulate_explains_a_bad_folder(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "orchestrator", "simulate", "--traces", str(tmp_path / "no")],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "no trace files" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_simulate_plots_cost_vs_deadline(tmp_path: Path) -> None:
+    import pytest
+
+    pytest.importorskip("matplotlib", reason="--plot needs matplotlib (the plot extra)")
+    folder, png = _traces(tmp_path), tmp_path / "cost.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "simulate", "--traces", str(folder), "--job-hours", "10",
+         "--deadline-hours", "14", "--starts", "5", "--plot", str(png), "--plot-deadlines", "14,20"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
