@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     carbon_prices: dict[str, float] = Field(default_factory=dict)  # team -> USD per kg CO2e in placement (issue 14)
     # recovery (issue 5)
     checkpoint_store: str = ""  # default store URL for jobs without checkpoint.store; "" = file://HOME/checkpoints
-    deadline_policy: str = "uniform-progress"  # policies/deadline.py: spot or on-demand at each (re)placement
+    deadline_policy: str = "spotwise"  # policies/deadline.py; Spotwise's own policy beats Uniform Progress (README)
     changeover_seconds: float = 120.0  # launch + setup + lost work a new instance costs (the policy's d)
     retry_backoff_seconds: float = 5.0  # first delay after a failure; doubles per consecutive failure
     reclaimed_pool_block_seconds: float = 600.0  # a pool that just preempted us is avoided this long
