@@ -137,6 +137,15 @@ def job_events(job_id: str, principal: UserDep, session: SessionDep) -> dict[str
     ]}
 
 
+@router.get("/{job_id}/checkpoints")
+def job_checkpoints(job_id: str, principal: UserDep, session: SessionDep) -> dict[str, Any]:
+    """Checkpoint versions the job's agents reported uploading, newest first."""
+    from orchestrator.checkpoint.jobs import checkpoint_events, uploaded_versions
+
+    job = _visible_job(session, principal, job_id)
+    return {"items": list(reversed(uploaded_versions(checkpoint_events(session, job.id))))}
+
+
 @router.get("/{job_id}/logs")
 def job_logs(
     job_id: str, principal: UserDep, session: SessionDep,

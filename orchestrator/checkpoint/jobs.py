@@ -3,6 +3,7 @@ agents reported (recorded as job events of kind `checkpoint`, so no extra table 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -40,6 +41,23 @@ def describe_report(report: dict[str, Any]) -> str:
 def checkpoint_events(session: Session, job_id: str) -> list[JobEvent]:
     return list(session.scalars(select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.kind == "checkpoint")
                                 .order_by(JobEvent.at)))
+
+
+_UPLOADED_RE = re.compile(r"^(?P<version>\S+) \((?P<files>\d+) files, (?P<bytes>\d+) bytes(?:, (?P<why>.*))?\)$")
+
+
+def uploaded_versions(events: list[JobEvent]) -> list[dict[str, Any]]:
+    """Every checkpoint version an agent reported uploading, oldest first (pruned ones included)."""
+    versions = []
+    for e in events:
+        if not e.reason.startswith(UPLOADED_PREFIX):
+            continue
+        match = _UPLOADED_RE.match(e.reason.removeprefix(UPLOADED_PREFIX))
+        if match is None:
+            continue
+        versions.append({"version": match["version"], "created_at": e.at.isoformat(), "attempt": e.attempt_id,
+                         "files": int(match["files"]), "size_bytes": int(match["bytes"]), "why": match["why"] or ""})
+    return versions
 
 
 def resumed_from(events: list[JobEvent]) -> dict[str, str]:

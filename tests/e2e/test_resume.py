@@ -83,3 +83,8 @@ checkpoint: {{dir: /ckpt, interval: 1s, keep: 2}}
     events = daemon.api("GET", f"/v1/jobs/{job_id}/events")["items"]
     assert any(e["kind"] == "checkpoint" and e["reason"].startswith("uploaded checkpoint") for e in events)
     assert any("preempted: placing again at once" in e["reason"] for e in events)
+    # The versions list the dashboard shows: newest first, each resumed-from version among them.
+    versions = daemon.api("GET", f"/v1/jobs/{job_id}/checkpoints")["items"]
+    names = [v["version"] for v in versions]
+    assert names == sorted(names, reverse=True) and {second["resumed_from"], third["resumed_from"]} <= set(names)
+    assert all(v["size_bytes"] > 0 and v["files"] >= 1 and v["attempt"] for v in versions)
