@@ -1,0 +1,7 @@
+"""Getting a job's code onto an instance (issue 13): pack a local directory deterministically, upload it once
+under its sha256, and unpack it safely on the instance before `setup` on every attempt."""
+
+from orchestrator.workdir.pack import PackedWorkdir, WorkdirError, pack_workdir
+from orchestrator.workdir.unpack import UnsafeArchive, unpack_workdir
+
+__all__ = ["PackedWorkdir", "UnsafeArchive", "WorkdirError", "pack_workdir", "unpack_workdir"]
