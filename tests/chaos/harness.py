@@ -1,0 +1,264 @@
+"""The chaos run: a real daemon on the local provider (through the fault-injecting `faulty` wrapper) runs a
+workload of jobs while seeded random faults hit it; the invariants are checked once everything settles.
+
+Faults: SIGKILL of the daemon (at random, right after a launch wave, and while an alert delivery is in
+flight at the receiver), cloud API errors (capacity, throttling, 5xx, timeouts, a launch whose answer is
+lost) at `error_rate` per provider call, spot preemptions (`chaos preempt`), agent crashes (SIGKILL of an
+instance's agent process) and the webhook sink down for a while. Why one seeded RNG drives the plan: a
+failing seed can be rerun; the timing of the daemon itself is not deterministic, so a rerun explores the
+same plan, not the same interleaving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from orchestrator.cli.demo import free_port
+from providers.local import processes
+from tests.chaos.invariants import FINAL, WAITING, Check, Expectations, check_all
+from tests.chaos.receiver import Receiver
+from tests.e2e.conftest import Daemon
+
+TEAMS = ["t0", "t1", "t2", "t3"]
+CAPPED = "capped"
+CAPPED_LIMIT = 0.0008  # USD: crossed after a few seconds of instance time, so block_new really binds
+BUDGET_INTERVAL = 1.0
+STOP_GRACE = 5.0
+
+
+@dataclass
+class ChaosConfig:
+    seed: int = 1
+    jobs: int = 30
+    kills: int = 5
+    error_rate: float = 0.05
+    concurrency: int = 8
+    database_url: str = ""  # "" = SQLite in the run's home
+    timeout_s: float = 900.0
+
+
+@dataclass
+class Faults:
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kind: str, n: int = 1) -> None:
+        self.counts[kind] += n
+
+
+def _policy() -> str:
+    budgets: list[dict[str, Any]] = [
+        {"name": "all", "scope": "global", "period": "monthly", "limit_usd": 0.02,
+         "thresholds": [{"percent": p, "action": "alert"} for p in range(10, 101, 10)]},
+        {"name": "capped", "scope": f"team:{CAPPED}", "period": "monthly", "limit_usd": CAPPED_LIMIT,
+         "thresholds": [{"percent": 50, "action": "alert"}, {"percent": 100, "action": "block_new"}]},
+    ]
+    budgets += [{"name": f"team-{t}", "scope": f"team:{t}", "period": "monthly", "limit_usd": 0.004,
+                 "thresholds": [{"percent": p, "action": "alert"} for p in (25, 50, 75, 100)]} for t in TEAMS]
+    return json.dumps({"budgets": budgets})
+
+
+class ChaosRun:
+    def __init__(self, cfg: ChaosConfig, workdir: Path) -> None:
+        self.cfg = cfg
+        self.rng = random.Random(cfg.seed)
+        self.faults = Faults()
+        self.receiver = Receiver(secret="chaos-hmac-secret")
+        self.home = workdir / "home"
+        self.home.mkdir(parents=True)
+        self.fault_log = workdir / "faults.jsonl"
+        self.daemon = Daemon(home=self.home, port=free_port())
+        self.job_ids: list[str] = []
+        self.should_fail: set[str] = set()
+        self._sink_timer: threading.Timer | None = None
+
+    def _env(self) -> dict[str, str]:
+        providers = {"faulty": {"wraps": "local", "error_rate": self.cfg.error_rate, "seed": self.cfg.seed,
+                                "timeout_seconds": 0.5, "fault_log": str(self.fault_log)}}
+        sinks = {"hook": {"type": "webhook", "url": self.receiver.url, "secret": "chaos-hmac-secret"}}
+        env = {
+            "SPOTWISE_PROVIDERS": json.dumps(providers), "SPOTWISE_ALERT_SINKS": json.dumps(sinks),
+            "SPOTWISE_ALERT_INTERVAL_SECONDS": "0.5", "SPOTWISE_ALERT_BASE_BACKOFF_SECONDS": "0.5",
+            "SPOTWISE_ALERT_MAX_TRIES": "40", "SPOTWISE_LEDGER_INTERVAL_SECONDS": "1",
+            "SPOTWISE_BUDGET_INTERVAL_SECONDS": str(BUDGET_INTERVAL), "SPOTWISE_STOP_GRACE_SECONDS": str(STOP_GRACE),
+            "SPOTWISE_HEARTBEAT_TIMEOUT_SECONDS": "8", "SPOTWISE_RETRY_BACKOFF_SECONDS": "0.5",
+            "SPOTWISE_CAPACITY_BLOCK_SECONDS": "2", "SPOTWISE_RECLAIMED_POOL_BLOCK_SECONDS": "2",
+            "SPOTWISE_CHECKPOINT_STORE": f"file://{self.home / 'checkpoints'}",
+        }
+        if self.cfg.database_url:
+            env["SPOTWISE_DATABASE_URL"] = self.cfg.database_url
+        return env
+
+    @property
+    def database_url(self) -> str:
+        return self.cfg.database_url or f"sqlite:///{self.home / 'spotwise.db'}"
+
+    # -- workload --------------------------------------------------------------------------------
+
+    def _submit(self, n: int) -> None:
+        for _ in range(n):
+            i = len(self.job_ids)
+            team = CAPPED if i % 10 == 9 else self.rng.choice(TEAMS)
+            fail = self.rng.random() < 0.1
+            run = "exit 3" if fail else f"sleep {self.rng.uniform(0.3, 2.5):.2f}; echo done"
+            body = {"name": f"chaos-{i}", "team": team, "run": run, "max_restarts": 100,
+                    "resources": {"accelerators": "T4:1", "spot": self.rng.random() < 0.8}}
+            job = self._api("POST", "/v1/jobs", json=body)
+            self.job_ids.append(str(job["id"]))
+            if fail:
+                self.should_fail.add(str(job["id"]))
+
+    def _api(self, method: str, path: str, **kwargs: Any) -> Any:
+        for _ in range(100):  # the daemon may be between a kill and its restart
+            try:
+                return self.daemon.api(method, path, **kwargs)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise RuntimeError(f"daemon unreachable for {method} {path}")
+
+    def _unfinished(self) -> list[str]:
+        items = self._api("GET", "/v1/jobs", params={"limit": 500})["items"]
+        seen = {j["id"]: j["state"] for j in items}
+        return [j for j in self.job_ids if seen.get(j) not in FINAL | WAITING]
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def _restart(self, kind: str) -> None:
+        self.daemon.kill9()
+        self.faults.add(kind)
+        time.sleep(self.rng.uniform(0.05, 0.8))
+        self.daemon.start()
+
+    def _kill_mid_alert(self) -> None:
+        self.receiver.in_flight.clear()
+        self.receiver.hold_seconds = 1.0
+        try:
+            caught = self.receiver.in_flight.wait(timeout=4.0)
+            self._restart("sigkill mid-alert-delivery" if caught else "sigkill (no alert in flight)")
+        finally:
+            self.receiver.hold_seconds = 0.0
+
+    def _running_instances(self) -> list[dict[str, Any]]:
+        return [i for i in self._api("GET", "/v1/instances")["items"] if i["state"] == "running"]
+
+    def _preempt(self) -> None:
+        live = self._running_instances()
+        if live:
+            target = self.rng.choice(live)
+            try:
+                self.daemon.api("POST", f"/v1/chaos/instances/{target['id']}/preempt", json={"grace_seconds": 1})
+                self.faults.add("preemption")
+            except httpx.HTTPError:
+                pass  # it ended meanwhile
+
+    def _agent_crash(self) -> None:
+        live = self._running_instances()
+        if not live:
+            return
+        target = self.rng.choice(live)
+        for pid in processes.instance_pids(target["id"]):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"orchestrator.agent" in cmdline:
+                os.kill(pid, signal.SIGKILL)
+                self.faults.add("agent crash")
+                return
+
+    def _sink_down(self) -> None:
+        if self.receiver.down:
+            return
+        self.receiver.down = True
+        self.faults.add("alert sink down")
+        self._sink_timer = threading.Timer(self.rng.uniform(3.0, 12.0), lambda: setattr(self.receiver, "down", False))
+        self._sink_timer.start()
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def run(self) -> tuple[list[Check], dict[str, int], float]:
+        started = time.monotonic()
+        self.receiver.start()
+        self.daemon.extra_env = self._env()
+        self.daemon.start()
+        cluster = self.daemon.cluster_id()
+        self._api("POST", "/v1/policies", json={"text": _policy(), "source": "chaos"})
+        kills_done = lambda: sum(n for k, n in self.faults.counts.items() if k.startswith("sigkill"))  # noqa: E731
+        try:
+            while time.monotonic() - started < self.cfg.timeout_s:
+                unfinished = self._unfinished()
+                room = self.cfg.concurrency - len(unfinished)
+                to_submit = min(max(room, 0), self.cfg.jobs - len(self.job_ids))
+                if to_submit:
+                    self._submit(to_submit)
+                    if self.faults.counts["sigkill mid-launch"] * 3 < self.cfg.kills and self.rng.random() < 0.5:
+                        time.sleep(self.rng.uniform(0.3, 1.2))  # the next reconcile pass is launching them
+                        self._restart("sigkill mid-launch")
+                        continue
+                if len(self.job_ids) >= self.cfg.jobs and not unfinished and kills_done() >= self.cfg.kills:
+                    break
+                self._random_fault(kills_done() < self.cfg.kills, len(self.job_ids) / self.cfg.jobs)
+                time.sleep(self.rng.uniform(0.2, 1.0))
+            self.receiver.down = False
+            self._settle()
+            received = Counter(self.receiver.received)
+        finally:
+            if self._sink_timer:
+                self._sink_timer.cancel()
+            self.receiver.down = False
+            self.daemon.stop()
+            for pid in processes.cluster_pids(cluster):
+                os.kill(pid, signal.SIGKILL)
+        exp = Expectations(should_fail=self.should_fail, acknowledged=set(self.job_ids), capped_team=CAPPED,
+                           capped_limit_usd=CAPPED_LIMIT,
+                           budget_interval_s=BUDGET_INTERVAL, stop_grace_s=STOP_GRACE)
+        checks = check_all(self.database_url, self.home, cluster, received, exp)
+        self.receiver.stop()
+        return checks, self._fault_counts(), time.monotonic() - started
+
+    def _random_fault(self, need_kills: bool, progress: float) -> None:
+        roll = self.rng.random()
+        # spread the kills over the workload: more likely when behind schedule
+        if need_kills and roll < 0.25 + max(0.0, progress - 0.5):
+            if self.rng.random() < 0.5:
+                self._kill_mid_alert()
+            else:
+                self._restart("sigkill at random")
+        elif roll < 0.45:
+            self._preempt()
+        elif roll < 0.6:
+            self._agent_crash()
+        elif roll < 0.67:
+            self._sink_down()
+
+    def _settle(self, timeout: float = 90.0) -> None:
+        """No more faults: wait for alerts delivered, instances ended and the ledger caught up."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            alerts = self._api("GET", "/v1/alerts", params={"limit": 1000})["items"]
+            pending = [a for a in alerts if not a["deliveries"] or any(d["state"] != "delivered"
+                                                                         for d in a["deliveries"])]
+            open_instances = self._api("GET", "/v1/instances")["items"]
+            if not pending and not open_instances and not self._unfinished():
+                time.sleep(3.0)  # one more ledger pass over the last ended instances
+                return
+            time.sleep(0.5)
+
+    def _fault_counts(self) -> dict[str, int]:
+        counts = dict(self.faults.counts)
+        if self.fault_log.exists():
+            for line in self.fault_log.read_text().splitlines():
+                entry = json.loads(line)
+                key = f"cloud API {entry['kind']} ({entry['op']})"
+                counts[key] = counts.get(key, 0) + 1
+        return counts
