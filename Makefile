@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all lint typecheck bench clean
+.PHONY: demo test test-all chaos lint typecheck bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: $(VENV)/.dev $(AZURITE)
 # Everything, including the long runs kept out of `make test`.
 test-all: $(VENV)/.dev $(AZURITE)
 	$(PY) -m pytest -q --run-slow $(PYTEST_ARGS)
+
+# The chaos harness (issue 12): 200 jobs, 20+ daemon SIGKILLs, cloud errors, preemptions, agent crashes.
+SEED ?= 11
+chaos: $(VENV)/.dev
+	$(PY) -m tests.chaos --seed $(SEED) --jobs 200 --kills 20 --concurrency 10
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check orchestrator providers policies tests bench examples

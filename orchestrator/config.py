@@ -83,12 +83,29 @@ class Settings(BaseSettings):
     alert_routes: list[dict[str, Any]] = Field(default_factory=list)  # empty: every sink gets every alert
     alert_max_tries: int = 12
     alert_base_backoff_seconds: float = 2.0
+    # code, images, agent bootstrap and secrets (issue 13)
+    workdir_store: str = "daemon"  # where `spotwise submit` uploads workdirs: "daemon" (under HOME) or a bucket URL
+    workdir_max_bytes: int = 200 * 2**20  # packed (gzip) size limit for a workdir
+    agent_wheel: str = ""  # a prebuilt spotwise wheel to serve to instances; "" = build our own on first request
+    agent_pip_args: str = ""  # extra pip arguments for the start-up script (e.g. --index-url of a private mirror)
+    agent_max_restarts: int = 5  # the start-up script's supervisor restarts a crashed agent this often
 
     @field_validator("log_format")
     @classmethod
     def _known_format(cls, value: str) -> str:
         if value not in ("auto", "json", "console"):
             raise ValueError("log_format must be one of: auto, json, console")
+        return value
+
+    @field_validator("agent_pip_args")
+    @classmethod
+    def _pip_args_parse(cls, value: str) -> str:  # issue 13: split with shlex into the start-up script
+        import shlex
+
+        try:
+            shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"agent_pip_args is not valid shell words: {exc}") from None
         return value
 
     @classmethod

@@ -16,6 +16,7 @@ from typing import Literal
 from sqlalchemy.orm import Session
 
 from orchestrator import transitions as T
+from orchestrator.agentwheel import pinned_wheel
 from orchestrator.alerts import emit
 from orchestrator.attempts import AttemptState, advance_attempt, create_attempt, end_attempt, record_instance
 from orchestrator.budgets import budget_gate
@@ -270,7 +271,8 @@ class Launcher:
             idempotency_key=attempt.idempotency_key, cluster_id=self.rt.cluster_id, job_id=attempt.job_id,
             attempt_id=attempt.id, offer=offer_from_json(attempt.offer),
             bootstrap=AgentBootstrap(api_url=self.rt.settings.effective_public_url, attempt_id=attempt.id,
-                                     token=agent_token(self.rt.agent_secret, attempt.id)),
+                                     token=agent_token(self.rt.agent_secret, attempt.id),
+                                     **pinned_wheel(self.rt.settings, attempt.provider)),  # issue 13
             max_price_per_hour=job_spec.resources.max_price_per_hour,
         )
 

@@ -157,6 +157,19 @@ class CheckpointSpec(BaseModel):
         return full
 
 
+class WorkdirRef(BaseModel):
+    """Where a packed workdir lives: its sha256 and the store it was uploaded to ("daemon" or a bucket URL)."""
+
+    model_config = ConfigDict(extra="forbid")
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    store: str = Field(default="daemon", min_length=1, max_length=1024)
+    bytes: int = Field(default=0, ge=0)
+    files: int = Field(default=0, ge=0)
+
+
+_SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
 class JobSpec(BaseModel):
     """What a user submits (YAML or JSON)."""
 
@@ -176,6 +189,12 @@ class JobSpec(BaseModel):
     priority: int = Field(default=0, ge=-1000, le=1000)
     max_restarts: int = Field(default=3, ge=0, le=1000)
     restart_exit_codes: list[int] = Field(default_factory=list)  # user failures worth a restart (max_restarts)
+    # issue 13: code, data, image and secrets for the job (orchestrator/workdir, orchestrator/secrets)
+    workdir: str | None = None  # a local directory; `spotwise submit` packs and uploads it
+    workdir_ref: WorkdirRef | None = None  # set by the client after the upload; reused by every attempt
+    file_mounts: dict[str, str] = Field(default_factory=dict)  # instance path -> bucket URL (read-only data)
+    image: str | None = Field(default=None, pattern=r"^docker:[^\s]+$", max_length=512)  # docker:<ref>
+    secrets: list[str] = Field(default_factory=list, max_length=100)  # names; values stay in the daemon
 
     @field_validator("env")
     @classmethod
@@ -184,6 +203,24 @@ class JobSpec(BaseModel):
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
                 raise ValueError(f"env name {key!r} is not a valid variable name (letters, digits, _)")
         return env
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not _SECRET_NAME_RE.match(name):
+                raise ValueError(f"secret name {name!r} must be a variable name (letters, digits, _)")
+        return names
+
+    @field_validator("file_mounts")
+    @classmethod
+    def _mounts(cls, mounts: dict[str, str]) -> dict[str, str]:
+        for path, url in mounts.items():
+            if not path.startswith("/") or ".." in path.split("/"):
+                raise ValueError(f"file_mounts path {path!r} must be absolute without '..', e.g. /data")
+            if "://" not in url:
+                raise ValueError(f"file_mounts source {url!r} must be a URL like s3://bucket/path or gs://...")
+        return mounts
 
     @model_validator(mode="after")
     def _deadline_is_future_or_relative(self) -> JobSpec:

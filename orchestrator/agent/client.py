@@ -7,6 +7,7 @@ deadline, so a daemon killed with SIGKILL and started again loses no report.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -44,6 +45,27 @@ class AgentClient:
                 pass
             if time.monotonic() + delay > deadline:
                 raise TimeoutError(f"daemon unreachable for {give_up_after:g}s ({method} {path})")
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def download(self, path: str, dest: Path, give_up_after: float = 600.0) -> None:
+        """Stream an agent-API file (workdir archive) to `dest`, retried like every call (issue 13)."""
+        deadline = time.monotonic() + give_up_after
+        delay = 0.5
+        while True:
+            try:
+                with self._http.stream("GET", self._prefix + path, timeout=120.0) as response:
+                    if response.status_code < 400:
+                        with open(dest, "wb") as out:
+                            for block in response.iter_bytes(1 << 20):
+                                out.write(block)
+                        return
+                    if response.status_code not in (408, 429) and response.status_code < 500:
+                        raise DaemonRefused(response.status_code, response.read().decode(errors="replace"))
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"daemon unreachable for {give_up_after:g}s (GET {path})")
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
 

@@ -15,8 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agent.client import AgentClient, DaemonRefused
+from orchestrator.agent.container import (  # issue 13
+    container_env,
+    container_name,
+    docker_argv,
+    remove_container,
+    shell_command,
+)
 from orchestrator.agent.gpu import NvmlReader, mean_utilization, total_power_watts
 from orchestrator.agent.notices import REBALANCE, Notice, NoticeWatcher, watcher_for
+from orchestrator.agent.prepare import PrepareFailed, after_restart, mount_path, prepare, record_job_group
 from orchestrator.agent.runner import JobProcess, LogPump
 from orchestrator.agent.sync import CheckpointSync
 from orchestrator.checkpoint import CheckpointStorageError, CheckpointStore
@@ -65,6 +73,7 @@ class Agent:
     def _job_env(self, spec: dict[str, Any], checkpoint_dir: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_FROM_JOB}
         env.update(spec.get("env") or {})
+        env.update(spec.get("secrets") or {})  # issue 13: from the authenticated spec response only; never logged
         env.update({
             "SPOTWISE_JOB_ID": spec["job_id"], "SPOTWISE_ATTEMPT": str(spec["attempt_number"]),
             "SPOTWISE_CHECKPOINT_DIR": str(checkpoint_dir), "SPOTWISE_RESUMED": "1" if spec["resumed"] else "0",
@@ -76,6 +85,21 @@ class Agent:
         if not configured:
             return self.work_root / "checkpoint"
         return Path(self.path_prefix + configured) if self.path_prefix else Path(configured)
+
+    def _phases(self, spec: dict[str, Any], workdir: Path, checkpoint_dir: Path,
+                env: dict[str, str]) -> list[tuple[str, str | None, dict[str, str]]]:
+        """(phase, shell command, env): setup then run on the host, or one container running both (issue 13)."""
+        if not spec.get("image"):
+            return [("setup", spec.get("setup"), env), ("run", spec.get("run"), env)]
+        inside = spec.get("checkpoint_dir") or "/checkpoint"
+        passed = list(spec.get("env") or {}) + list(spec.get("secrets") or {})
+        docker_env, names = container_env(env, spec.get("setup"), spec["run"], inside, passed)
+        mounts = {mount_path(p, self.path_prefix): p for p in spec.get("file_mounts") or {}}
+        argv = docker_argv(spec["image"], name=container_name(spec["attempt_id"]), workdir=workdir,
+                           checkpoint_dir=checkpoint_dir, container_checkpoint_dir=inside, env_names=names,
+                           stop_signal=self.stop_signal.name, grace_seconds=self.stop_grace,
+                           gpus=self.gpu is not None, mounts=mounts)
+        return [("run", shell_command(argv), docker_env)]
 
     def _heartbeats(self, interval: float) -> None:
         while not self.done.wait(interval):
@@ -128,6 +152,13 @@ class Agent:
         workdir.mkdir(parents=True, exist_ok=True)
         checkpoint_dir = self._checkpoint_dir(spec)
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        after_restart(self.client, self.work_root, _log)  # issue 13: a supervisor restart is reported
+        try:
+            prepare(self.client, spec, workdir, self.path_prefix, _log)  # issue 13: workdir digest, file_mounts
+        except PrepareFailed as exc:
+            _log(str(exc))
+            self.client.exit(1, message=str(exc)[:2000])
+            return 0
         self.sync = self._open_sync(spec, checkpoint_dir)
         restored = self.sync.restore() if self.sync else None
         env = self._job_env(spec, checkpoint_dir)
@@ -142,17 +173,19 @@ class Agent:
         if self.sync:
             self.sync.start()
         code = 0
-        for phase in ("setup", "run"):
-            command = spec.get(phase)
+        for phase, command, phase_env in self._phases(spec, workdir, checkpoint_dir, env):  # issue 13: images
             if not command or self.stopped_by_daemon.is_set() or self.preempted.is_set() or \
                     self.checkpoint_stop.is_set():
                 continue
             self.phase = "setup" if phase == "setup" else "running"
-            self.job = JobProcess(command, cwd=str(workdir), env=env, pump=pump)
+            self.job = JobProcess(command, cwd=str(workdir), env=phase_env, pump=pump)
+            record_job_group(self.work_root, self.job.proc.pid)
             code = self.job.wait()
             if code != 0:
                 break
         self.done.set()
+        if spec.get("image"):
+            remove_container(container_name(spec["attempt_id"]))
         if self.sync:  # the job has stopped: its last checkpoint goes up before we report or the VM goes
             self.sync.stop()
             self.sync.upload_now("preemption" if self.preempted.is_set() else "job stopped")

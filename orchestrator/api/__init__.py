@@ -8,6 +8,7 @@ from orchestrator import __version__
 from orchestrator.api import (  # issue 6
     admin,
     agent,
+    agent_bootstrap,  # issue 13
     agent_checkpoint,  # issue 5
     alerts,
     costs,
@@ -16,8 +17,10 @@ from orchestrator.api import (  # issue 6
     offers,  # issue 4
     policies,
     providers,
+    secrets,  # issue 13
+    workdirs,  # issue 13
 )
-from orchestrator.api.errors import install_error_handlers
+from orchestrator.api.errors import ERROR_RESPONSES, install_error_handlers
 from orchestrator.api.limits import BodySizeLimit
 from orchestrator.api.ratelimit import RateLimit
 from orchestrator.runtime import Runtime
@@ -25,17 +28,21 @@ from orchestrator.runtime import Runtime
 
 def create_app(rt: Runtime) -> FastAPI:
     app = FastAPI(title="Spotwise", version=__version__,
-                  description="Run GPU jobs on the cheapest spot capacity without losing work or money.")
+                  description="Run GPU jobs on the cheapest spot capacity without losing work or money.",
+                  responses=ERROR_RESPONSES)
     app.state.rt = rt
     install_error_handlers(app)
     for module in (jobs, agent, admin, health, providers, costs, policies, alerts, offers):
         app.include_router(module.router)
     app.include_router(agent_checkpoint.router)  # issue 5
+    for issue13 in (agent_bootstrap, secrets, workdirs):
+        app.include_router(issue13.router)
     from orchestrator.ui import api, pages  # issue 11: the web dashboard (imported here: it uses api.deps)
 
     app.include_router(api.router)
     app.include_router(pages.router)
-    app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_request_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_request_bytes,
+                       overrides={"/v1/workdirs/": rt.settings.workdir_max_bytes})  # issue 13
     app.add_middleware(RateLimit, rate=rt.settings.api_rate_limit_per_second,  # issue 12: outermost
                        burst=rt.settings.api_rate_limit_burst)
     return app

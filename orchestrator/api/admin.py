@@ -25,7 +25,7 @@ class TokenRequest(BaseModel):
     team: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     admin: bool = False
     name: str = Field(default="", max_length=128)
-    expires_in_hours: float | None = Field(default=None, gt=0)
+    expires_in_hours: float | None = Field(default=None, gt=0, le=24 * 3653)  # ten years (fuzz: overflow)
 
     @model_validator(mode="after")
     def _team_or_admin(self) -> TokenRequest:

@@ -25,6 +25,7 @@ from orchestrator.recovery import after_attempt
 from orchestrator.store.tables import Attempt, LogChunk
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import Principal
+from orchestrator.workdir.payload import job_payload
 
 router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"])
 
@@ -77,6 +78,7 @@ def attempt_spec(attempt_id: str, principal: PrincipalDep, session: SessionDep, 
         "checkpoint": agent_config(rt.settings, spec, attempt.provider, job.id),  # issue 5: store, interval, signal
         "resumed": attempt.number > 1, "heartbeat_interval_seconds": rt.settings.heartbeat_interval_seconds,
         "active": attempt.state in ACTIVE,
+        **job_payload(session, rt.settings.home, spec),  # issue 13: workdir, file_mounts, image, secrets
     }
 
 

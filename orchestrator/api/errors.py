@@ -24,6 +24,20 @@ class ApiError(Exception):
         self.details = details or []
 
 
+# issue 12: every route may answer these, in the shape below; declared app-wide so the OpenAPI schema (and
+# clients generated from it, and schemathesis) know them.
+_ERROR_SCHEMA: dict[str, Any] = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message", "details"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                   "details": {"type": "array", "items": {"type": "string"}}}}}}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": why, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+    for status, why in [(400, "bad request"), (401, "no, unknown, expired or revoked token"), (403, "not allowed"),
+                        (404, "not found (or another team's)"), (409, "state conflict"),
+                        (413, "body over max_request_bytes"), (429, "rate limited (see Retry-After)")]
+}
+
+
 def error_body(code: str, message: str, details: list[str] | None = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details or []}}
 

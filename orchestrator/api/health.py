@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
@@ -56,7 +57,7 @@ class StoreCollector:
         yield spend
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)  # issue 12: the schema says text, not JSON
 def metrics(rt: RuntimeDep) -> Response:
     registry = CollectorRegistry()
     registry.register(StoreCollector(rt))  # type: ignore[arg-type]

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator import transitions as T
-from orchestrator.api.deps import SessionDep, UserDep
+from orchestrator.api.deps import RuntimeDep, SessionDep, UserDep
 from orchestrator.api.errors import ApiError
+from orchestrator.api.workdirs import check_submission
 from orchestrator.checkpoint.views import add_recovery_facts
 from orchestrator.costs import job_costs
 from orchestrator.energy import job_energy
@@ -63,7 +64,7 @@ def _visible_job(session: Session, principal: Principal, job_id: str) -> Job:
 
 
 @router.post("", status_code=201)
-def submit_job(principal: UserDep, session: SessionDep, body: Any = Body(...)) -> dict[str, Any]:
+def submit_job(principal: UserDep, session: SessionDep, rt: RuntimeDep, body: Any = Body(...)) -> dict[str, Any]:
     """Submit a job spec (the same fields as a YAML job file)."""
     try:
         spec = parse_spec(body, "request body")
@@ -75,6 +76,7 @@ def submit_job(principal: UserDep, session: SessionDep, body: Any = Body(...)) -
         elif spec.team != principal.team:
             raise ApiError(403, "forbidden", f"a token of team {principal.team!r} cannot submit for team "
                            f"{spec.team!r}")
+    check_submission(session, rt, spec)  # issue 13: uploaded workdir, named secrets
     job = submit(session, spec)
     return job_view(job, 0.0, utcnow())
 
@@ -83,7 +85,8 @@ def submit_job(principal: UserDep, session: SessionDep, body: Any = Body(...)) -
 def list_job_page(
     principal: UserDep, session: SessionDep,
     state: list[JobState] = Query(default=[]), team: str | None = None, name: str | None = None,
-    limit: int = Query(default=50, ge=1, le=500), before: int | None = Query(default=None, ge=1),
+    limit: int = Query(default=50, ge=1, le=500),
+    before: int | None = Query(default=None, ge=1, le=2**63 - 1),  # issue 12: a bigger one was a 500 (fuzz)
 ) -> dict[str, Any]:
     """Newest first. Page with `before` = the previous page's `next_before`."""
     if not principal.is_admin:

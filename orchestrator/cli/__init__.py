@@ -12,8 +12,18 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from orchestrator.cli import alerts, catalog, costs, offers, policy, providers, render  # issue 4  # issue 6
+from orchestrator.cli import (  # issue 4  # issue 6
+    alerts,
+    catalog,
+    costs,
+    offers,
+    policy,
+    providers,
+    render,
+    secrets,  # issue 13
+)
 from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.workdir import attach_workdir  # issue 13
 from orchestrator.config import Settings
 from orchestrator.specfile import SpecError, describe_validation_error, load_spec_file
 
@@ -37,6 +47,7 @@ app.command("offers")(offers.offers)  # issue 4
 app.add_typer(policy.app, name="policy")  # issue 6
 app.add_typer(alerts.app, name="alerts")  # issue 6
 app.command("costs")(costs.costs)  # issue 6
+app.add_typer(secrets.app, name="secrets")  # issue 13
 
 console = Console()
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
@@ -85,12 +96,13 @@ def submit(
     """Submit a job from a YAML or JSON spec file."""
     spec = load_spec_file(file)
     api = client()
+    human = Console(stderr=True) if output == "json" else console
+    spec = attach_workdir(api, settings(), spec, file.parent, human)  # issue 13: pack + upload, digest on the job
     job = api.post("/v1/jobs", spec.model_dump(mode="json", exclude_unset=True))
     if output == "json" and not wait:
         print(json.dumps(job, indent=2))
         return
     # With --output json, stdout carries only the JSON: progress goes to stderr.
-    human = Console(stderr=True) if output == "json" else console
     human.print(f"submitted job [bold]{job['id']}[/] ({job['name']}, team {job['team']})")
     if wait:
         final = watch(api, job["id"], out=human)

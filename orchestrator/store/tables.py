@@ -342,3 +342,21 @@ class EnergyEntry(Base):
     last_gpu_watts: Mapped[float] = mapped_column(Float)
     last_host_watts: Mapped[float] = mapped_column(Float)
     last_measured: Mapped[bool] = mapped_column(Boolean)
+
+
+# -- job secrets (issue 13) --------------------------------------------------------------------
+
+
+class JobSecret(Base):
+    """A named secret for jobs (W&B or HF token), Fernet-encrypted; the key lives in a 0600 file in SPOTWISE_HOME.
+
+    `scope` is a team name, or "*" for an admin-wide secret that every team's jobs may reference; a team's own
+    secret of the same name wins. Only the agent of an attempt of that job ever receives the value.
+    """
+
+    __tablename__ = "job_secrets"
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

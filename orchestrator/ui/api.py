@@ -112,7 +112,7 @@ def _burn(session: Session, by: str, team: str | None) -> dict[str, float]:
 @router.get("/spend")
 def spend_series(principal: UserDep, session: SessionDep, by: str = "team",
                  window_seconds: float = Query(default=86400, gt=0, le=400 * 86400),
-                 step_seconds: float = Query(default=3600, ge=1)) -> dict[str, Any]:
+                 step_seconds: float = Query(default=3600, ge=1, le=366 * 86400)) -> dict[str, Any]:
     """Spend per bucket per team or cloud over the last `window_seconds`, and today's burn rates."""
     if by not in SERIES_GROUPS:
         raise ApiError(422, "invalid_request", f"unknown grouping {by!r}; choose one of: {', '.join(SERIES_GROUPS)}")
