@@ -3,7 +3,7 @@
 Real `spotwise serve` subprocesses (SQLite, or PostgreSQL with one and three replicas) with no cloud
 provider enabled, so placement costs nothing and the API is what is measured; the load generator is
 a separate process (`api_throughput.py loadgen`) running N concurrent clients (asyncio + httpx, one
-keep-alive connection each, clients spread round-robin over the replicas).
+keep-alive connection and team token each, clients spread round-robin over the replicas).
 
     .venv/bin/python bench/api_throughput.py                      # everything (about 3 minutes)
     .venv/bin/python bench/api_throughput.py --seconds 3 --list-jobs 20000 --no-postgres
@@ -41,9 +41,8 @@ SPEC = {"name": "bench", "team": "bench", "run": "python train.py", "resources":
 
 # -- load generator (its own process) ------------------------------------------------------------
 
-async def _client(url: str, stop_at: float, warm_until: float, lat: list[float]) -> None:
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {TOKEN_ARG}"},
-                                 timeout=30) as c:
+async def _client(url: str, token: str, stop_at: float, warm_until: float, lat: list[float]) -> None:
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
         while (now := time.perf_counter()) < stop_at:
             r = await c.post("/v1/jobs", json=SPEC)
             done = time.perf_counter()
@@ -56,25 +55,25 @@ async def _loadgen(urls: list[str], clients: int, seconds: float, warmup: float)
     start = time.perf_counter()
     warm_until, stop_at = start + warmup, start + warmup + seconds
     lat: list[float] = []
-    await asyncio.gather(*[_client(urls[i % len(urls)], stop_at, warm_until, lat) for i in range(clients)])
+    await asyncio.gather(*[_client(urls[i % len(urls)], TOKENS[i % len(TOKENS)], stop_at, warm_until, lat)
+                           for i in range(clients)])
     lat.sort()
     return {"clients": clients, "requests": len(lat), "per_s": len(lat) / seconds,
             "p50_ms": 1000 * lat[len(lat) // 2], "p99_ms": 1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))]}
 
 
-TOKEN_ARG = ""
+TOKENS: list[str] = []
 
 
 def loadgen_main(argv: list[str]) -> None:
-    global TOKEN_ARG
     p = argparse.ArgumentParser()
     p.add_argument("--urls", required=True)
-    p.add_argument("--token", required=True)
+    p.add_argument("--token", required=True, help="comma-separated; client i uses token i mod len")
     p.add_argument("--clients", type=int, required=True)
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--warmup", type=float, default=1.0)
     a = p.parse_args(argv)
-    TOKEN_ARG = a.token
+    TOKENS[:] = a.token.split(",")
     print(json.dumps(asyncio.run(_loadgen(a.urls.split(","), a.clients, a.seconds, a.warmup))))
 
 
@@ -107,8 +106,17 @@ class Cluster:
             stop_daemon(proc)
 
 
+def client_tokens(url: str, clients: int) -> list[str]:
+    """One team token per client, as separate users would have: the API's rate limit is per token (500/s by
+    default), so one token shared by every client would measure the limiter, not the API."""
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as c:
+        return [c.post("/v1/tokens", json={"team": SPEC["team"], "name": f"bench client {i}"}).raise_for_status()
+                .json()["token"] for i in range(clients)]
+
+
 def run_load(urls: list[str], clients: int, seconds: float) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "loadgen", "--urls", ",".join(urls), "--token", TOKEN,
+    tokens = client_tokens(urls[0], clients)
+    out = subprocess.run([sys.executable, __file__, "loadgen", "--urls", ",".join(urls), "--token", ",".join(tokens),
                           "--clients", str(clients), "--seconds", str(seconds)],
                          capture_output=True, text=True, check=True, timeout=seconds + 120)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]

@@ -8,15 +8,18 @@ running (a daemon restart must not cost anyone their job).
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio.to_thread
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from orchestrator.api import create_app
+from orchestrator.api.inflight import API_THREADS
 from orchestrator.config import Settings
 from orchestrator.leases import Leases, SqliteGuard, sqlite_path
 from orchestrator.logs import configure_logging, get_logger
@@ -29,6 +32,18 @@ from orchestrator.store.tables import ApiToken
 from orchestrator.tokens import create_api_token, hash_token
 
 log = get_logger(__name__)
+
+class _Server(uvicorn.Server):
+    """uvicorn's server with the request threadpool sized to API_THREADS (it can only be set inside the loop).
+
+    Why 16 and not AnyIO's 40: below the PostgreSQL pool (orchestrator/store/db.py: 25 a replica, with room for
+    the loop threads), so a request thread never waits for a connection, and few enough that a 2-core machine does
+    not spend its time handing the GIL around. The API admits as many requests at once (api/inflight.py).
+    """
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = API_THREADS
+        await super().serve(sockets=sockets)
 
 
 def ensure_admin_token(rt: Runtime) -> Path | None:
@@ -105,10 +120,11 @@ def serve(settings: Settings) -> None:
              admin_token_file=str(token_file) if token_file else None)
     loops = Loops(rt)
     loops.start()
+    # loop/http "auto": uvloop and httptools when installed (pyproject dependencies), asyncio and h11 otherwise.
     config = uvicorn.Config(create_app(rt), host=settings.host, port=settings.port, log_level="warning",
-                            access_log=False, lifespan="off")
+                            access_log=False, lifespan="off", loop="auto", http="auto")
     try:
-        uvicorn.Server(config).run()
+        _Server(config).run()
     finally:
         loops.stop()
         rt.close()

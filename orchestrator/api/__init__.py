@@ -21,9 +21,11 @@ from orchestrator.api import (  # issue 6
     workdirs,  # issue 13
 )
 from orchestrator.api.errors import ERROR_RESPONSES, install_error_handlers
+from orchestrator.api.inflight import API_THREADS, InFlightLimit
 from orchestrator.api.limits import BodySizeLimit
 from orchestrator.api.ratelimit import RateLimit
 from orchestrator.runtime import Runtime
+from orchestrator.tokens import TokenCache
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -31,6 +33,7 @@ def create_app(rt: Runtime) -> FastAPI:
                   description="Run GPU jobs on the cheapest spot capacity without losing work or money.",
                   responses=ERROR_RESPONSES)
     app.state.rt = rt
+    app.state.token_cache = TokenCache()  # accepted API tokens, 2 s (orchestrator/tokens.py)
     install_error_handlers(app)
     for module in (jobs, agent, admin, health, providers, costs, policies, alerts, offers):
         app.include_router(module.router)
@@ -41,6 +44,7 @@ def create_app(rt: Runtime) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.add_middleware(InFlightLimit, limit=API_THREADS)  # issue 10: no request thread waits on a held connection
     app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_request_bytes,
                        overrides={"/v1/workdirs/": rt.settings.workdir_max_bytes})  # issue 13
     app.add_middleware(RateLimit, rate=rt.settings.api_rate_limit_per_second,  # issue 12: outermost

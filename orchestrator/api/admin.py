@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import select
 
-from orchestrator.api.deps import AdminDep, RuntimeDep, SessionDep
+from orchestrator.api.deps import AdminDep, RuntimeDep, SessionDep, token_cache
 from orchestrator.api.errors import ApiError
 from orchestrator.store.tables import ApiToken, Instance
 from orchestrator.store.types import utcnow
@@ -57,11 +57,15 @@ def list_tokens(_: AdminDep, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/tokens/{token_id}/revoke")
-def revoke_token(token_id: str, _: AdminDep, session: SessionDep) -> dict[str, Any]:
+def revoke_token(token_id: str, _: AdminDep, session: SessionDep, request: Request) -> dict[str, Any]:
     row = session.get(ApiToken, token_id)
     if row is None:
         raise ApiError(404, "not_found", f"token {token_id} not found")
     row.revoked_at = row.revoked_at or utcnow()
+    session.flush()
+    # Refused on this replica from now on (a request racing this commit may re-cache it, for
+    # TOKEN_CACHE_SECONDS at most), and on other replicas within TOKEN_CACHE_SECONDS.
+    token_cache(request).clear()
     return _token_view(row)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio.to_thread
+from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.errors import ApiError
 from orchestrator.runtime import Runtime
@@ -14,28 +17,56 @@ from orchestrator.store.db import transaction
 from orchestrator.tokens import (
     AGENT_PREFIX,
     Principal,
+    TokenCache,
     TokenRejected,
     authenticate_agent_token,
-    authenticate_api_token,
 )
 
+# The small dependencies below are `async def` on purpose: they do no I/O, and a sync one costs a threadpool hop
+# per request (issue 10: the submit path made seven hops; a 2-core machine felt each).
 
-def get_runtime(request: Request) -> Runtime:
+
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.rt  # type: ignore[no-any-return]
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(rt: RuntimeDep) -> Iterator[Session]:
-    with transaction(rt.sessions) as session:
+async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
+    """The request's transaction. Opening it does no I/O (the connection is taken at the first query, in the
+    endpoint's worker thread), so it opens here in the event loop: one threadpool hop fewer per request (issue 10).
+    Commit or rollback runs in a thread of its own limiter, shielded from cancellation, as FastAPI does for sync
+    dependencies: it releases the connection, so it must never wait for a request thread, nor be skipped. A hot
+    endpoint may commit itself at its end (submit does), which saves the commit's hop too."""
+    unit = transaction(rt.sessions)
+    session = unit.__enter__()
+    try:
         yield session
+    except BaseException as exc:
+        with CancelScope(shield=True):
+            await anyio.to_thread.run_sync(unit.__exit__, type(exc), exc, exc.__traceback__,
+                                           limiter=CapacityLimiter(1))
+        raise
+    if not session.in_transaction():  # the endpoint committed in its own thread: closing does no I/O
+        unit.__exit__(None, None, None)
+        return
+    with CancelScope(shield=True):
+        await anyio.to_thread.run_sync(unit.__exit__, None, None, None, limiter=CapacityLimiter(1))
 
 
 # scope="function": commit BEFORE the response is sent (FastAPI's default for yield dependencies ends them after
 # it). Otherwise a daemon killed between the two acknowledges a job or an exit report it never stored (issue 12:
 # the chaos harness lost 3 acknowledged submissions in 20 SIGKILLs that way).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def token_cache(request: Request) -> TokenCache:
+    """The app's cache of accepted API tokens (made on first use, so an app built without create_app works)."""
+    cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
+    if cache is None:
+        cache = request.app.state.token_cache = TokenCache()
+    return cache
 
 
 def _bearer(request: Request) -> str:
@@ -49,13 +80,18 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def get_principal(request: Request, rt: RuntimeDep) -> Principal:
+async def get_principal(request: Request, rt: RuntimeDep) -> Principal:
     token = _bearer(request)
     try:
         if token.startswith(AGENT_PREFIX):
-            return authenticate_agent_token(rt.agent_secret, token)
-        with transaction(rt.sessions) as session:
-            return authenticate_api_token(session, token)
+            return authenticate_agent_token(rt.agent_secret, token)  # an HMAC: no I/O
+        cache = token_cache(request)
+        hit = cache.get(token)
+        if hit is not None:
+            return hit
+        # Its own short transaction, never the request's: endpoints that open their own transaction deadlocked
+        # when it was the request's. In a worker thread: it waits for the database.
+        return await run_in_threadpool(cache.authenticate, rt.sessions, token)
     except TokenRejected as exc:
         raise ApiError(401, "unauthenticated", str(exc)) from None
 
@@ -63,13 +99,13 @@ def get_principal(request: Request, rt: RuntimeDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def require_user(principal: PrincipalDep) -> Principal:
+async def require_user(principal: PrincipalDep) -> Principal:
     if principal.role not in ("admin", "team"):
         raise ApiError(403, "forbidden", "agent tokens may only use the agent API")
     return principal
 
 
-def require_admin(principal: PrincipalDep) -> Principal:
+async def require_admin(principal: PrincipalDep) -> Principal:
     if not principal.is_admin:
         raise ApiError(403, "forbidden", "this needs an admin token")
     return principal
