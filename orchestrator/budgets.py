@@ -10,6 +10,8 @@ attempt and the reconcile loop terminates it as an orphan. Blocked scopes are ke
 A `stop` asks the job to checkpoint first (`orchestrator.stops`): the sweep records a stop request
 and the instance is terminated when the agent reports its exit or `grace_s` later. Committed spend
 therefore looks `interval + grace` ahead, so the stop starts early enough for the grace to fit.
+A block is released only when releasing its waiting jobs would not cross it again at once
+(`_release_would_recross`): without that, block and release alternate and each release launches a batch.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from orchestrator.attempts import ACTIVE, open_instances
 from orchestrator.logs import get_logger
 from orchestrator.models import JobState
 from orchestrator.policy_store import current_policy
+from orchestrator.policyfile import Budget
 from orchestrator.stops import finish_due, request_stop
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Job, Meta
@@ -87,6 +90,7 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
         jobs = list(s.scalars(select(Job)))
         running = {r.job_id: r for r in open_instances(s)}
         stops_left = policy.max_actions_per_sweep
+        held_before = blocked_scopes(s)
         for b in policy.budgets:
             scoped = [j for j in jobs if in_scope(b.scope, j)]
             start, end = period_bounds(b.period, b.timezone, now)
@@ -112,7 +116,8 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
                 report.alerts += 1
             if policy.dry_run:
                 continue
-            if v.actions & {"block_new", "stop"}:
+            if v.actions & {"block_new", "stop"} or (
+                    b.name in held_before and _release_would_recross(s, b, scoped, spent, burn, interval_s + grace_s)):
                 report.blocked_scopes[b.name] = b.scope
             if "stop" in v.actions:
                 for job in scoped:
@@ -130,6 +135,32 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
     if grace_s <= 0:
         finish_due(sessions, providers, now)
     return report
+
+
+def _release_would_recross(s: Session, budget: Budget, scoped: list[Job], spent: float, burn: float,
+                           lookahead_s: float) -> bool:
+    """True while releasing the budget's waiting jobs would cross a block_new/stop threshold again at once.
+
+    Why: thresholds fire on committed spend (spent + running $/h x lookahead), so when the running jobs
+    end, committed falls back to `spent` and a plain check would release every BLOCKED_BUDGET job at
+    once -- under `block_new` alone those then run to completion, and the budget is overrun by a whole
+    batch of jobs per block/release cycle (the chaos harness's `capped` team went 4x over its limit).
+    A block therefore stays while `spent + (running + released) $/h x lookahead` still crosses, each
+    released job priced at its last attempt's price (else the dearest price seen in the scope).
+    """
+    levels = [budget.limit_usd * t.percent / 100.0 for t in budget.thresholds if t.action in ("block_new", "stop")]
+    waiting = [j.id for j in scoped if j.state == JobState.BLOCKED_BUDGET]
+    if not levels or not waiting:
+        return False
+    rows = s.execute(select(Attempt.job_id, Attempt.price_per_hour, Attempt.number)
+                     .where(Attempt.job_id.in_([j.id for j in scoped]))).all()
+    last: dict[str, tuple[int, float]] = {}
+    for job_id, price, number in rows:
+        if job_id not in last or last[job_id][0] < number:
+            last[job_id] = (number, price)
+    dearest = max((p for _, p in last.values()), default=0.0)
+    released = sum(last[j][1] if j in last else dearest for j in waiting)
+    return spent + (burn + released) * lookahead_s / 3600.0 >= min(levels)
 
 
 def _stop(s: Session, job: Job, budget: str, why: str, grace_s: float, now: datetime) -> bool:

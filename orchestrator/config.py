@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     reclaimed_pool_block_seconds: float = 600.0  # a pool that just preempted us is avoided this long
     # costs, policies and alerts (issue 6)
     ledger_interval_seconds: float = 10.0
-    budget_interval_seconds: float = 30.0  # the overspend bound is running $/h x this interval
+    budget_interval_seconds: float = 30.0  # overspend bound: running $/h x (this + grace + downtime), README
     idle_interval_seconds: float = 30.0
     stop_grace_seconds: float = 120.0  # a budget or cap stop waits this long for the job to checkpoint
     alert_interval_seconds: float = 2.0

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator.alerts import emit
+from orchestrator.config import Settings
 from orchestrator.logs import get_logger
 from orchestrator.models import JobState
 from orchestrator.runtime import Runtime
@@ -144,6 +145,16 @@ class OfferCache:
         return self.index
 
 
+def _due_before(settings: Settings, row: PriceSource | None, regular: datetime) -> datetime:
+    """A failed refresh is retried after `retry_backoff_seconds`, doubling per failure, never later than the
+    regular interval. Why: found by the chaos harness -- a throttled first fetch left the daemon with no
+    offers at all for the whole interval (10 min by default), every job waiting for capacity meanwhile."""
+    if row is None or not row.failures:
+        return regular
+    retry = settings.retry_backoff_seconds * 2 ** min(row.failures - 1, 6)
+    return max(regular, utcnow() - timedelta(seconds=retry))
+
+
 def refresh_due(rt: Runtime, *, force: bool = False) -> dict[str, int | str]:
     """Fetch live offers from each enabled provider whose data is older than the interval.
 
@@ -157,7 +168,7 @@ def refresh_due(rt: Runtime, *, force: bool = False) -> dict[str, int | str]:
     for name, provider in rt.providers.items():
         row = last.get(name)
         attempted: datetime | None = row.attempted_at if row is not None else None
-        if not force and attempted is not None and attempted > due_before:
+        if not force and attempted is not None and attempted > _due_before(settings, row, due_before):
             continue
         try:
             offers = provider.list_offers(OfferQuery())

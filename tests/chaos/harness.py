@@ -32,9 +32,12 @@ from tests.e2e.conftest import Daemon
 
 TEAMS = ["t0", "t1", "t2", "t3"]
 CAPPED = "capped"
-CAPPED_LIMIT = 0.0008  # USD: crossed after a few seconds of instance time, so block_new really binds
+CAPPED_LIMIT = 0.0008  # USD: crossed after a few seconds of instance time, so block_new and stop really bind
 BUDGET_INTERVAL = 1.0
 STOP_GRACE = 5.0
+STOPS_INTERVAL = min(5.0, BUDGET_INTERVAL)  # the daemon's "stops" loop: finishes stops past their deadline
+CAPACITY_BLOCK = 2.0
+RECONCILE_INTERVAL = 2.0
 
 
 @dataclass
@@ -61,7 +64,8 @@ def _policy() -> str:
         {"name": "all", "scope": "global", "period": "monthly", "limit_usd": 0.02,
          "thresholds": [{"percent": p, "action": "alert"} for p in range(10, 101, 10)]},
         {"name": "capped", "scope": f"team:{CAPPED}", "period": "monthly", "limit_usd": CAPPED_LIMIT,
-         "thresholds": [{"percent": 50, "action": "alert"}, {"percent": 100, "action": "block_new"}]},
+         "thresholds": [{"percent": 50, "action": "alert"}, {"percent": 100, "action": "block_new"},
+                        {"percent": 100, "action": "stop"}]},
     ]
     budgets += [{"name": f"team-{t}", "scope": f"team:{t}", "period": "monthly", "limit_usd": 0.004,
                  "thresholds": [{"percent": p, "action": "alert"} for p in (25, 50, 75, 100)]} for t in TEAMS]
@@ -80,6 +84,9 @@ class ChaosRun:
         self.daemon = Daemon(home=self.home, port=free_port())
         self.job_ids: list[str] = []
         self.should_fail: set[str] = set()
+        # (SIGKILL, replacement's first budget sweep) in epoch seconds: while no replica runs, nothing
+        # enforces a budget, so the invariants' bound counts these windows (see invariants.py)
+        self.outages: list[tuple[float, float]] = []
         self._sink_timer: threading.Timer | None = None
 
     def _env(self) -> dict[str, str]:
@@ -92,7 +99,9 @@ class ChaosRun:
             "SPOTWISE_ALERT_MAX_TRIES": "40", "SPOTWISE_LEDGER_INTERVAL_SECONDS": "1",
             "SPOTWISE_BUDGET_INTERVAL_SECONDS": str(BUDGET_INTERVAL), "SPOTWISE_STOP_GRACE_SECONDS": str(STOP_GRACE),
             "SPOTWISE_HEARTBEAT_TIMEOUT_SECONDS": "8", "SPOTWISE_RETRY_BACKOFF_SECONDS": "0.5",
-            "SPOTWISE_CAPACITY_BLOCK_SECONDS": "2", "SPOTWISE_RECLAIMED_POOL_BLOCK_SECONDS": "2",
+            "SPOTWISE_CAPACITY_BLOCK_SECONDS": str(CAPACITY_BLOCK),
+            "SPOTWISE_RECLAIMED_POOL_BLOCK_SECONDS": str(CAPACITY_BLOCK),
+            "SPOTWISE_RECONCILE_INTERVAL_SECONDS": str(RECONCILE_INTERVAL),
             "SPOTWISE_CHECKPOINT_STORE": f"file://{self.home / 'checkpoints'}",
         }
         if self.cfg.database_url:
@@ -134,10 +143,13 @@ class ChaosRun:
     # -- faults ----------------------------------------------------------------------------------
 
     def _restart(self, kind: str) -> None:
+        killed = time.time()
         self.daemon.kill9()
         self.faults.add(kind)
         time.sleep(self.rng.uniform(0.05, 0.8))
         self.daemon.start()
+        # the scheduler starts before the API answers, so its first sweep is at most one interval after this
+        self.outages.append((killed, time.time() + BUDGET_INTERVAL))
 
     def _kill_mid_alert(self) -> None:
         self.receiver.in_flight.clear()
@@ -220,8 +232,9 @@ class ChaosRun:
             for pid in processes.cluster_pids(cluster):
                 os.kill(pid, signal.SIGKILL)
         exp = Expectations(should_fail=self.should_fail, acknowledged=set(self.job_ids), capped_team=CAPPED,
-                           capped_limit_usd=CAPPED_LIMIT,
-                           budget_interval_s=BUDGET_INTERVAL, stop_grace_s=STOP_GRACE)
+                           capped_limit_usd=CAPPED_LIMIT, budget_interval_s=BUDGET_INTERVAL, stop_grace_s=STOP_GRACE,
+                           stops_interval_s=STOPS_INTERVAL, outages=list(self.outages),
+                           wait_bound_s=CAPACITY_BLOCK + RECONCILE_INTERVAL)
         checks = check_all(self.database_url, self.home, cluster, received, exp)
         self.receiver.stop()
         return checks, self._fault_counts(), time.monotonic() - started

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from orchestrator.store.tables import Alert, AlertDelivery, Instance, Job, LedgerEntry
+from orchestrator.launcher import backoff_seconds
+from orchestrator.store.tables import Alert, AlertDelivery, Attempt, Instance, Job, JobEvent, LedgerEntry
 from providers.base import TAG_ATTEMPT
 from providers.local import processes
 from providers.local.records import RecordStore
@@ -38,15 +40,44 @@ class Expectations:
     capped_limit_usd: float = 0.0
     budget_interval_s: float = 1.0
     stop_grace_s: float = 5.0
+    stops_interval_s: float = 1.0  # how often the daemon finishes stops whose grace deadline passed
+    outages: list[tuple[float, float]] = field(default_factory=list)  # (SIGKILL, replacement's first sweep), epoch s
+    wait_bound_s: float = 4.0  # longest pool block + one reconcile pass: a WAITING_CAPACITY spell's limit
 
 
-def _max_concurrent(intervals: list[tuple[float, float]]) -> int:
-    points = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
-    best = now = 0
-    for _, step in points:
-        now += step
-        best = max(best, now)
-    return best
+def _epoch(at: datetime) -> float:
+    """The store's timestamps are naive UTC; `.timestamp()` alone would read them as local time."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+def _overlap(a: float, b: float, windows: list[tuple[float, float]]) -> float:
+    return sum(max(0.0, min(b, w1) - max(a, w0)) for w0, w1 in windows)
+
+
+def _crossing(spans: list[tuple[float, float, float]], limit: float) -> float | None:
+    """When the spend of (start, end, $/h) spans first reached `limit`, or None if it never did."""
+    points = sorted({x for s, e, _ in spans for x in (s, e)})
+    spent = 0.0
+    for a, b in zip(points, points[1:], strict=False):
+        rate = sum(p for s, e, p in spans if s <= a and e >= b) / 3600.0
+        if rate > 0 and spent + rate * (b - a) >= limit:
+            return a + (limit - spent) / rate
+        spent += rate * (b - a)
+    return None
+
+
+def _uptime_deadline(start: float, need: float, outages: list[tuple[float, float]]) -> float:
+    """The earliest time by which the daemon has been up for `need` seconds since `start`."""
+    t, left = start, need
+    for a, b in sorted(outages):
+        if b <= t:
+            continue
+        if a > t:
+            if a - t >= left:
+                return t + left
+            left -= a - t
+        t = max(t, b)
+    return t + left
 
 
 def check_all(database_url: str, home: Path, cluster: str, received: Counter[str], exp: Expectations) -> list[Check]:
@@ -99,16 +130,88 @@ def check_all(database_url: str, home: Path, cluster: str, received: Counter[str
         checks.append(Check("ledger total = sum of instance costs", abs(ledger - expected) <= slack + 1e-9,
                             f"ledger ${ledger:.6f} vs instances ${expected:.6f} (rounding allowance ${slack:.6f})"))
 
-        capped_jobs = {j.id for j in jobs if j.team == exp.capped_team}
-        capped = [i for i in instances if i.job_id in capped_jobs]
-        spent = float(s.scalar(select(func.coalesce(func.sum(LedgerEntry.cost_usd), 0.0))
-                               .where(LedgerEntry.team == exp.capped_team)) or 0.0)
-        intervals = [(i.launched_at.timestamp(), (i.ended_at or i.launched_at).timestamp()) for i in capped]
-        top_price = max((i.price_per_hour for i in capped), default=0.0)
-        bound = _max_concurrent(intervals) * top_price * (exp.budget_interval_s + exp.stop_grace_s) / 3600
-        checks.append(Check("budget never exceeded beyond the stated bound",
-                            spent <= exp.capped_limit_usd + bound + 1e-9,
-                            f"team {exp.capped_team}: spent ${spent:.6f}, limit ${exp.capped_limit_usd:.6f} "
-                            f"+ bound ${bound:.6f}"))
+        checks.append(_budget_check(s, jobs, instances, exp))
+        checks.append(_waiting_check(s, exp))
     engine.dispose()
     return checks
+
+
+def _budget_check(s: Session, jobs: list[Job], instances: list[Instance], exp: Expectations) -> Check:
+    """The README's bound, from what this run observed: spend past the limit <= for each instance still
+    running after the spend reached the limit, its $/h x (sweep interval + stop grace + stops pass + the
+    daemon's downtime during its life after that moment). Also: no attempt placed after the block was in
+    force (one sweep of daemon uptime after the crossing)."""
+    capped_jobs = {j.id for j in jobs if j.team == exp.capped_team}
+    capped = [i for i in instances if i.job_id in capped_jobs]
+    spent = float(s.scalar(select(func.coalesce(func.sum(LedgerEntry.cost_usd), 0.0))
+                           .where(LedgerEntry.team == exp.capped_team)) or 0.0)
+    spans = [(_epoch(i.launched_at), _epoch(i.ended_at or i.launched_at), i.price_per_hour) for i in capped]
+    crossed = _crossing(spans, exp.capped_limit_usd)
+    if crossed is None:
+        return Check("budget never exceeded beyond the stated bound", spent <= exp.capped_limit_usd + 1e-9,
+                     f"team {exp.capped_team}: spent ${spent:.6f}, limit ${exp.capped_limit_usd:.6f} never reached")
+    fixed = exp.budget_interval_s + exp.stop_grace_s + exp.stops_interval_s
+    bound = 0.0
+    running_per_hour = 0.0
+    worst_down = 0.0
+    overran: list[str] = []  # instances that ran longer past the limit than the bound allows each of them
+    for i, (start, end, price) in zip(capped, spans, strict=True):
+        if end <= crossed:
+            continue
+        down = _overlap(max(start, crossed), end, exp.outages)
+        worst_down = max(worst_down, down)
+        running_per_hour += price
+        bound += price * (fixed + down) / 3600.0
+        if end - max(start, crossed) > fixed + down + 0.5:  # 0.5 s: timestamps of a loaded 2-core box
+            overran.append(f"{i.id} {end - max(start, crossed):.1f}s")
+    blocked_by = _uptime_deadline(crossed, exp.budget_interval_s, exp.outages) + 1.0  # + the sweep's own pass
+    late = [a.id for a in s.scalars(select(Attempt).where(Attempt.job_id.in_(capped_jobs)))
+            if _epoch(a.created_at) > blocked_by]
+    return Check("budget never exceeded beyond the stated bound",
+                 spent <= exp.capped_limit_usd + bound + 1e-9 and not late and not overran,
+                 f"team {exp.capped_team}: spent ${spent:.6f}, limit ${exp.capped_limit_usd:.6f} + bound "
+                 f"${bound:.6f} (${running_per_hour:.4f}/h running at or after the limit x ({fixed:g} s + "
+                 f"downtime, at most {worst_down:.1f} s)); attempts placed after the block {len(late)} {late[:3]}; "
+                 f"instances running past the limit longer than that {overran[:3]}")
+
+
+def _waiting_check(s: Session, exp: Expectations) -> Check:
+    """A job waiting for capacity is placed again within its backoff: every WAITING_CAPACITY spell lasts at
+    most the backoff of the job's launch-failure streak when it began, plus the longest pool block and one
+    reconcile pass, plus the daemon's downtime during the spell. A job preempted ten times once waited out
+    a 300 s backoff (its attempt count) on its first capacity miss; this catches that."""
+    events = s.execute(select(JobEvent.job_id, JobEvent.at, JobEvent.from_state, JobEvent.to_state)
+                       .where((JobEvent.to_state == "WAITING_CAPACITY") | (JobEvent.from_state == "WAITING_CAPACITY"))
+                       .order_by(JobEvent.job_id, JobEvent.at, JobEvent.id)).all()
+    attempts: dict[str, list[tuple[int, str, float | None]]] = {}
+    for a in s.scalars(select(Attempt).order_by(Attempt.number)):
+        attempts.setdefault(a.job_id, []).append((a.number, a.state, _epoch(a.ended_at) if a.ended_at else None))
+
+    def streak(job_id: str, at: float) -> int:
+        n = 0
+        for _, state, ended in attempts.get(job_id, []):
+            if ended is None or ended > at + 0.5:
+                break
+            n = n + 1 if state == "LAUNCH_FAILED" else 0
+        return n
+
+    entered: dict[str, float] = {}
+    spells = 0
+    longest = 0.0
+    too_long: list[tuple[str, float, float]] = []
+    for job_id, at, src, dst in events:
+        when = _epoch(at)
+        if src == "WAITING_CAPACITY" and job_id in entered:
+            start = entered.pop(job_id)
+            spells += 1
+            longest = max(longest, when - start)
+            allowed = (backoff_seconds(streak(job_id, start)) + exp.wait_bound_s + 2.0  # 2 s: a busy 2-core box
+                       + _overlap(start, when, exp.outages))
+            if when - start > allowed:
+                too_long.append((job_id, round(when - start, 1), round(allowed, 1)))
+        if dst == "WAITING_CAPACITY":
+            entered[job_id] = when
+    still = sorted(entered)
+    return Check("a job waiting for capacity is placed again within its backoff", not too_long and not still,
+                 f"{spells} spells, longest {longest:.1f} s; longer than backoff + {exp.wait_bound_s:g} s + 2 s "
+                 f"+ downtime {too_long[:3]}; still waiting {still[:3]}")

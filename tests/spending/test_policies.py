@@ -182,3 +182,38 @@ def test_idle_sweep_warns_first_then_shuts_down_and_spares_busy(sessions: sessio
         alerts = [a.kind for a in s.scalars(select(Alert).order_by(Alert.created_at))]
         assert s.scalar(select(Job.state).where(Job.id == stalled_job)) == "FAILED"
     assert alerts == ["idle.warning", "shutdown.idle"]
+
+
+def test_block_stays_while_releasing_its_waiting_jobs_would_cross_it_again(sessions: sessionmaker[Session]) -> None:
+    """Committed spend crossed block_new while a job ran; when it ends, committed falls back to the spend.
+    Releasing the waiting jobs then would launch them all at once and cross again (the chaos harness's
+    capped team went 4x over its limit that way): the block stays until the release fits the budget."""
+    from orchestrator import transitions as T
+    from orchestrator.attempts import AttemptState, close_instance, end_attempt
+    from orchestrator.models import JobSpec
+    from orchestrator.queue import submit
+
+    policy = ("budgets:\n  - name: team-a\n    scope: team:a\n    period: total\n    limit_usd: {limit}\n"
+              "    thresholds:\n      - {{percent: 100, action: block_new}}\n")
+    with transaction(sessions) as s:
+        policy_store.apply(s, policy.format(limit=10))
+    job_a, attempt_a, inst_a = make_running(sessions, team="a", price=3600.0)  # $1/s
+    provider = FakeProvider()
+    at = T0 + timedelta(seconds=5)
+    assert sweep_budgets(sessions, {"local": provider}, 60, now=at).blocked_scopes  # type: ignore[dict-item]
+    with transaction(sessions) as s:
+        waiting = submit(s, JobSpec(name="w", run="true", team="a"), now=at)
+        T.block_for_budget(s, waiting, "held")
+        row = s.get(Instance, (inst_a, "local"))
+        assert row is not None
+        end_attempt(s, attempt_a, AttemptState.SUCCEEDED, "exit code 0", exit_code=0, at=at)
+        close_instance(s, row, "terminated", at=at)
+        T.mark_succeeded(s, s.scalars(select(Job).where(Job.id == job_a)).one(), attempt_a)
+    ledger.accrue(sessions, now=at)
+    at += timedelta(seconds=60)  # $5 spent, nothing running: committed $5 < $10, but a release would commit $65
+    report = sweep_budgets(sessions, {"local": provider}, 60, now=at)  # type: ignore[dict-item]
+    assert report.blocked_scopes == {"team-a": "team:a"} and report.unblocked == 0
+    with transaction(sessions) as s:
+        policy_store.apply(s, policy.format(limit=100))  # the release now fits: $5 + $60 < $100
+    report = sweep_budgets(sessions, {"local": provider}, 60, now=at)  # type: ignore[dict-item]
+    assert not report.blocked_scopes and report.unblocked == 1
