@@ -100,7 +100,7 @@ def run_demo(console: Console, keep: bool = False) -> int:
         wait_healthy(url, proc)
         token = (home / "admin-token").read_text().strip()
         api = ApiClient(url, token)
-        console.print(f"dashboard [bold]{url}/ui[/] (issue 11), sign in with the admin token [bold]{token}[/] "
+        console.print(f"dashboard [bold]{url}/ui[/], sign in with the admin token [bold]{token}[/] "
                       "while the demo runs", highlight=False, soft_wrap=True)
         spec = load_spec_file(spec_path)
         spec = spec.model_copy(update={"env": {**spec.env, "SPOTWISE_EXAMPLES_DIR": str(EXAMPLES)}})
