@@ -25,7 +25,7 @@ def costs(principal: UserDep, session: SessionDep, by: str = "team", since: date
         if value is not None and value.tzinfo is None:
             raise ApiError(422, "invalid_request", "give --since/--until with a timezone, e.g. 2026-01-01T00:00Z")
     rows = ledger.report(session, by, since=since, until=until, team=None if principal.is_admin else principal.team)
-    result = {"by": by, "items": rows, "total_usd": round(sum(float(r["cost_usd"]) for r in rows), 6)}  # type: ignore[arg-type]
+    result = {"by": by, "items": rows, "total_usd": round(sum(float(str(r["cost_usd"])) for r in rows), 6)}
     if energy:  # issue 14: energy and carbon next to cost, same grouping (days whole for since/until)
         if by not in energy_report.GROUPS:
             raise ApiError(422, "invalid_request", f"--energy groups by {', '.join(energy_report.GROUPS)}, not {by}")

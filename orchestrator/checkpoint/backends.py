@@ -11,6 +11,7 @@ URL is used; they read credentials the usual way (instance role, ADC, connection
 
 from __future__ import annotations
 
+import builtins
 import os
 import uuid
 from pathlib import Path
@@ -32,7 +33,7 @@ class Backend(Protocol):
     def list(self, prefix: str) -> list[str]:
         """Keys (relative to the store root) that start with `prefix`."""
         ...
-    def delete(self, keys: list[str]) -> None: ...
+    def delete(self, keys: builtins.list[str]) -> None: ...
 
 
 def _join(*parts: str) -> str:
@@ -80,7 +81,7 @@ class LocalBackend:
         return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file()
                       and not p.name.endswith(".tmp"))
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: builtins.list[str]) -> None:
         for key in keys:
             self._path(key).unlink(missing_ok=True)
 
@@ -113,13 +114,13 @@ class S3Backend:
             return None
 
     def list(self, prefix: str) -> list[str]:
-        keys: list[str] = []
+        keys: builtins.list[str] = []
         strip = len(self.prefix.strip("/")) + 1 if self.prefix.strip("/") else 0
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
             keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
         return sorted(keys)
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: builtins.list[str]) -> None:
         for i in range(0, len(keys), 1000):
             batch = [{"Key": self._key(k)} for k in keys[i:i + 1000]]
             self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
@@ -129,7 +130,7 @@ class GCSBackend:
     """`gs://bucket/prefix` through google-cloud-storage (ADC; STORAGE_EMULATOR_HOST for an emulator)."""
 
     def __init__(self, bucket: str, prefix: str, *, project: str | None = None, anonymous: bool = False) -> None:
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]
 
         if anonymous:
             from google.auth.credentials import AnonymousCredentials
@@ -164,7 +165,7 @@ class GCSBackend:
         strip = len(self.prefix.strip("/")) + 1 if self.prefix.strip("/") else 0
         return sorted(b.name[strip:] for b in self.bucket.list_blobs(prefix=_join(self.prefix, prefix)))
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: builtins.list[str]) -> None:
         for key in keys:
             self._blob(key).delete()
 
@@ -216,7 +217,7 @@ class AzureBackend:
         strip = len(self.prefix.strip("/")) + 1 if self.prefix.strip("/") else 0
         return sorted(b.name[strip:] for b in self.container.list_blobs(name_starts_with=self._name(prefix)))
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: builtins.list[str]) -> None:
         for key in keys:
             self.container.delete_blob(self._name(key))
 
@@ -256,7 +257,7 @@ class FsspecBackend:
             return []
         return sorted(p[len(root):] if p.startswith(root) else p.lstrip("/")[len(root.lstrip("/")):] for p in found)
 
-    def delete(self, keys: list[str]) -> None:
+    def delete(self, keys: builtins.list[str]) -> None:
         for key in keys:
             self.fs.rm(self._p(key))
 

@@ -147,9 +147,9 @@ class CheckpointStore:
             if info["sha256"] in known:
                 continue
             self.backend.put_file(f"blobs/{info['sha256']}", directory / rel)
-            known.add(info["sha256"])
-            self._written.add(info["sha256"])
-            uploaded, uploaded_bytes = uploaded + 1, uploaded_bytes + int(info["size"])
+            known.add(str(info["sha256"]))
+            self._written.add(str(info["sha256"]))
+            uploaded, uploaded_bytes = uploaded + 1, uploaded_bytes + int(str(info["size"]))
             if on_blob:
                 on_blob(rel)
         number = int(previous.version) + 1 if previous else 1
