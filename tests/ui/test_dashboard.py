@@ -38,8 +38,8 @@ def job(name: str, team: str, run: str = TRAIN) -> dict[str, Any]:
 
 def sign_in(page: Any, url: str, token: str) -> None:
     page.goto(url)
-    page.get_by_label("API token").fill(token)
-    page.get_by_label("API token").press("Enter")
+    page.get_by_label("API token", exact=True).fill(token)
+    page.get_by_label("API token", exact=True).press("Enter")
     page.locator("#who").wait_for(state="visible")
 
 
@@ -63,7 +63,7 @@ def test_admin_sees_jobs_run_spend_and_alerts(ui_daemon: Daemon, browser: Any, a
     expect(page.locator(":focus")).to_have_text("Skip to content")
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")
-    expect(page.get_by_label("State")).to_be_focused()
+    expect(page.get_by_label("State", exact=True)).to_be_focused()
 
     jobs["demo"] = ui_daemon.api("POST", "/v1/jobs", json=job("numpy-train", "demo"))["id"]
     jobs["vision"] = ui_daemon.api("POST", "/v1/jobs", json=job("resnet-eval", "vision"))["id"]
@@ -84,7 +84,7 @@ def test_admin_sees_jobs_run_spend_and_alerts(ui_daemon: Daemon, browser: Any, a
     other = page.locator("#jobs-table tr", has=page.get_by_role("link", name=jobs["vision"]))
     expect(other.locator("td[data-label=State]")).to_have_text("SUCCEEDED", timeout=30_000)
     expect(row.locator("td[data-label='Cost so far']")).to_have_text(re.compile(r"\$0\.0\d*[1-9]"))
-    page.get_by_label("State").select_option("SUCCEEDED")
+    page.get_by_label("State", exact=True).select_option("SUCCEEDED")
     expect(page.locator("#jobs-table caption")).to_have_text("2 jobs, newest first")
     page.screenshot(path=str(artifacts / "jobs.png"), full_page=True)
 
@@ -98,7 +98,7 @@ def test_admin_sees_jobs_run_spend_and_alerts(ui_daemon: Daemon, browser: Any, a
     page.screenshot(path=str(artifacts / "job.png"), full_page=True)
 
     page.get_by_role("link", name="Spend").click()
-    page.get_by_label("Window").select_option("600:10")
+    page.get_by_label("Window", exact=True).select_option("600:10")
     expect(page.locator("svg.chart[data-window='600'] line.budget")).to_have_count(2, timeout=15_000)
     expect(page.locator("svg.chart polygon.area")).to_have_count(2)  # demo and vision, stacked
     expect(page.locator("svg.chart .budget-label").first).to_contain_text("all-daily (daily)")
@@ -133,7 +133,7 @@ def test_team_token_sees_only_its_team(ui_daemon: Daemon, browser: Any, artifact
     expect(page.locator("#who-text")).to_have_text("team vision")
     expect(page.get_by_role("link", name=jobs["vision"])).to_be_visible(timeout=10_000)
     expect(page.get_by_role("link", name=jobs["demo"])).to_have_count(0)
-    expect(page.get_by_label("Team")).to_have_value("vision")
+    expect(page.get_by_label("Team", exact=True)).to_have_value("vision")
     page.screenshot(path=str(artifacts / "jobs-team-phone.png"), full_page=True)
 
     page.goto(f"{ui_daemon.url}/ui/jobs/{jobs['demo']}")  # the token survives navigation (sessionStorage)
@@ -145,7 +145,7 @@ def test_team_token_sees_only_its_team(ui_daemon: Daemon, browser: Any, artifact
     expect(page.locator("#spend-totals")).not_to_contain_text("demo")
 
     page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_label("API token")).to_be_focused()
+    expect(page.get_by_label("API token", exact=True)).to_be_focused()
     ctx.close()
 
     # the pages only show what the API gives; the API itself refuses the other team's data
