@@ -30,13 +30,14 @@ class AttemptState(enum.StrEnum):
 ACTIVE = (AttemptState.LAUNCHING.value, AttemptState.LAUNCHED.value, AttemptState.RUNNING.value)
 
 
-def create_attempt(session: Session, job: Job, offer: Offer) -> Attempt:
+def create_attempt(session: Session, job: Job, offer: Offer, nodes: int = 1) -> Attempt:
+    """Record an attempt of `nodes` identical instances of `offer` (a gang when more than one)."""
     number = job.attempts_count + 1
     attempt = Attempt(
         id=f"{job.id}-{number}", job_id=job.id, number=number, idempotency_key=uuid.uuid4().hex,
         state=AttemptState.LAUNCHING.value, provider=offer.cloud, region=offer.region, zone=offer.zone,
         instance_type=offer.instance_type, spot=offer.spot, price_per_hour=offer.price_per_hour,
-        offer=offer_to_json(offer), created_at=utcnow(), launch_tries=0, end_reason="",
+        offer=offer_to_json(offer), created_at=utcnow(), launch_tries=0, end_reason="", nodes=nodes,
     )
     session.add(attempt)
     session.flush()
@@ -70,15 +71,15 @@ def advance_attempt(session: Session, attempt_id: str, from_state: AttemptState,
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def record_instance(session: Session, attempt: Attempt, info: InstanceInfo) -> Instance:
-    """Insert the instance row once; a repeated launch returns the same instance."""
+def record_instance(session: Session, attempt: Attempt, info: InstanceInfo, node: int = 0) -> Instance:
+    """Insert the instance row once (as node `node` of the attempt); a repeated launch returns the same row."""
     row = session.get(Instance, (info.id, info.provider))
     if row is None:
         row = Instance(
             id=info.id, provider=info.provider, attempt_id=attempt.id, job_id=attempt.job_id,
             region=info.region, zone=info.zone, instance_type=info.instance_type, spot=info.spot,
             price_per_hour=info.price_per_hour, state=info.state.value,
-            launched_at=info.launched_at or utcnow(), preempted=False,
+            launched_at=info.launched_at or utcnow(), preempted=False, node=node,
         )
         session.add(row)
         session.flush()
@@ -90,6 +91,17 @@ def open_instances(session: Session, attempt_id: str | None = None) -> list[Inst
     if attempt_id is not None:
         stmt = stmt.where(Instance.attempt_id == attempt_id)
     return list(session.scalars(stmt))
+
+
+def attempt_instances(session: Session, attempt_id: str) -> list[Instance]:
+    """Every instance row of the attempt, open or closed, in node order."""
+    return list(session.scalars(select(Instance).where(Instance.attempt_id == attempt_id).order_by(Instance.node)))
+
+
+def node_instance(session: Session, attempt_id: str, node: int) -> Instance | None:
+    """The instance row of one node of an attempt (None before that node's launch returned)."""
+    return session.scalar(select(Instance).where(Instance.attempt_id == attempt_id, Instance.node == node)
+                          .order_by(Instance.launched_at.desc()).limit(1))
 
 
 def close_instance(session: Session, row: Instance, state: str, *, preempted: bool = False,

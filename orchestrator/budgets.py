@@ -88,14 +88,16 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
     with transaction(sessions) as s:
         policy = current_policy(s)
         jobs = list(s.scalars(select(Job)))
-        running = {r.job_id: r for r in open_instances(s)}
+        burn_of: dict[str, float] = {}  # every open instance counts: a gang job burns N x its price
+        for r in open_instances(s):
+            burn_of[r.job_id] = burn_of.get(r.job_id, 0.0) + r.price_per_hour
         stops_left = policy.max_actions_per_sweep
         held_before = blocked_scopes(s)
         for b in policy.budgets:
             scoped = [j for j in jobs if in_scope(b.scope, j)]
             start, end = period_bounds(b.period, b.timezone, now)
             spent = ledger.spend(s, [j.id for j in scoped], start, now)
-            burn = sum(running[j.id].price_per_hour for j in scoped if j.id in running)
+            burn = sum(burn_of.get(j.id, 0.0) for j in scoped)
             v = evaluate(limit=b.limit_usd, thresholds=[(t.percent, t.action) for t in b.thresholds], spent=spent,
                          burn_per_hour=burn, now=now, period_end=end, sweep_interval_s=interval_s + grace_s,
                          forecast=b.forecast_alert)
@@ -121,7 +123,7 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
                 report.blocked_scopes[b.name] = b.scope
             if "stop" in v.actions:
                 for job in scoped:
-                    if job.id in running and stops_left > 0 and not JobState(job.state).is_final:
+                    if job.id in burn_of and stops_left > 0 and not JobState(job.state).is_final:
                         stops_left -= 1
                         if _stop(s, job, b.name, v.reason, grace_s, now):
                             report.stopped.append(job.id)

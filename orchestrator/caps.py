@@ -59,7 +59,9 @@ def sweep_caps(sessions: sessionmaker[Session], providers: dict[str, Provider], 
         policy = current_policy(s)
         if not policy.caps:
             return report
-        running = {r.attempt_id: r for r in open_instances(s)}
+        running: dict[str, float] = {}  # attempt -> price per hour of all its open instances (a gang: N nodes)
+        for r in open_instances(s):
+            running[r.attempt_id] = running.get(r.attempt_id, 0.0) + r.price_per_hour
         attempts = list(s.scalars(select(Attempt).where(Attempt.id.in_(list(running)), Attempt.state.in_(ACTIVE))))
         jobs = {j.id: j for j in s.scalars(select(Job).where(Job.id.in_([a.job_id for a in attempts])))}
         limits = {jid: limits_for(policy, job) for jid, job in jobs.items()}
@@ -72,7 +74,7 @@ def sweep_caps(sessions: sessionmaker[Session], providers: dict[str, Provider], 
                 continue
             cost, seconds = used.get(job.id, (0.0, 0.0))
             hit = breach(limits[job.id], runtime_s=seconds, spent_usd=cost,
-                         price_per_hour=running[attempt.id].price_per_hour, horizon_s=interval_s + grace_s)
+                         price_per_hour=running[attempt.id], horizon_s=interval_s + grace_s)
             if hit is None or policy.dry_run:
                 continue
             if request_stop(s, job, attempt, cause="cap", name=hit.field, reason=hit.reason, grace_s=grace_s,

@@ -67,7 +67,10 @@ def sweep_idle(sessions: sessionmaker[Session], providers: dict[str, Provider],
         if not policy.idle:
             return report
         budget = policy.max_actions_per_sweep
+        handled: set[str] = set()  # attempts shut down this sweep (a gang's other nodes went with them)
         for row in open_instances(s):
+            if row.attempt_id in handled:
+                continue
             attempt, job = s.get(Attempt, row.attempt_id), s.scalar(select(Job).where(Job.id == row.job_id))
             if attempt is None or job is None:
                 continue
@@ -97,9 +100,10 @@ def sweep_idle(sessions: sessionmaker[Session], providers: dict[str, Provider],
                 report.waiting_upload.append(row.id)
             elif v.action == "shutdown" and not policy.dry_run and budget > 0:
                 budget -= 1
-                _shut_down(s, row, attempt, job, v.reason, rule.action, now)
-                to_terminate.append((row.provider, row.id))
-                report.shut_down.append(row.id)
+                handled.add(attempt.id)
+                for node in _shut_down(s, row, attempt, job, v.reason, rule.action, now):
+                    to_terminate.append((node.provider, node.id))
+                    report.shut_down.append(node.id)
         s.execute(delete(UtilSample).where(UtilSample.at < now - SAMPLE_RETENTION))
     for provider, instance_id in to_terminate:
         try:
@@ -109,12 +113,17 @@ def sweep_idle(sessions: sessionmaker[Session], providers: dict[str, Provider],
     return report
 
 
-def _shut_down(s: Session, row: Instance, attempt: Attempt, job: Job, why: str, action: str, now: datetime) -> None:
+def _shut_down(s: Session, row: Instance, attempt: Attempt, job: Job, why: str, action: str,
+               now: datetime) -> list[Instance]:
+    """Close the idle instance and, for a gang, every other node of its attempt: returns what to terminate."""
+    nodes = [row, *(n for n in open_instances(s, attempt.id) if (n.provider, n.id) != (row.provider, row.id))]
     if attempt.state in ACTIVE:
         end_attempt(s, attempt.id, AttemptState.LOST, f"idle: {why}", at=now)
-    close_instance(s, row, InstanceState.TERMINATED.value, at=now)
+    for node in nodes:
+        close_instance(s, node, InstanceState.TERMINATED.value, at=now)
     if not JobState(job.state).is_final:
         T.mark_failed(s, job, f"instance shut down idle: {why}", attempt_id=attempt.id)
     emit(s, "shutdown.idle", f"instance {row.id} (job {job.id}) shut down: idle", team=job.team, body=why,
          payload={"instance": row.id, "job_id": job.id, "action": action}, at=now)
     s.execute(delete(IdleWarning).where(IdleWarning.attempt_id == attempt.id))
+    return nodes

@@ -3,6 +3,11 @@
 The attempt (with its idempotency key) is committed BEFORE the launch call. If the daemon dies
 during the call, the next pass finds the attempt still LAUNCHING and calls `launch` again with
 the same key: the provider returns the instance it already made, never a second one.
+
+A multi-node job (`resources.num_nodes` > 1) is placed the same way, then `plan_gang` puts every node
+on one offer (one zone, one market); `launch_gang` launches the nodes in order with keys `<key>-<n>`,
+recording each node's Instance row as it returns, and releases the partial gang on a failure, which
+then fails over to the next offer exactly like a one-node launch. Price caps count the whole gang.
 """
 
 from __future__ import annotations
@@ -19,10 +24,19 @@ from sqlalchemy.orm import Session
 from orchestrator import transitions as T
 from orchestrator.agentwheel import pinned_wheel
 from orchestrator.alerts import emit
-from orchestrator.attempts import AttemptState, advance_attempt, create_attempt, end_attempt, record_instance
+from orchestrator.attempts import (
+    AttemptState,
+    advance_attempt,
+    close_instance,
+    create_attempt,
+    end_attempt,
+    open_instances,
+    record_instance,
+)
 from orchestrator.budgets import budget_gate
 from orchestrator.caps import limits_for
 from orchestrator.deadline_state import apply_deadline, deadline_applies, rank_preferring
+from orchestrator.gang import gang_note, launch_gang
 from orchestrator.logs import get_logger
 from orchestrator.models import JobSpec, JobState
 from orchestrator.placement_state import load_blocks, recent_preemptions, save_block, spot_mode, waiting_since
@@ -37,19 +51,25 @@ from orchestrator.store.types import utcnow
 from orchestrator.tokens import agent_token
 from policies.blocks import Block, Blocks, Pool
 from policies.caps import price_limit
+from policies.gang import GangPlan, plan_gang
 from policies.placement import OfferIndex, PlacementRequest, Priors, RankedOffer
-from providers.base import AgentBootstrap, LaunchSpec
+from providers.base import AgentBootstrap, InstanceInfo, InstanceState, LaunchSpec
 from providers.errors import AuthError, CapacityError, InvalidRequest, PriceError, ProviderError, QuotaError
 
 log = get_logger(__name__)
 
 MAX_LAUNCH_TRIES = 5  # transient failures of one attempt before it is given up
 CLAIM_BATCH = 20
+Candidate = RankedOffer | GangPlan  # both carry .offer and .reason
+RELEASE_ON = (CapacityError, PriceError, QuotaError, AuthError, InvalidRequest)  # a gang failing so gives up its nodes
 
 
 def placement_request(spec: JobSpec, spot: bool | Literal["auto"] | None = None,
                       carbon_prices: Mapping[str, float] | None = None) -> PlacementRequest:
-    """The job's needs as placement data; carbon price: the job's own, else its team's, else 0."""
+    """The job's needs as placement data; carbon price: the job's own, else its team's, else 0.
+
+    The price filter is per instance: a gang's `max_price_per_hour` (the whole gang's) is split over its nodes.
+    """
     res = spec.resources
     acc = res.accelerators
     carbon = res.carbon_price if res.carbon_price is not None else (carbon_prices or {}).get(spec.team, 0.0)
@@ -58,8 +78,14 @@ def placement_request(spec: JobSpec, spot: bool | Literal["auto"] | None = None,
         spot=res.spot if spot is None else spot,
         clouds=tuple(res.clouds), regions=tuple(res.regions), zones=tuple(res.zones),
         instance_type=res.instance_type, min_vcpus=res.cpus, min_memory_gb=res.memory_gb,
-        max_price_per_hour=res.max_price_per_hour, carbon_price=carbon,
+        max_price_per_hour=node_price(res.max_price_per_hour, res.num_nodes), carbon_price=carbon,
+        num_nodes=res.num_nodes,
     )
+
+
+def node_price(gang_price: float | None, nodes: int) -> float | None:
+    """The per-instance share of a price for the whole job (None stays None)."""
+    return None if gang_price is None else gang_price / max(1, nodes)
 
 
 def backoff_seconds(failures: int) -> float:
@@ -126,7 +152,7 @@ class Launcher:
                 return 0
         index, blocks, priors = self._view()
         limit = max(1, self.rt.settings.placement_max_launch_attempts)
-        started: list[tuple[str, str, list[RankedOffer]]] = []
+        started: list[tuple[str, str, list[Candidate]]] = []
         with transaction(self.rt.sessions) as s:
             jobs = claim_runnable(s, CLAIM_BATCH)
             now = time.time()
@@ -138,8 +164,9 @@ class Launcher:
                     continue
                 spec = JobSpec.model_validate(job.spec)
                 req = self._request(s, job, spec)
-                cap = price_limit(limits_for(policy, job), req.max_price_per_hour)
-                if cap != req.max_price_per_hour:  # the policy file's price cap is a placement filter
+                nodes = spec.resources.num_nodes
+                cap = node_price(price_limit(limits_for(policy, job), spec.resources.max_price_per_hour), nodes)
+                if cap != req.max_price_per_hour:  # the policy file's price cap (for N nodes together) filters
                     req = dataclasses.replace(req, max_price_per_hour=cap)
                 prefer: str | None = None
                 if deadline_applies(job, spec):  # issue 5: the deadline policy picks spot, on-demand or a wait
@@ -152,10 +179,11 @@ class Launcher:
                 if not ranked:
                     self._wait(s, job, req, blocks)
                     continue
-                choice = ranked[0]
-                attempt = create_attempt(s, job, choice.offer)
+                plans: list[Candidate] = list(plan_gang(ranked, nodes)) if nodes > 1 else list(ranked)
+                choice = plans[0]
+                attempt = create_attempt(s, job, choice.offer, nodes)
                 T.start_provisioning(s, job, attempt.id, choice.reason)
-                started.append((attempt.id, job.id, ranked[1:]))
+                started.append((attempt.id, job.id, plans[1:]))
         for attempt_id, job_id, rest in started:
             self._launch_with_failover(attempt_id, job_id, rest, limit)
         return len(started)
@@ -163,8 +191,10 @@ class Launcher:
     def _wait(self, s: Session, job: Job, req: PlacementRequest, blocks: Blocks) -> None:
         delay = backoff_seconds(consecutive_launch_failures(s, job.id))
         market = " spot" if req.spot is True else ""
+        nodes = JobSpec.model_validate(job.spec).resources.num_nodes
+        per = f" per node ({nodes} nodes)" if nodes > 1 else ""
         reason = f"no{market} offer matches the job's resources" + (
-            f" at or under ${req.max_price_per_hour:g}/h" if req.max_price_per_hour is not None else "") + (
+            f" at or under ${req.max_price_per_hour:g}/h{per}" if req.max_price_per_hour is not None else "") + (
             " right now") + (
             " (some pools are blocked after launch failures)" if blocks else "")
         if req.spot is True and JobSpec.model_validate(job.spec).resources.spot == "auto":
@@ -174,7 +204,7 @@ class Launcher:
         else:
             job.not_before = utcnow() + timedelta(seconds=delay)
 
-    def _launch_with_failover(self, attempt_id: str, job_id: str, rest: list[RankedOffer], limit: int) -> None:
+    def _launch_with_failover(self, attempt_id: str, job_id: str, rest: list[Candidate], limit: int) -> None:
         """Launch; on a blocking failure take the next ranked offer, up to `limit` tries this pass."""
         tried = 1
         outcome = self.launch(attempt_id)
@@ -191,7 +221,7 @@ class Launcher:
                 if held is not None:  # a budget blocked the scope since this pass began: no new attempt
                     T.block_for_budget(s, job, held)
                     return
-                attempt = create_attempt(s, job, candidate.offer)
+                attempt = create_attempt(s, job, candidate.offer, JobSpec.model_validate(job.spec).resources.num_nodes)
                 T.start_provisioning(s, job, attempt.id, f"failover: {candidate.reason}")
                 attempt_id = attempt.id
             tried += 1
@@ -234,7 +264,7 @@ class Launcher:
             if attempt is None or attempt.state != AttemptState.LAUNCHING:
                 return "failed"
             attempt.launch_tries += 1
-            tries = attempt.launch_tries
+            tries, nodes = attempt.launch_tries, attempt.nodes
             job = job_by_id(s, attempt.job_id)
             spec = self._launch_spec(attempt, JobSpec.model_validate(job.spec))
         offer = spec.offer
@@ -243,8 +273,20 @@ class Launcher:
             self._launch_failed(attempt_id, f"provider {offer.cloud} is not enabled", retry_at_once=True)
             return "retry"
         where = f"{offer.cloud} {'spot' if offer.spot else 'on-demand'} {offer.instance_type} in {offer.zone}"
+        if nodes > 1:
+            where = f"{nodes} x {where}"
         try:
-            info = provider.launch(spec)
+            if nodes == 1:
+                infos = [provider.launch(spec)]
+            else:  # node by node, each recorded as it returns; a failure releases the partial gang
+                tokens = [agent_token(self.rt.agent_secret, attempt_id, n) for n in range(nodes)]
+                infos = launch_gang(provider, spec, nodes, tokens=tokens, release_on=RELEASE_ON,
+                                    on_launched=lambda n, info: self._record_node(attempt_id, n, info))
+                dead = [n for n, i in enumerate(infos) if i.state.is_gone]
+                if dead:  # released after a failure whose end a crash lost: that key cannot come back
+                    self._launch_failed(attempt_id, f"gang node(s) {dead} of {where} came back terminated; "
+                                        "launching a new gang", retry_at_once=True)
+                    return "retry"
         except (CapacityError, PriceError, QuotaError, AuthError) as exc:
             scope, seconds = self._block_policy(exc)
             self._block(scope, offer.pool, seconds, f"{type(exc).__name__}: {exc}", exc)
@@ -252,30 +294,42 @@ class Launcher:
             (log.error if alert else log.warning)(
                 "launch_blocked", attempt=attempt_id, provider=offer.cloud, zone=offer.zone, scope=scope,
                 error=str(exc), alert=alert)
-            self._launch_failed(attempt_id, f"{type(exc).__name__} on {where}: {exc}; "
+            self._launch_failed(attempt_id, f"{type(exc).__name__} on {where}: {exc}{gang_note(exc)}; "
                                 f"{scope} blocked for {seconds:g}s", retry_at_once=True)
             return "retry"
         except InvalidRequest as exc:
-            self._launch_failed(attempt_id, f"the cloud rejected the request: {exc}", fatal=True)
+            self._launch_failed(attempt_id, f"the cloud rejected the request: {exc}{gang_note(exc)}", fatal=True)
             return "failed"
         except ProviderError as exc:
             if tries >= MAX_LAUNCH_TRIES:
-                self._launch_failed(attempt_id, f"launch on {where} failed {tries} times: {exc}")
+                self._launch_failed(attempt_id, f"launch on {where} failed {tries} times: {exc}{gang_note(exc)}")
                 return "failed"
             log.warning("launch_retry_later", attempt=attempt_id, error=str(exc))
             return "deferred"
+        info = infos[0]
         with transaction(self.rt.sessions) as s:
             attempt = s.get(Attempt, attempt_id)
             if attempt is None:
                 return "failed"
-            record_instance(s, attempt, info)
+            for node, each in enumerate(infos):
+                record_instance(s, attempt, each, node)
             if advance_attempt(s, attempt_id, AttemptState.LAUNCHING, AttemptState.LAUNCHED,
                                launched_at=utcnow()):
-                T.record_event(s, attempt.job_id, f"launched {info.provider} instance {info.id} "
+                what = f"instance {info.id}" if nodes == 1 else \
+                    f"{nodes}-node gang {', '.join(i.id for i in infos)}"
+                T.record_event(s, attempt.job_id, f"launched {info.provider} {what} "
                                f"({info.instance_type}, {'spot' if info.spot else 'on-demand'}, {info.zone})",
                                kind="launch", attempt_id=attempt_id)
-        log.info("launched", attempt=attempt_id, instance=info.id, provider=info.provider, zone=info.zone)
+        log.info("launched", attempt=attempt_id, instance=info.id, provider=info.provider, zone=info.zone,
+                 nodes=nodes)
         return "launched"
+
+    def _record_node(self, attempt_id: str, node: int, info: InstanceInfo) -> None:
+        """Commit node `node`'s Instance row before the next node is launched (kill -9 safe)."""
+        with transaction(self.rt.sessions) as s:
+            attempt = s.get(Attempt, attempt_id)
+            if attempt is not None:
+                record_instance(s, attempt, info, node)
 
     def _block_policy(self, exc: ProviderError) -> tuple[str, float]:
         """(scope, seconds) to block after a launch error: the error's scope, the configured TTL."""
@@ -295,7 +349,7 @@ class Launcher:
             bootstrap=AgentBootstrap(api_url=self.rt.settings.effective_public_url, attempt_id=attempt.id,
                                      token=agent_token(self.rt.agent_secret, attempt.id),
                                      **pinned_wheel(self.rt.settings, attempt.provider)),  # issue 13
-            max_price_per_hour=job_spec.resources.max_price_per_hour,
+            max_price_per_hour=node_price(job_spec.resources.max_price_per_hour, attempt.nodes),
         )
 
     def _launch_failed(self, attempt_id: str, reason: str, *, fatal: bool = False,
@@ -304,6 +358,8 @@ class Launcher:
             attempt = s.get(Attempt, attempt_id)
             if attempt is None or not end_attempt(s, attempt_id, AttemptState.LAUNCH_FAILED, reason):
                 return
+            for row in open_instances(s, attempt_id):  # nodes of a partial gang, released by launch_gang
+                close_instance(s, row, InstanceState.TERMINATED.value)
             job = job_by_id(s, attempt.job_id)
             if JobState(job.state).is_final:
                 return

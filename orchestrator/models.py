@@ -46,6 +46,7 @@ FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLE
 
 
 MAX_DURATION = timedelta(days=3650)
+MAX_NODES = 64  # nodes of one gang job: more is a cluster manager's job, not a spot scheduler's
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -134,6 +135,22 @@ class Resources(BaseModel):
     memory_gb: float | None = Field(default=None, gt=0)
     max_price_per_hour: float | None = Field(default=None, gt=0)
     carbon_price: float | None = Field(default=None, ge=0, le=1000)  # USD per kg CO2e; None: the team's, else 0
+    # Multi-node (gang) jobs: this many identical instances in one zone, launched all or none; `run` runs on
+    # each with SPOTWISE_NODE_RANK / SPOTWISE_NUM_NODES / SPOTWISE_NODE_IPS / SPOTWISE_HEAD_IP set.
+    num_nodes: int = 1
+
+    @field_validator("num_nodes", mode="before")
+    @classmethod
+    def _node_count(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"{value!r} is not a node count; write a whole number from 1 to {MAX_NODES}")
+        try:
+            count = int(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a node count; write a whole number from 1 to {MAX_NODES}") from None
+        if not 1 <= count <= MAX_NODES:
+            raise ValueError(f"{count} nodes is out of range; a job runs on 1 to {MAX_NODES} nodes")
+        return count
 
 
 class CheckpointSpec(BaseModel):

@@ -5,7 +5,10 @@ line (kill -9 included) is repaired by the next pass:
 - an attempt recorded as LAUNCHING is launched again with the same idempotency key, which the
   provider turns into "return the instance you already made";
 - an instance tagged with our cluster whose attempt is not active is an orphan and terminated;
-- an attempt whose instance vanished is ended and its job requeued.
+- an attempt whose instance vanished is ended and its job requeued; for a multi-node (gang) attempt,
+  losing ANY node (gone, preempted, silent) ends the attempt for the whole gang: the other nodes are
+  terminated and the job resumes from its checkpoint on a new gang. A node that already reported exit 0
+  is done, not lost, when its instance goes away.
 Provider calls never happen inside a database transaction (SQLite holds its write lock for the
 whole transaction).
 """
@@ -13,10 +16,12 @@ whole transaction).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from orchestrator import outage
+from orchestrator import transitions as T
 from orchestrator.attempts import (
     ACTIVE,
     AttemptState,
@@ -53,14 +58,23 @@ class Reconciler:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.launcher = Launcher(rt)
+        self._serving_since: datetime | None = None
 
     def run_once(self) -> PassReport:
         report = PassReport()
-        observed = self._observe(report)
-        drain_notices(self.rt.sessions, self.rt.providers)  # before the sync: a notice makes a gone instance PREEMPTED
-        self._sync_attempts(observed, report)
-        self._sweep_orphans(observed, report)
-        report.launched = self.launcher.place_queue()
+        settings = self.rt.settings
+        gap = max(10.0, 5 * settings.reconcile_interval_seconds, 2 * settings.heartbeat_interval_seconds)
+        with transaction(self.rt.sessions) as s:
+            self._serving_since = outage.serving_since(s, utcnow(), gap)
+        try:
+            observed = self._observe(report)
+            drain_notices(self.rt.sessions, self.rt.providers)  # before the sync: a notice makes a gone one PREEMPTED
+            self._sync_attempts(observed, report)
+            self._sweep_orphans(observed, report)
+            report.launched = self.launcher.place_queue()
+        finally:  # a failed pass still means a daemon was up to hear heartbeats
+            with transaction(self.rt.sessions) as s:
+                outage.mark_pass_end(s, utcnow())
         return report
 
     # -- observe -----------------------------------------------------------------------------
@@ -83,33 +97,77 @@ class Reconciler:
         with transaction(self.rt.sessions) as s:
             attempts = active_attempts(s)
             jobs = {j.id: j for j in s.scalars(select(Job).where(Job.id.in_([a.job_id for a in attempts])))}
-            rows = {r.attempt_id: r for r in open_instances(s)}
+            rows: dict[str, list[Instance]] = {}
+            for r in open_instances(s):
+                rows.setdefault(r.attempt_id, []).append(r)
         for attempt in attempts:
             job = jobs[attempt.job_id]
             if attempt.provider not in observed:
                 continue
             try:
                 if JobState(job.state).is_final:
-                    self._end_for_final_job(attempt, job, rows.get(attempt.id))
+                    self._end_for_final_job(attempt, job, rows.get(attempt.id, []))
                 elif attempt.state == AttemptState.LAUNCHING:
                     self.launcher.launch(attempt.id)
                 else:
-                    self._check_live(attempt, rows.get(attempt.id), observed[attempt.provider], report)
+                    self._check_gang(attempt, rows.get(attempt.id, []), observed[attempt.provider], report)
             except ProviderError as exc:
                 log.warning("attempt_sync_failed", attempt=attempt.id, error=str(exc))
 
-    def _end_for_final_job(self, attempt: Attempt, job: Job, row: Instance | None) -> None:
-        """The job was cancelled (or ended) while its attempt was still active: stop the instance."""
-        if row is not None:
-            self.rt.providers[attempt.provider].terminate([row.id])
+    def _end_for_final_job(self, attempt: Attempt, job: Job, rows: list[Instance]) -> None:
+        """The job was cancelled (or ended) while its attempt was still active: stop its instance(s)."""
+        if rows:
+            self.rt.providers[attempt.provider].terminate([r.id for r in rows])
         with transaction(self.rt.sessions) as s:
             state = AttemptState.CANCELLED if job.state == JobState.CANCELLED else AttemptState.LOST
             end_attempt(s, attempt.id, state, f"job {job.state.lower()}")
             for inst in open_instances(s, attempt.id):
                 close_instance(s, inst, InstanceState.TERMINATED.value)
 
-    def _check_live(self, attempt: Attempt, row: Instance | None, seen: dict[str, InstanceInfo],
+    def _check_gang(self, attempt: Attempt, rows: list[Instance], seen: dict[str, InstanceInfo],
                     report: PassReport) -> None:
+        """Check every node still working; the first lost node ends the attempt and stops the rest."""
+        if (attempt.nodes or 1) <= 1:
+            self._check_live(attempt, rows[0] if rows else None, seen, report)
+            return
+        if len({r.node for r in rows if r.exit_code == 0}) == attempt.nodes:  # every node done: a missed finish
+            self._finish_gang(attempt)
+            return
+        working = [r for r in rows if r.exit_code != 0]  # a node that exited 0 is done, whatever its VM does
+        recorded = {r.node for r in rows}
+        missing = [n for n in range(attempt.nodes) if n not in recorded]
+        if missing:  # launched (the attempt left LAUNCHING) yet a node has no open row: it was closed or lost
+            self._end_gang(attempt, working, None, f"gang node(s) {', '.join(map(str, missing))} have no instance",
+                           preempted=False, report=report)
+            return
+        for row in working:
+            lost = self._check_live(attempt, row, seen, report, gang=True)
+            if lost is not None:
+                why, preempted = lost
+                self._end_gang(attempt, working, row, f"node {row.node} of {attempt.nodes}: {why}; the whole "
+                               "gang stopped", preempted=preempted, report=report)
+                return
+
+    def _finish_gang(self, attempt: Attempt) -> None:
+        """Every node reported exit 0 but the attempt is still active (the API normally ends it): succeed it."""
+        with transaction(self.rt.sessions) as s:
+            if end_attempt(s, attempt.id, AttemptState.SUCCEEDED, f"all {attempt.nodes} nodes exited 0", exit_code=0):
+                job = job_by_id(s, attempt.job_id)
+                if not JobState(job.state).is_final:
+                    T.mark_succeeded(s, job, attempt.id)
+
+    def _end_gang(self, attempt: Attempt, rows: list[Instance], lost: Instance | None, why: str, *,
+                  preempted: bool, report: PassReport) -> None:
+        """Terminate every node still up, then end the attempt once (requeue: a new gang resumes)."""
+        up = [r.id for r in rows]
+        if up:
+            self.rt.providers[attempt.provider].terminate(up)
+        self._lose(attempt, lost, why, preempted=preempted)
+        report.ended += 1
+
+    def _check_live(self, attempt: Attempt, row: Instance | None, seen: dict[str, InstanceInfo],
+                    report: PassReport, *, gang: bool = False) -> tuple[str, bool] | None:
+        """End the attempt when its instance is gone or silent; with `gang`, only say (why, preempted)."""
         settings = self.rt.settings
         now = utcnow()
         info = seen.get(row.id) if row else None
@@ -117,25 +175,33 @@ class Reconciler:
             described = self.rt.providers[attempt.provider].describe([row.id])
             info = described[0] if described else None
         if info is not None and not info.state.is_gone:
-            stale_since = attempt.last_heartbeat_at or attempt.launched_at or attempt.created_at
-            limit = (settings.heartbeat_timeout_seconds if attempt.state == AttemptState.RUNNING
-                     else settings.provisioning_timeout_seconds)
+            if gang and row is not None:  # each node's own heartbeat
+                beat, reporting = row.last_heartbeat_at, row.last_heartbeat_at is not None
+            else:
+                beat, reporting = attempt.last_heartbeat_at, attempt.state == AttemptState.RUNNING
+            stale_since = outage.silent_since(beat or attempt.launched_at or attempt.created_at,
+                                              self._serving_since)
+            limit = settings.heartbeat_timeout_seconds if reporting else settings.provisioning_timeout_seconds
             if now - stale_since <= timedelta(seconds=limit):
-                return
-            why = ("no heartbeat" if attempt.state == AttemptState.RUNNING else "agent never reported") + \
-                  f" for {limit:g}s"
+                return None
+            why = ("no heartbeat" if reporting else "agent never reported") + f" for {limit:g}s"
+            if gang:
+                return why, False
             self.rt.providers[attempt.provider].terminate([info.id])
             self._lose(attempt, row, why, preempted=False)
             report.ended += 1
-            return
+            return None
         preempted = bool(info and info.preempted)
         if not preempted:  # the cloud announced the reclaim out of the VM, though it now reports the instance gone
             with transaction(self.rt.sessions) as s:
                 preempted = preemption_noticed(s, attempt.id)
         why = "spot instance preempted" if preempted else (
             f"instance {row.id if row else '?'} is gone ({info.state_reason if info else 'not found'})")
+        if gang:
+            return why, preempted
         self._lose(attempt, row, why, preempted=preempted)
         report.ended += 1
+        return None
 
     def _lose(self, attempt: Attempt, row: Instance | None, why: str, *, preempted: bool) -> None:
         """End an attempt that lost its instance; requeue the job (or fail it when out of restarts)."""
@@ -143,8 +209,9 @@ class Reconciler:
             state = AttemptState.PREEMPTED if preempted else AttemptState.LOST
             if not end_attempt(s, attempt.id, state, why):
                 return  # the agent reported an exit first: that outcome stands
-            for inst in open_instances(s, attempt.id):
-                close_instance(s, inst, InstanceState.TERMINATED.value, preempted=preempted)
+            for inst in open_instances(s, attempt.id):  # only the reclaimed node counts as preempted
+                close_instance(s, inst, InstanceState.TERMINATED.value,
+                               preempted=preempted and (row is None or inst.id == row.id))
             job = job_by_id(s, attempt.job_id)
             if JobState(job.state).is_final:
                 return

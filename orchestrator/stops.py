@@ -41,9 +41,18 @@ CAUSES = ("budget", "cap")
 
 @dataclass(frozen=True)
 class Finished:
+    """A finished stop and every instance of its attempt (all nodes of a gang) still to terminate."""
+
     job_id: str
-    provider: str | None
-    instance_id: str | None
+    instances: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def provider(self) -> str | None:
+        return self.instances[0][0] if self.instances else None
+
+    @property
+    def instance_id(self) -> str | None:
+        return self.instances[0][1] if self.instances else None
 
 
 def pending(session: Session, attempt_id: str) -> StopRequest | None:
@@ -104,8 +113,7 @@ def finish(session: Session, row: StopRequest, *, exit_code: int | None = None,
             T.block_for_budget(session, job, why)
         else:
             T.mark_failed(session, job, why, attempt_id=row.attempt_id, exit_code=exit_code)
-    first = instances[0] if instances else None
-    return Finished(row.job_id, first.provider if first else None, first.id if first else None)
+    return Finished(row.job_id, tuple((inst.provider, inst.id) for inst in instances))
 
 
 def finish_due(sessions: sessionmaker[Session], providers: dict[str, Provider],
@@ -120,10 +128,9 @@ def finish_due(sessions: sessionmaker[Session], providers: dict[str, Provider],
                 continue
             done.append(finish(s, row, now=now))
     for f in done:
-        if f.provider is None or f.instance_id is None:
-            continue
-        try:
-            providers[f.provider].terminate([f.instance_id])
-        except (KeyError, ProviderError) as exc:  # the orphan sweep retries
-            log.warning("stop_terminate_failed", instance=f.instance_id, error=repr(exc))
+        for provider, instance_id in f.instances:
+            try:
+                providers[provider].terminate([instance_id])
+            except (KeyError, ProviderError) as exc:  # the orphan sweep retries
+                log.warning("stop_terminate_failed", instance=instance_id, error=repr(exc))
     return done

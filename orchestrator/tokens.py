@@ -3,6 +3,10 @@
 Agent tokens are an HMAC of the attempt id under a secret kept in the database, so that
 re-issuing a launch after a crash renders identical user data, and nothing per attempt needs
 storing. They are only honoured while the attempt is active.
+
+A node of a multi-node (gang) attempt gets a node-scoped token, `swa.<attempt>#<node>.<mac>` with the MAC over
+`<attempt>#<node>`: it may report only as that node, and a one-node token (the original `swa.<attempt>.<mac>`,
+still issued for single-node attempts) cannot be edited into another node's without the secret.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from orchestrator.store import meta
 from orchestrator.store.db import transaction
-from orchestrator.store.tables import ApiToken, Meta
+from orchestrator.store.tables import ApiToken
 from orchestrator.store.types import utcnow
 
 API_PREFIX = "sw_"
@@ -36,6 +41,7 @@ class Principal:
     team: str | None = None
     attempt_id: str | None = None
     token_id: str | None = None
+    node: int | None = None  # a gang node's agent: its rank; None: the agent of a one-node attempt
 
     @property
     def is_admin(self) -> bool:
@@ -136,22 +142,26 @@ class TokenCache:
 
 def agent_secret(session: Session) -> bytes:
     """The installation's agent-token secret, created on first use."""
-    row = session.get(Meta, _SECRET_KEY)
-    if row is None:
-        row = Meta(key=_SECRET_KEY, value=secrets.token_hex(32))
-        session.add(row)
-        session.flush()
-    return bytes.fromhex(row.value)
+    return bytes.fromhex(meta.get_or_create(session, _SECRET_KEY, secrets.token_hex(32)))
 
 
-def agent_token(secret: bytes, attempt_id: str) -> str:
-    mac = hmac.new(secret, attempt_id.encode(), hashlib.sha256).hexdigest()
-    return f"{AGENT_PREFIX}{attempt_id}.{mac}"
+def agent_token(secret: bytes, attempt_id: str, node: int | None = None) -> str:
+    """The agent token of an attempt, or of one node of a gang attempt (`node` = its rank)."""
+    subject = attempt_id if node is None else f"{attempt_id}#{int(node)}"
+    mac = hmac.new(secret, subject.encode(), hashlib.sha256).hexdigest()
+    return f"{AGENT_PREFIX}{subject}.{mac}"
 
 
 def authenticate_agent_token(secret: bytes, token: str) -> Principal:
     body = token.removeprefix(AGENT_PREFIX)
-    attempt_id, _, _mac = body.rpartition(".")
-    if not attempt_id or not hmac.compare_digest(agent_token(secret, attempt_id), token):
+    subject, _, _mac = body.rpartition(".")
+    attempt_id, sep, node_text = subject.rpartition("#")
+    if not sep:
+        attempt_id, node = subject, None
+    elif node_text.isdigit() and len(node_text) <= 4:
+        node = int(node_text)
+    else:
         raise TokenRejected("invalid agent token")
-    return Principal(role="agent", attempt_id=attempt_id)
+    if not attempt_id or not hmac.compare_digest(agent_token(secret, attempt_id, node), token):
+        raise TokenRejected("invalid agent token")
+    return Principal(role="agent", attempt_id=attempt_id, node=node)

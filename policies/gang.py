@@ -36,5 +36,6 @@ def plan_gang(ranked: list[RankedOffer], nodes: int,
             continue
         total = item.offer.price_per_hour * nodes
         plans.append(GangPlan(item.offer, nodes, total,
-                              f"{nodes} x {item.offer.instance_type} in {item.offer.zone}, ${total:.4f}/h in all"))
+                              f"{nodes} x {item.offer.instance_type} in {item.offer.zone}, ${total:.4f}/h in all"
+                              + (f"; {item.reason}" if item.reason else "")))
     return plans

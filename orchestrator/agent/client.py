@@ -24,6 +24,7 @@ class DaemonRefused(Exception):
 class AgentClient:
     def __init__(self, base_url: str, token: str, attempt_id: str, timeout: float = 10.0) -> None:
         self.attempt_id = attempt_id
+        self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout,
                                   headers={"Authorization": f"Bearer {token}"})
         self._prefix = f"/v1/agent/attempts/{attempt_id}"

@@ -2,7 +2,11 @@
 
 Configuration comes from the environment the start-up script (or the local provider) sets:
 SPOTWISE_URL, SPOTWISE_AGENT_TOKEN, SPOTWISE_ATTEMPT_ID, SPOTWISE_WORK_ROOT, SPOTWISE_NOTICE
-and, on the local provider, SPOTWISE_PATH_PREFIX (the instance's private "disk").
+and, on the local provider, SPOTWISE_PATH_PREFIX (the instance's private "disk") and SPOTWISE_NODE_IP.
+
+On a multi-node (gang) attempt the token names this node; the spec answer says its rank and the gang's size.
+Every node restores the latest checkpoint, meets the others (gang.py), then runs the job; rank 0 alone
+uploads checkpoints (periodic, rebalance, final), so N nodes never race to write the same versions.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from orchestrator.agent.container import (  # issue 13
     remove_container,
     shell_command,
 )
+from orchestrator.agent.gang import gang_env, meet, own_ip
 from orchestrator.agent.gpu import NvmlReader, mean_utilization, total_power_watts
 from orchestrator.agent.notices import REBALANCE, Notice, NoticeWatcher, watcher_for
 from orchestrator.agent.prepare import PrepareFailed, after_restart, mount_path, prepare, record_job_group
@@ -55,6 +60,7 @@ class Agent:
         self.notice_seen: Notice | None = None
         self.stop_signal = signal.SIGTERM
         self.stop_grace = STOP_GRACE_SECONDS
+        self.rank = 0  # issue 4: this node's rank in a gang; rank 0 owns checkpoint uploads
 
     def _open_sync(self, spec: dict[str, Any], checkpoint_dir: Path) -> CheckpointSync | None:
         ckpt = spec.get("checkpoint") or {}
@@ -68,7 +74,8 @@ class Agent:
             _log(f"checkpoint store unusable, checkpoints stay on this instance: {exc}")
             return None
         return CheckpointSync(store, checkpoint_dir, interval=float(ckpt.get("interval_seconds") or 600),
-                              keep=int(ckpt.get("keep") or 3), report=self.client.checkpoint, log=_log)
+                              keep=int(ckpt.get("keep") or 3),
+                              report=self.client.checkpoint if self.rank == 0 else lambda _report: None, log=_log)
 
     def _job_env(self, spec: dict[str, Any], checkpoint_dir: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_FROM_JOB}
@@ -95,11 +102,28 @@ class Agent:
         passed = list(spec.get("env") or {}) + list(spec.get("secrets") or {})
         docker_env, names = container_env(env, spec.get("setup"), spec["run"], inside, passed)
         mounts = {mount_path(p, self.path_prefix): p for p in spec.get("file_mounts") or {}}
-        argv = docker_argv(spec["image"], name=container_name(spec["attempt_id"]), workdir=workdir,
+        argv = docker_argv(spec["image"], name=self._container(spec), workdir=workdir,
                            checkpoint_dir=checkpoint_dir, container_checkpoint_dir=inside, env_names=names,
                            stop_signal=self.stop_signal.name, grace_seconds=self.stop_grace,
                            gpus=self.gpu is not None, mounts=mounts)
         return [("run", shell_command(argv), docker_env)]
+
+    @staticmethod
+    def _container(spec: dict[str, Any]) -> str:
+        """One container per attempt, per node on a gang (nodes may share a host, as on the local provider)."""
+        gang = int(spec.get("num_nodes") or 1) > 1
+        return container_name(spec["attempt_id"] + (f"-node{spec.get('node_rank') or 0}" if gang else ""))
+
+    def _meet(self, spec: dict[str, Any]) -> list[str] | None:
+        """Every node's address in rank order (just this node's on a one-node attempt); None: stop instead."""
+        ip = own_ip(self.client.base_url)
+        if int(spec.get("num_nodes") or 1) <= 1:
+            return [ip]
+        ips = meet(self.client, ip, lambda: self.stopped_by_daemon.is_set() or self.preempted.is_set(), _log)
+        if ips is None and not self.preempted.is_set():
+            _log("the attempt ended before every node of the gang came up; not starting the job")
+            self.stopped_by_daemon.set()
+        return ips
 
     def _heartbeats(self, interval: float) -> None:
         while not self.done.wait(interval):
@@ -131,7 +155,7 @@ class Agent:
             if notice.action != REBALANCE:
                 break
             _log("rebalance recommendation: uploading a checkpoint now")
-            if self.sync:
+            if self.sync and self.rank == 0:
                 self.sync.upload_now("rebalance recommendation")
         _log(f"preemption notice: {notice}")
         self.notice_seen = notice
@@ -148,6 +172,7 @@ class Agent:
         if not spec.get("active", True):
             _log("attempt is no longer active; nothing to do")
             return 0
+        self.rank = int(spec.get("node_rank") or 0)
         workdir = self.work_root / "job"
         workdir.mkdir(parents=True, exist_ok=True)
         checkpoint_dir = self._checkpoint_dir(spec)
@@ -164,13 +189,16 @@ class Agent:
         env = self._job_env(spec, checkpoint_dir)
         if restored is not None:
             env["SPOTWISE_RESUMED"] = "1"
-        pump = LogPump(self.client)
+        pump = LogPump(self.client, prefix=f"(rank {self.rank}) " if int(spec.get("num_nodes") or 1) > 1 else "")
         pump.start()
         threading.Thread(target=self._heartbeats, args=(spec["heartbeat_interval_seconds"],), daemon=True).start()
         if self.notice:
             threading.Thread(target=self._watch_notice, daemon=True).start()
         self.client.heartbeat("starting", None)
-        if self.sync:
+        ips = self._meet(spec)  # issue 4: a gang starts its job once every node is up
+        if ips is not None:
+            env.update(gang_env(self.rank, ips))
+        if self.sync and self.rank == 0:
             self.sync.start()
         code = 0
         for phase, command, phase_env in self._phases(spec, workdir, checkpoint_dir, env):  # issue 13: images
@@ -185,8 +213,8 @@ class Agent:
                 break
         self.done.set()
         if spec.get("image"):
-            remove_container(container_name(spec["attempt_id"]))
-        if self.sync:  # the job has stopped: its last checkpoint goes up before we report or the VM goes
+            remove_container(self._container(spec))
+        if self.sync and self.rank == 0:  # the job stopped: its last checkpoint goes up before we report or the VM goes
             self.sync.stop()
             self.sync.upload_now("preemption" if self.preempted.is_set() else "job stopped")
         if self.notice_seen is not None and self.notice is not None:

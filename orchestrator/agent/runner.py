@@ -20,9 +20,10 @@ CHUNK_BYTES = 64_000
 class LogPump:
     """Collects output lines and ships them in batches; seq numbers make re-sends idempotent."""
 
-    def __init__(self, client: AgentClient, interval: float = 0.5) -> None:
+    def __init__(self, client: AgentClient, interval: float = 0.5, prefix: str = "") -> None:
         self.client = client
         self.interval = interval
+        self.prefix = prefix  # "(rank N) " on a gang node: the job's log interleaves every node's lines
         self._pending: deque[dict[str, object]] = deque()
         self._partial: dict[str, list[str]] = {"stdout": [], "stderr": []}
         self._seq = {"stdout": 0, "stderr": 0}
@@ -36,7 +37,7 @@ class LogPump:
 
     def write(self, stream: str, text: str) -> None:
         with self._lock:
-            self._partial[stream].append(text)
+            self._partial[stream].append(self.prefix + text if self.prefix else text)
             if sum(len(t) for t in self._partial[stream]) >= CHUNK_BYTES:
                 self._seal(stream)
 

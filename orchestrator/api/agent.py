@@ -1,11 +1,13 @@
-"""/v1/agent: what the on-instance agent calls. Its token is valid for its own attempt only."""
+"""/v1/agent: what the on-instance agent calls. Its token is valid for its own attempt only (and, on a
+multi-node attempt, for its own node only: see agent_gang.py)."""
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator import stops
 from orchestrator import transitions as T
+from orchestrator.api.agent_gang import SEQ_SPAN, gang_outcome, record_node_heartbeat, rendezvous, token_node
 from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.api.errors import ApiError
 from orchestrator.attempts import ACTIVE, AttemptState, advance_attempt, end_attempt
@@ -36,12 +39,13 @@ class Heartbeat(BaseModel):
     gpu_utilization: float | None = Field(default=None, ge=0, le=100)
     gpu_power_watts: float | None = Field(default=None, ge=0, le=1_000_000)  # NVML, all GPUs together
     checkpoint_uploading: bool = False  # the idle sweep never shuts an instance down mid-upload
+    node: int | None = Field(default=None, ge=0)  # optional: must be the token's own node
 
 
 class Chunk(BaseModel):
     model_config = ConfigDict(extra="forbid")
     stream: Literal["stdout", "stderr"]
-    seq: int = Field(ge=0)
+    seq: int = Field(ge=0, lt=SEQ_SPAN)
     data: str = Field(max_length=256_000)
 
 
@@ -55,6 +59,22 @@ class ExitReport(BaseModel):
     exit_code: int
     preempted: bool = False
     message: str = Field(default="", max_length=2000)
+    node: int | None = Field(default=None, ge=0)  # optional: must be the token's own node
+
+
+class GangHello(BaseModel):
+    """A gang node's address, for the others' SPOTWISE_NODE_IPS."""
+
+    model_config = ConfigDict(extra="forbid")
+    ip: str = Field(max_length=64)
+
+    @field_validator("ip")
+    @classmethod
+    def _is_ip(cls, value: str) -> str:
+        try:
+            return str(ip_address(value.strip()))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an IPv4 or IPv6 address") from None
 
 
 def _own_attempt(session: Session, principal: Principal, attempt_id: str) -> Attempt:
@@ -63,6 +83,7 @@ def _own_attempt(session: Session, principal: Principal, attempt_id: str) -> Att
     attempt = session.get(Attempt, attempt_id)
     if attempt is None:
         raise ApiError(404, "not_found", f"attempt {attempt_id} not found")
+    token_node(principal, attempt)  # a gang node's token speaks for its node only
     return attempt
 
 
@@ -78,6 +99,7 @@ def attempt_spec(attempt_id: str, principal: PrincipalDep, session: SessionDep, 
         "checkpoint": agent_config(rt.settings, spec, attempt.provider, job.id),  # issue 5: store, interval, signal
         "resumed": attempt.number > 1, "heartbeat_interval_seconds": rt.settings.heartbeat_interval_seconds,
         "active": attempt.state in ACTIVE,
+        "node_rank": token_node(principal, attempt), "num_nodes": attempt.nodes,  # issue 4: gangs
         **job_payload(session, rt.settings.home, spec),  # issue 13: workdir, file_mounts, image, secrets
     }
 
@@ -85,6 +107,7 @@ def attempt_spec(attempt_id: str, principal: PrincipalDep, session: SessionDep, 
 @router.post("/heartbeat")
 def heartbeat(attempt_id: str, body: Heartbeat, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
     attempt = _own_attempt(session, principal, attempt_id)
+    node = token_node(principal, attempt, body.node)
     if attempt.state not in ACTIVE:
         return {"action": "stop", "reason": f"attempt is {attempt.state}"}
     job = job_by_id(session, attempt.job_id)
@@ -92,6 +115,7 @@ def heartbeat(attempt_id: str, body: Heartbeat, principal: PrincipalDep, session
         return {"action": "stop", "reason": f"job is {job.state}"}
     now = utcnow()
     attempt.last_heartbeat_at = now
+    record_node_heartbeat(session, attempt, node, now)  # each node's own liveness (reconcile checks each)
     record_sample(session, attempt.id, body.phase, body.gpu_utilization, body.checkpoint_uploading, now)
     record_power(session, attempt, job, now, body.phase, body.gpu_utilization, body.gpu_power_watts)
     if attempt.state == AttemptState.LAUNCHED and advance_attempt(
@@ -111,7 +135,8 @@ def ship_logs(attempt_id: str, body: LogBatch, principal: PrincipalDep, session:
     attempt = _own_attempt(session, principal, attempt_id)
     if body.chunks:
         now = utcnow()
-        rows = [{"job_id": attempt.job_id, "attempt_id": attempt.id, "stream": c.stream, "seq": c.seq,
+        base = token_node(principal, attempt) * SEQ_SPAN  # each gang node has its own range of seq numbers
+        rows = [{"job_id": attempt.job_id, "attempt_id": attempt.id, "stream": c.stream, "seq": base + c.seq,
                  "data": c.data, "at": now} for c in body.chunks]
         stmt = _insert_ignore(session)(LogChunk).values(rows).on_conflict_do_nothing(
             index_elements=["attempt_id", "stream", "seq"])
@@ -123,12 +148,18 @@ def ship_logs(attempt_id: str, body: LogBatch, principal: PrincipalDep, session:
 def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, session: SessionDep,
                 rt: RuntimeDep) -> dict[str, Any]:
     attempt = _own_attempt(session, principal, attempt_id)
+    node = token_node(principal, attempt, body.node)
     job = job_by_id(session, attempt.job_id)
     stop = stops.pending(session, attempt.id)
     if stop is not None and attempt.state in ACTIVE:  # a budget/cap stop: the exit is its outcome
         stops.finish(session, stop, exit_code=body.exit_code)
         return {"ok": True, "stopped": stop.reason}
-    if body.preempted:
+    if attempt.nodes > 1:  # issue 4: all nodes 0 -> success; any non-zero -> failure; any preemption -> preempted
+        decided = gang_outcome(session, attempt, node, body.exit_code, body.preempted, body.message)
+        if decided is None:
+            return {"ok": True, "waiting_for_other_nodes": True}
+        outcome, why = decided
+    elif body.preempted:
         outcome, why = AttemptState.PREEMPTED, "agent saw a preemption notice; job stopped"
     elif body.exit_code == 0:
         outcome, why = AttemptState.SUCCEEDED, "exit code 0"
@@ -136,6 +167,8 @@ def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, sess
         outcome, why = AttemptState.FAILED, f"exit code {body.exit_code}" + (
             f": {body.message}" if body.message else "")
     if not end_attempt(session, attempt.id, outcome, why, exit_code=body.exit_code):
+        if attempt.nodes > 1 and session.scalar(select(Attempt.state).where(Attempt.id == attempt.id)) not in ACTIVE:
+            return {"ok": True, "gang_already_ended": True}  # another node's report (or a stop) ended the gang
         current = session.scalar(select(Attempt.state).where(Attempt.id == attempt.id))
         if current == outcome.value:
             return {"ok": True, "duplicate": True}
@@ -148,3 +181,10 @@ def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, sess
         after_attempt(session, rt.settings, job, attempt, preempted=body.preempted,
                       exit_code=None if body.preempted else body.exit_code, why=why)
     return {"ok": True}
+
+
+@router.post("/gang")
+def gang_rendezvous(attempt_id: str, body: GangHello, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
+    """A gang node says where it is; the answer lists every node's address once all have said (issue 4)."""
+    attempt = _own_attempt(session, principal, attempt_id)
+    return rendezvous(session, attempt, token_node(principal, attempt), body.ip)

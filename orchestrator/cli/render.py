@@ -71,13 +71,15 @@ def job_summary(console: Console, job: dict[str, Any]) -> None:
 def job_detail(console: Console, job: dict[str, Any], events: list[dict[str, Any]]) -> None:
     console.print(f"[bold]{job['id']}[/] {job['name']} (team {job['team']})  state {_state(job['state'])}")
     rows = [("exit code", job["exit_code"]), ("reason", job["reason"] or "-"),
-            ("GPUs", job["accelerators"] or "-"), ("priority", job["priority"]),
+            ("GPUs", job["accelerators"] or "-"),
+            ("nodes", ((job.get("spec") or {}).get("resources") or {}).get("num_nodes", 1)),  # issue 4: gangs
+            ("priority", job["priority"]),
             ("submitted", _short_time(job["submitted_at"])), ("started", _short_time(job["started_at"])),
             ("finished", _short_time(job["finished_at"])), ("deadline", _short_time(job["deadline_at"])),
             ("runtime", _duration(job["runtime_seconds"])), ("cost", f"${job['cost_usd']:.4f}"),
             ("attempts", job["attempts"]), ("restarts", job["restarts"])]
     if job.get("energy"):  # issue 14
-        rows[10:10] = [("energy", energy_text(job["energy"])), ("carbon", carbon_text(job["energy"]))]
+        rows[11:11] = [("energy", energy_text(job["energy"])), ("carbon", carbon_text(job["energy"]))]
     for key, value in rows:
         console.print(f"  {key:<10} {'-' if value is None else value}", highlight=False)
     attempts = Table(title="attempts", title_justify="left")

@@ -85,6 +85,7 @@ class Attempt(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer)
     end_reason: Mapped[str] = mapped_column(Text, default="")
     launch_tries: Mapped[int] = mapped_column(Integer, default=0)
+    nodes: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # gang size (issue 4)
     __table_args__ = (UniqueConstraint("job_id", "number"),)
 
 
@@ -101,8 +102,13 @@ class Instance(Base):
     price_per_hour: Mapped[float] = mapped_column(Float)
     state: Mapped[str] = mapped_column(String(24))
     launched_at: Mapped[datetime]
-    ended_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)  # the ledger finds open/recent rows
     preempted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # issue 4, gangs: the node's rank, the address its agent reported, its own heartbeat and exit code
+    node: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    node_ip: Mapped[str | None] = mapped_column(String(64))
+    last_heartbeat_at: Mapped[datetime | None]
+    exit_code: Mapped[int | None] = mapped_column(Integer)
 
 
 class JobEvent(Base):
@@ -229,6 +235,7 @@ class LedgerEntry(Base):
         UniqueConstraint("provider", "instance_id", "start"),
         Index("ix_ledger_team_start", "team", "start"),
         Index("ix_ledger_start", "start"),
+        Index("ix_ledger_instance_end", "provider", "instance_id", "end"),  # watermarks: max(end) per instance
     )
 
 

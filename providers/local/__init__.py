@@ -5,6 +5,10 @@ small built-in catalog of real GPU instance shapes (`providers/catalog/local.jso
 like a cloud where it matters to the daemon: launches are idempotent on the attempt's key,
 records outlive the daemon, everything it starts is tagged (an environment marker), and a spot
 instance can be preempted on request -- a notice first, then a kill after the grace period.
+
+`pool_capacity` (config) makes a pool run out of room like a cloud zone does: {"ZONE:TYPE" or "ZONE": N}
+allows at most N live instances there, and the next launch raises CapacityError (how a test makes the
+second node of a gang fail). Every instance is told SPOTWISE_NODE_IP=127.0.0.1: its gang peers are here.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import Any, ClassVar
 from providers.base import (
     TAG_CLUSTER,
     Capability,
+    CapacityError,
+    ErrorScope,
     Identity,
     InstanceInfo,
     InstanceState,
@@ -32,6 +38,7 @@ from providers.base import (
     LaunchSpec,
     Offer,
     OfferQuery,
+    SpotPrice,
 )
 from providers.local import processes
 from providers.local.records import InstanceRecord, RecordStore
@@ -60,10 +67,12 @@ class LocalProvider:
         {Capability.SPOT, Capability.ON_DEMAND, Capability.PREEMPT_ON_REQUEST}
     )
 
-    def __init__(self, state_dir: Path, *, python: str | None = None, preempt_grace_seconds: float = 5.0):
+    def __init__(self, state_dir: Path, *, python: str | None = None, preempt_grace_seconds: float = 5.0,
+                 pool_capacity: dict[str, int] | None = None):
         self.records = RecordStore(state_dir)
         self.python = python or sys.executable
         self.preempt_grace_seconds = preempt_grace_seconds
+        self.pool_capacity = _capacity(pool_capacity)
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, home: Path) -> LocalProvider:
@@ -97,6 +106,14 @@ class LocalProvider:
                     offers.append(Offer(spot=True, price_per_hour=spot_price, **common))
         return offers
 
+    def spot_prices(self, pools: Sequence[Offer]) -> list[SpotPrice]:
+        """Price-only refresh: the catalog file's spot prices, read again (an edit to it shows up)."""
+        catalog = json.loads(CATALOG_PATH.read_text())
+        spot = {t["instance_type"]: t["spot"] for t in catalog["types"]}
+        fetched = _now()
+        return [SpotPrice(p.region, p.zone, p.instance_type, price, fetched) for p in pools
+                if p.cloud == self.name and (price := spot.get(p.instance_type, {}).get(p.zone)) is not None]
+
     def launch(self, spec: LaunchSpec) -> InstanceInfo:
         instance_id = "local-" + hashlib.sha256(spec.idempotency_key.encode()).hexdigest()[:12]
         offer = spec.offer
@@ -112,6 +129,7 @@ class LocalProvider:
                     existing.pid = self._start_agent(existing, spec)
                     self.records.put(existing)
                 return self._describe_record(existing)
+            self._check_room(offer)
             record = InstanceRecord(
                 id=instance_id, idempotency_key=spec.idempotency_key, region=offer.region, zone=offer.zone,
                 instance_type=offer.instance_type, spot=offer.spot, price_per_hour=offer.price_per_hour,
@@ -192,6 +210,19 @@ class LocalProvider:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _check_room(self, offer: Offer) -> None:
+        """CapacityError when `pool_capacity` says the offer's pool is full (live instances, both markets)."""
+        for key in (f"{offer.zone}:{offer.instance_type}", offer.zone):
+            room = self.pool_capacity.get(key)
+            if room is None:
+                continue
+            live = [r for r in self.records.all() if r.terminated_at is None and r.zone == offer.zone and (
+                key == offer.zone or r.instance_type == offer.instance_type)]
+            if len(live) >= room:
+                raise CapacityError(f"no capacity for {offer.instance_type} in {offer.zone} ({len(live)} of {room} "
+                                    "instances in use)", provider=self.name, scope=ErrorScope.POOL,
+                                    raw_code="InsufficientInstanceCapacity")
+
     def _start_agent(self, record: InstanceRecord, spec: LaunchSpec) -> int:
         workdir = self.records.instance_dir(record.id)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -210,6 +241,7 @@ class LocalProvider:
                 "SPOTWISE_WORK_ROOT": str(workdir / "work"),
                 "SPOTWISE_NOTICE": f"local:{workdir / NOTICE_FILE}",
                 "SPOTWISE_PATH_PREFIX": str(workdir / "disk"),
+                "SPOTWISE_NODE_IP": "127.0.0.1",  # issue 4: every local gang node is on this host
             }
         )
         with open(workdir / "agent.log", "ab") as log:
@@ -261,3 +293,14 @@ class LocalProvider:
             tags=dict(record.tags), preempted=record.preempted,
             state_reason=record.state_reason or ("agent-exited" if state is InstanceState.TERMINATED else ""),
         )
+
+
+def _capacity(config: dict[str, int] | None) -> dict[str, int]:
+    """Validate `pool_capacity`: keys "ZONE" or "ZONE:TYPE", values whole numbers >= 0."""
+    out: dict[str, int] = {}
+    for key, value in (config or {}).items():
+        if not isinstance(key, str) or not key or isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidRequest(f"pool_capacity entry {key!r}: {value!r} must map 'ZONE' or 'ZONE:TYPE' to a "
+                                 "whole number >= 0", provider="local")
+        out[key] = value
+    return out

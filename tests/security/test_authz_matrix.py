@@ -44,6 +44,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/agent/attempts/{attempt_id}/checkpoint"): AGENT,
     ("GET", "/v1/agent/attempts/{attempt_id}/wheel"): AGENT, ("GET", "/v1/agent/attempts/{attempt_id}/workdir"): AGENT,
     ("POST", "/v1/agent/attempts/{attempt_id}/restarted"): AGENT,
+    ("POST", "/v1/agent/attempts/{attempt_id}/gang"): AGENT,  # issue 4: gang rendezvous
     ("GET", "/v1/secrets"): USER, ("PUT", "/v1/secrets/{name}"): USER, ("DELETE", "/v1/secrets/{name}"): USER,
     ("GET", "/v1/workdirs/{digest}"): USER, ("PUT", "/v1/workdirs/{digest}"): USER,
     ("GET", "/v1/tokens"): ADMIN, ("POST", "/v1/tokens"): ADMIN, ("POST", "/v1/tokens/{token_id}/revoke"): ADMIN,
@@ -65,6 +66,7 @@ BODIES: dict[str, Any] = {
     "/v1/agent/attempts/{attempt_id}/checkpoint": {"event": "uploaded", "version": "000001", "files": 0, "bytes": 0},
     "/v1/tokens": {"team": "c"}, "/v1/policies": {"text": "{}"}, "/v1/policies/diff": {"text": "{}"},
     "/v1/alerts/test": {"sink": "log"}, "/v1/agent/attempts/{attempt_id}/restarted": {"restarts": 1},
+    "/v1/agent/attempts/{attempt_id}/gang": {"ip": "10.0.0.1"},
     "/v1/secrets/{name}": {}, "/v1/chaos/instances/{instance_id}/preempt": {},
 }
 CALLERS = ["admin", "team_a", "team_b", "agent_other", "agent_own", "none", "expired", "revoked"]

@@ -7,18 +7,21 @@ process there); a fresh Reconciler plays the restarted daemon.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from orchestrator import outage
 from orchestrator.config import Settings
 from orchestrator.models import JobSpec
 from orchestrator.queue import submit
 from orchestrator.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
-from orchestrator.store.tables import Attempt, Instance, Job
+from orchestrator.store.tables import Attempt, Instance, Job, Meta
+from orchestrator.store.types import utcnow
 from providers.base import AgentBootstrap, LaunchSpec, OfferQuery
 from providers.local import LocalProvider
 
@@ -109,3 +112,41 @@ def test_a_vanished_instance_requeues_the_job_on_a_new_attempt(rt: Runtime) -> N
     Reconciler(rt).run_once()
     attempts, _, states = _counts(rt)
     assert attempts == 2 and states[0] == "LOST" and states[1] in ("LAUNCHING", "LAUNCHED")
+
+
+def _running_with_stale_heartbeat(rt: Runtime, age_s: float) -> str:
+    """A job whose agent last reported `age_s` ago while its instance is still up: (attempt id)."""
+    _submit(rt)
+    Reconciler(rt).run_once()
+    with transaction(rt.sessions) as s:
+        attempt = s.scalar(select(Attempt))
+        assert attempt is not None
+        attempt.state = "RUNNING"
+        attempt.last_heartbeat_at = utcnow() - timedelta(seconds=age_s)
+        return attempt.id
+
+
+def _attempt_state(rt: Runtime, attempt_id: str) -> str:
+    with transaction(rt.sessions) as s:
+        return s.get(Attempt, attempt_id).state  # type: ignore[union-attr]
+
+
+def test_silence_while_the_daemon_was_down_is_not_the_agents_fault(rt: Runtime) -> None:
+    timeout = rt.settings.heartbeat_timeout_seconds
+    attempt_id = _running_with_stale_heartbeat(rt, timeout + 60)
+    with transaction(rt.sessions) as s:  # the previous pass ended long ago: the daemon was down since
+        s.get(Meta, outage.LAST_PASS_KEY).value = (utcnow() - timedelta(seconds=timeout + 120)).isoformat()  # type: ignore[union-attr]
+    Reconciler(rt).run_once()
+    assert _attempt_state(rt, attempt_id) == "RUNNING"  # the agent gets a full timeout to reach the daemon again
+    Reconciler(rt).run_once()  # a restart during that grace keeps it (it is in the store)
+    assert _attempt_state(rt, attempt_id) == "RUNNING"
+    with transaction(rt.sessions) as s:  # the grace ran out and the agent still said nothing
+        s.get(Meta, outage.SERVING_SINCE_KEY).value = (utcnow() - timedelta(seconds=timeout + 1)).isoformat()  # type: ignore[union-attr]
+    Reconciler(rt).run_once()
+    assert _attempt_state(rt, attempt_id) == "LOST"
+
+
+def test_silence_while_the_daemon_was_serving_ends_the_attempt(rt: Runtime) -> None:
+    attempt_id = _running_with_stale_heartbeat(rt, rt.settings.heartbeat_timeout_seconds + 60)
+    Reconciler(rt).run_once()
+    assert _attempt_state(rt, attempt_id) == "LOST"
