@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +29,11 @@ def _yaml_path() -> Path | None:
         return Path(explicit)
     candidate = default_home() / "config.yaml"
     return candidate if candidate.exists() else None
+
+
+# Keys a provider section may carry to override the price refresh intervals for that provider only;
+# taken out before the section reaches the adapter (whose own config parsing is strict).
+REFRESH_KEYS = ("spot_price_refresh_seconds", "instance_type_refresh_seconds")
 
 
 class Settings(BaseSettings):
@@ -56,7 +61,10 @@ class Settings(BaseSettings):
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
     # price catalog and placement (issue 4)
-    price_refresh_interval_seconds: float = 600.0  # live offers (spot prices) per provider
+    spot_price_refresh_seconds: float = Field(default=600.0, gt=0)  # price-only refresh of the live spot pools
+    instance_type_refresh_seconds: float = Field(default=86400.0, gt=0)  # full listing: types, zones and their prices
+    # Deprecated alias of spot_price_refresh_seconds (before the split); used only when that one is not set.
+    price_refresh_interval_seconds: float | None = Field(default=None, gt=0)
     price_stale_after_seconds: float = 1800.0  # live data older than this is shown as stale
     price_alert_after_failures: int = 3  # consecutive failed refreshes before an error-level alert
     placement_max_launch_attempts: int = 3  # offers tried per job in one placement pass
@@ -89,6 +97,36 @@ class Settings(BaseSettings):
     agent_wheel: str = ""  # a prebuilt spotwise wheel to serve to instances; "" = build our own on first request
     agent_pip_args: str = ""  # extra pip arguments for the start-up script (e.g. --index-url of a private mirror)
     agent_max_restarts: int = 5  # the start-up script's supervisor restarts a crashed agent this often
+
+    _refresh_overrides: dict[str, dict[str, float]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _price_refresh(self) -> Settings:
+        """Issue 4: the deprecated single interval still works; per-provider intervals leave the sections."""
+        old = self.price_refresh_interval_seconds
+        if old is not None and "spot_price_refresh_seconds" not in self.model_fields_set:
+            self.spot_price_refresh_seconds = old
+        for name, section in self.providers.items():
+            if not isinstance(section, dict):
+                continue
+            for key in REFRESH_KEYS:
+                if key not in section:
+                    continue
+                value = section.pop(key)
+                try:
+                    seconds = float(value)
+                except (TypeError, ValueError):
+                    seconds = 0.0
+                if not seconds > 0:
+                    raise ValueError(f"providers.{name}.{key} must be a positive number of seconds, not {value!r}")
+                self._refresh_overrides.setdefault(name, {})[key] = seconds
+        return self
+
+    def refresh_intervals(self, provider: str) -> tuple[float, float]:
+        """(spot price, instance type) refresh intervals in seconds for one provider."""
+        own = self._refresh_overrides.get(provider, {})
+        return (own.get("spot_price_refresh_seconds", self.spot_price_refresh_seconds),
+                own.get("instance_type_refresh_seconds", self.instance_type_refresh_seconds))
 
     @field_validator("log_format")
     @classmethod

@@ -46,6 +46,8 @@ __all__ = [
     "Provider",
     "ProviderError",
     "QuotaError",
+    "SpotPrice",
+    "SpotPriceSource",
     "TAG_ATTEMPT",
     "TAG_CLUSTER",
     "TAG_JOB",
@@ -133,6 +135,37 @@ class Offer:
     def pool(self) -> tuple[str, str, str, str, bool]:
         """The key that capacity errors block: (cloud, region, zone, type, spot)."""
         return (self.cloud, self.region, self.zone, self.instance_type, self.spot)
+
+
+@dataclass(frozen=True, slots=True)
+class SpotPrice:
+    """A fresh spot price for one pool the caller already knows (from `SpotPriceSource.spot_prices`)."""
+
+    region: str
+    zone: str
+    instance_type: str
+    price_per_hour: float
+    fetched_at: datetime
+
+
+@runtime_checkable
+class SpotPriceSource(Protocol):
+    """Optional, next to `Provider`: spot prices without the full listing.
+
+    Why: spot prices move every few minutes, instance types and zones a few times a year, and the
+    full `list_offers` asks the cloud for both (AWS: types, offerings, on-demand pricing and spot
+    history). The daemon refreshes prices often through this call and types rarely through
+    `list_offers`; a provider without it gets a full listing for its price refresh instead.
+    """
+
+    def spot_prices(self, pools: Sequence[Offer]) -> list[SpotPrice]:
+        """Current spot prices of `pools` (spot offers from an earlier `list_offers`), priced alone.
+
+        Never adds pools: a pool the cloud no longer prices is left out (its last price stands).
+        Raises ProviderError when the price source cannot be read, rather than answering with
+        fallback prices, so the caller keeps the last good live prices and counts the failure.
+        """
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,7 @@ def catalog_status(rt: RuntimeDep, _user: UserDep) -> dict[str, Any]:
     now = utcnow()
     with transaction(rt.sessions) as s:
         rows = list(s.scalars(select(PriceSource).order_by(PriceSource.cloud, PriceSource.source)))
-        return {"items": [source_view(r, rt.settings.price_stale_after_seconds, now) for r in rows]}
+        return {"items": [source_view(r, rt.settings, now) for r in rows]}
 
 
 @router.post("/v1/catalog/import")

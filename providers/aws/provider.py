@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -32,6 +33,7 @@ from providers.base import (
     Offer,
     OfferQuery,
     ProviderError,
+    SpotPrice,
 )
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,32 @@ class AWSProvider:
         with self._lock:
             self._spot_book.update(book)
         return offers
+
+    def spot_prices(self, pools: Sequence[Offer]) -> list[SpotPrice]:
+        """Price-only refresh: DescribeSpotPriceHistory per region (types batched 100 a call), nothing else.
+
+        Regions that fail are left out (their pools keep their last price) unless every region fails.
+        """
+        wanted: dict[str, set[str]] = {}
+        for pool in pools:
+            if pool.cloud == self.name and pool.spot and pool.region in self.config.regions:
+                wanted.setdefault(pool.region, set()).add(pool.instance_type)
+        if not wanted:
+            return []
+        fetched = datetime.now(UTC)
+        results = self._each_region(sorted(wanted), lambda region: latest_spot_prices(
+            self.clients, region, wanted[region]))
+        failures = [v for v in results.values() if isinstance(v, ProviderError)]
+        if failures and len(failures) == len(results):
+            raise failures[0]
+        for failure in failures:
+            log.warning("aws spot prices: a region skipped: %s", failure)
+        book = {(region, t, z): p for region, value in results.items() if not isinstance(value, ProviderError)
+                for (t, z), p in value.items()}
+        with self._lock:
+            self._spot_book.update(book)
+        return [SpotPrice(pool.region, pool.zone, pool.instance_type, price, fetched) for pool in pools
+                if (price := book.get((pool.region, pool.instance_type, pool.zone))) is not None]
 
     def launch(self, spec: LaunchSpec) -> InstanceInfo:
         offer = spec.offer

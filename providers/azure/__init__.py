@@ -27,7 +27,7 @@ from providers.azure.errors import is_not_found
 from providers.azure.instances import gone_info, vm_to_info
 from providers.azure.launch import nic_body, nic_name, os_disk_name, resource_id, vm_body, vm_name
 from providers.azure.offers import build_offers, parse_sku
-from providers.azure.pricing import PriceBook
+from providers.azure.pricing import PriceBook, PriceFetchError
 from providers.base import (
     TAG_CLUSTER,
     Capability,
@@ -39,6 +39,7 @@ from providers.base import (
     Offer,
     OfferQuery,
     ProviderError,
+    SpotPrice,
     TransientError,
 )
 
@@ -125,6 +126,34 @@ class AzureProvider:
         )
         sizes = [size for sku in skus if (size := parse_sku(sku, location)) is not None]
         return build_offers(sizes, query, self.prices.price, fetched)
+
+    def spot_prices(self, pools: Sequence[Offer]) -> list[SpotPrice]:
+        """Price-only refresh: the Retail Prices API per location, no ARM call (sizes and zones are the
+        instance-type refresh's). Locations whose prices fail keep their last price unless all fail."""
+        mine = [p for p in pools if p.cloud == self.name and p.spot]
+        locations = sorted({p.region for p in mine})
+        if not locations:
+            return []
+        fetched = datetime.now(UTC)
+
+        def one(location: str) -> dict[tuple[str, bool], float] | PriceFetchError:
+            try:
+                return self.prices.fetch(location)
+            except PriceFetchError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=min(8, len(locations))) as pool:
+            books = dict(zip(locations, pool.map(one, locations), strict=True))
+        failed = [v for v in books.values() if isinstance(v, PriceFetchError)]
+        if len(failed) == len(books):
+            raise TransientError(f"retail prices unavailable: {failed[0]}", provider=self.name)
+        quotes = []
+        for offer in mine:
+            book = books[offer.region]
+            price = None if isinstance(book, PriceFetchError) else book.get((offer.instance_type, True))
+            if price:
+                quotes.append(SpotPrice(offer.region, offer.zone, offer.instance_type, price, fetched))
+        return quotes
 
     def launch(self, spec: LaunchSpec) -> InstanceInfo:
         """Create (or find) the VM named after the idempotency key; see launch.py for the bodies.

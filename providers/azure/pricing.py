@@ -172,6 +172,24 @@ class PriceBook:
             self._live[region] = (self._clock(), prices)
         return prices
 
+    def fetch(self, region: str) -> dict[tuple[str, bool], float]:
+        """Live prices for one region read now, for the daemon's price-only refresh (the cache is renewed).
+
+        Raises PriceFetchError instead of falling back: the daemon keeps its last good live prices and
+        counts the failure, where `price` would quietly answer from the catalog.
+        """
+        try:
+            prices = linux_prices(iter_retail_items(self.prices_url, region, get_json=self._get_json), self.currency)
+        except PriceFetchError as exc:
+            self.last_error = str(exc)
+            with self._lock:
+                self._failed_at[region] = self._clock()
+            raise
+        with self._lock:
+            self._live[region] = (self._clock(), prices)
+            self._failed_at.pop(region, None)
+        return prices
+
     def _fallback(self) -> dict[tuple[str, str], tuple[float | None, float | None]]:
         with self._lock:
             if self._catalog is None:

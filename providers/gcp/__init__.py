@@ -26,6 +26,7 @@ from providers.base import (
     LaunchSpec,
     Offer,
     OfferQuery,
+    SpotPrice,
 )
 from providers.errors import AuthError
 from providers.gcp.clients import build_billing_client, build_compute_clients, load_credentials
@@ -34,7 +35,7 @@ from providers.gcp.errors import guarded
 from providers.gcp.instances import PREEMPTED_OPERATION, gone, make_id, parse_id, to_info
 from providers.gcp.labels import cluster_filter
 from providers.gcp.launch import NAME_PREFIX, build_instance, instance_name, request_id
-from providers.gcp.offers import build_offers
+from providers.gcp.offers import build_offers, shape_of_offer, spot_quotes
 from providers.gcp.operations import wait_zone_operation
 from providers.gcp.settings import GCPSettings
 from providers.gcp.shapes import tail
@@ -96,6 +97,16 @@ class GCPProvider:
             zones = [z for z in zones if z.rsplit("-", 1)[0] in query.regions]
         shapes = with_retries(lambda: self.discovery.shapes(zones))
         return build_offers(self.name, shapes, self.discovery.prices(), query)
+
+    def spot_prices(self, pools: Sequence[Offer]) -> list[SpotPrice]:
+        """Price-only refresh: the Billing Catalog SKUs alone (GCE prices a pool from per-region unit prices;
+        the Compute API's zones and machine types are the instance-type refresh's business)."""
+        mine = [p for p in pools if p.cloud == self.name and p.spot]
+        if not mine:
+            return []
+        prices = with_retries(self.discovery.fresh_prices)
+        return spot_quotes(mine, prices, lambda p: self.discovery.known_shape(p.zone, p.instance_type)
+                           or shape_of_offer(p))
 
     def launch(self, spec: LaunchSpec) -> InstanceInfo:
         offer = spec.offer

@@ -91,6 +91,24 @@ class Discovery:
             self._prices = (time.monotonic(), source)
         return source
 
+    def fresh_prices(self) -> PriceSource:
+        """Prices read now, for the daemon's price-only refresh: the Billing Catalog (refreshing the cache),
+        raising its error instead of falling back, so the last good live prices stay and the failure
+        counts. With billing off, the fallback prices (they do not move)."""
+        if not self.settings.use_billing:
+            return self.prices()
+        configured = {region_of(z) for z in self.settings.zones} | set(self.settings.regions)
+        source = guarded(lambda: fetch_billing_prices(self._billing_factory(), configured or None))
+        with self._lock:
+            self._prices = (time.monotonic(), source)
+        return source
+
+    def known_shape(self, zone: str, instance_type: str) -> Shape | None:
+        """A shape listed earlier in `zone`, however old (shapes barely change); never asks the API."""
+        with self._lock:
+            cached = self._shapes.get(zone)
+        return next((s for s in cached[1] if s.instance_type == instance_type), None) if cached else None
+
     def _load_prices(self, regions: set[str] | None) -> PriceSource:
         if self.settings.use_billing:
             try:

@@ -7,10 +7,10 @@ the price source cannot price is left out rather than offered at a guessed price
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from providers.base import Offer, OfferQuery
+from providers.base import Offer, OfferQuery, SpotPrice
 from providers.gcp.errors import guarded
 from providers.gcp.pricing import PriceSource
 from providers.gcp.shapes import (
@@ -22,6 +22,7 @@ from providers.gcp.shapes import (
     Shape,
     family_of,
     n1_host,
+    parse_instance_type,
     region_of,
 )
 
@@ -91,3 +92,21 @@ def build_offers(
                     on_demand_price=on_demand, source=prices.source,
                 ))
     return offers
+
+
+def shape_of_offer(offer: Offer) -> Shape:
+    """The shape an earlier offer describes (its pool name says which GPU an N1 host carries)."""
+    machine, accelerator, _ = parse_instance_type(offer.instance_type)
+    return Shape(machine, offer.vcpus, offer.memory_gb, offer.gpu_model, offer.gpu_count,
+                 attached_accelerator=accelerator)
+
+
+def spot_quotes(pools: Iterable[Offer], prices: PriceSource,
+                shape_of: Callable[[Offer], Shape]) -> list[SpotPrice]:
+    """Fresh spot prices of known pools from a price source: the price-only refresh, no Compute API call."""
+    quotes: list[SpotPrice] = []
+    for pool in pools:
+        price = prices.quote(pool.region, pool.zone, shape_of(pool), True)
+        if price is not None and price > 0:
+            quotes.append(SpotPrice(pool.region, pool.zone, pool.instance_type, price, prices.fetched_at))
+    return quotes
