@@ -14,14 +14,16 @@ Entries never cross a UTC midnight, so `--by day` sums are exact.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from orchestrator.ledger_sql import one_second_before, seconds_between, utc_day
 from orchestrator.logs import get_logger
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Instance, Job, LedgerEntry
@@ -109,11 +111,30 @@ def unaccrued(session: Session, rows: list[Instance], now: datetime) -> list[Led
     return out
 
 
-def pending_instances(session: Session) -> list[Instance]:
-    """Open instances plus closed ones whose last seconds are not in the ledger yet."""
-    rows = list(session.scalars(select(Instance)))
-    marks = watermarks(session, rows)
-    return [r for r in rows if r.ended_at is None or (r.ended_at - marks[(r.provider, r.id)]).total_seconds() >= 1]
+def _watermark_sql() -> ColumnElement[datetime]:
+    """The SQL twin of `watermarks` for the instance row in scope: end of its last entry, else its launch."""
+    last_end = (select(func.max(LedgerEntry.end))
+                .where(LedgerEntry.provider == Instance.provider, LedgerEntry.instance_id == Instance.id)
+                .correlate(Instance).scalar_subquery())
+    return func.coalesce(last_end, Instance.launched_at)
+
+
+def pending_instances(session: Session, *, job_ids: Collection[str] | None = None,
+                      ended_after: datetime | None = None) -> list[Instance]:
+    """Open instances plus closed ones whose last seconds are not in the ledger yet.
+
+    Selected in SQL, so a pass reads only these rows, not every instance ever recorded: a closed
+    instance is pending while its end is a whole second or more past its watermark (the rule
+    `accrue_instances` charges by). `ended_after` also drops closed instances that ended by then:
+    none of their unaccrued seconds can start after it (what a windowed report or budget needs).
+    """
+    closed = and_(Instance.ended_at.is_not(None), _watermark_sql() <= one_second_before(Instance.ended_at))
+    if ended_after is not None:
+        closed = and_(Instance.ended_at > ended_after, closed)
+    stmt = select(Instance).where(or_(Instance.ended_at.is_(None), closed))
+    if job_ids is not None:
+        stmt = stmt.where(Instance.job_id.in_(list(job_ids)))
+    return list(session.scalars(stmt))
 
 
 def accrue(sessions: sessionmaker[Session], now: datetime | None = None) -> float:
@@ -135,47 +156,102 @@ def reprice(session: Session, row: Instance, price_per_hour: float, at: datetime
     row.price_per_hour = price_per_hour
 
 
-def _key(entry: LedgerEntry, by: str) -> str:
-    return {
-        "team": lambda: entry.team, "project": lambda: entry.project or "-", "job": lambda: entry.job_id,
-        "attempt": lambda: entry.attempt_id, "cloud": lambda: entry.provider, "region": lambda: entry.region,
-        "day": lambda: entry.start.date().isoformat(), "instance": lambda: f"{entry.provider}/{entry.instance_id}",
-    }[by]()
+# grouping -> the ledger attributes it groups by ("day" is the UTC day of `start`)
+_GROUP_ATTRS: dict[str, tuple[str, ...]] = {
+    "team": ("team",), "project": ("project",), "job": ("job_id",), "attempt": ("attempt_id",),
+    "cloud": ("provider",), "region": ("region",), "day": ("start",), "instance": ("provider", "instance_id"),
+}
+
+
+def _group_columns(by: str) -> list[Any]:
+    if by == "day":
+        return [utc_day(LedgerEntry.start)]
+    return [getattr(LedgerEntry, attr) for attr in _GROUP_ATTRS[by]]
+
+
+def _entry_values(entry: LedgerEntry, by: str) -> tuple[Any, ...]:
+    """What `_group_columns(by)` would select for an entry not stored yet."""
+    if by == "day":
+        return (entry.start.date().isoformat(),)
+    return tuple(getattr(entry, attr) for attr in _GROUP_ATTRS[by])
+
+
+def _label(by: str, values: Sequence[Any]) -> str:
+    if by == "instance":
+        return f"{values[0]}/{values[1]}"
+    if by == "project":
+        return values[0] or "-"
+    return str(values[0])
+
+
+def _window(since: datetime | None, until: datetime | None, team: str | None) -> list[ColumnElement[bool]]:
+    where = []
+    if since is not None:
+        where.append(LedgerEntry.start >= since)
+    if until is not None:
+        where.append(LedgerEntry.start < until)
+    if team is not None:
+        where.append(LedgerEntry.team == team)
+    return where
 
 
 def report(session: Session, by: str, *, since: datetime | None = None, until: datetime | None = None,
            team: str | None = None, now: datetime | None = None) -> list[dict[str, object]]:
-    """Cost grouped by one attribute, including seconds not yet accrued (so it is current)."""
+    """Cost grouped by one attribute, including seconds not yet accrued (so it is current).
+
+    Stored entries are summed by the database (SUM ... GROUP BY over the window), so a report
+    costs one aggregate query plus the few pending instances, not a read of all history.
+    """
     if by not in GROUPS:
         raise ValueError(f"unknown grouping {by!r}; choose one of: {', '.join(GROUPS)}")
     now = now or utcnow()
-    stmt = select(LedgerEntry)
-    if since is not None:
-        stmt = stmt.where(LedgerEntry.start >= since)
-    if until is not None:
-        stmt = stmt.where(LedgerEntry.start < until)
-    if team is not None:
-        stmt = stmt.where(LedgerEntry.team == team)
-    entries = list(session.scalars(stmt)) + [
-        e for e in unaccrued(session, pending_instances(session), now)
-        if (since is None or e.start >= since) and (until is None or e.start < until)
-        and (team is None or e.team == team)]
+    cols = _group_columns(by)
+    stmt = (select(*cols, func.sum(LedgerEntry.cost_usd), func.sum(seconds_between(LedgerEntry.start, LedgerEntry.end)))
+            .where(*_window(since, until, team)).group_by(*cols))
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for e in entries:
-        acc = totals[_key(e, by)]
-        acc[0] += e.cost_usd
-        acc[1] += (e.end - e.start).total_seconds()
+    for *values, cost, secs in session.execute(stmt):
+        acc = totals[_label(by, values)]
+        acc[0] += cost
+        acc[1] += secs
+    for e in unaccrued(session, pending_instances(session, ended_after=since), now):
+        if ((since is None or e.start >= since) and (until is None or e.start < until)
+                and (team is None or e.team == team)):
+            acc = totals[_label(by, _entry_values(e, by))]
+            acc[0] += e.cost_usd
+            acc[1] += (e.end - e.start).total_seconds()
     return [{by: key, "cost_usd": round(cost, 6), "instance_hours": round(secs / 3600.0, 6)}
             for key, (cost, secs) in sorted(totals.items(), key=lambda kv: -kv[1][0])]
 
 
 def spend(session: Session, job_ids: Iterable[str] | None, since: datetime | None, now: datetime) -> float:
-    """Spent in [since, now] by the given jobs (None: all), accrued or not: the budget's input."""
+    """Spent in [since, now] by the given jobs (None: all), accrued or not: the budget's input.
+
+    Per-job sums come from SQL (GROUP BY job over the window) and are filtered here, not with an
+    IN list: a scope can hold more jobs than SQLite takes bound parameters.
+    """
     ids = None if job_ids is None else set(job_ids)
-    stmt = select(LedgerEntry.job_id, LedgerEntry.cost_usd)
-    if since is not None:
-        stmt = stmt.where(LedgerEntry.start >= since)
-    total = sum(c for j, c in session.execute(stmt) if ids is None or j in ids)
-    total += sum(e.cost_usd for e in unaccrued(session, pending_instances(session), now)
+    where = _window(since, None, None)
+    if ids is None:
+        total = float(session.scalar(select(func.coalesce(func.sum(LedgerEntry.cost_usd), 0.0)).where(*where)) or 0.0)
+    else:
+        stmt = select(LedgerEntry.job_id, func.sum(LedgerEntry.cost_usd)).where(*where).group_by(LedgerEntry.job_id)
+        total = sum(float(c) for j, c in session.execute(stmt) if j in ids)
+    total += sum(e.cost_usd for e in unaccrued(session, pending_instances(session, ended_after=since), now)
                  if (ids is None or e.job_id in ids) and (since is None or e.start >= since))
     return total
+
+
+def charges(session: Session, by: str, job_ids: Iterable[str], now: datetime) -> dict[str, float]:
+    """What the given jobs have been charged so far, per job or per attempt: accrued entries plus
+    the seconds accrual would add now -- the same numbers `report` and the budgets see."""
+    col = {"job": LedgerEntry.job_id, "attempt": LedgerEntry.attempt_id}[by]
+    ids = sorted(set(job_ids))
+    totals: dict[str, float] = defaultdict(float)
+    if not ids:
+        return totals
+    for key, cost in session.execute(select(col, func.sum(LedgerEntry.cost_usd))
+                                     .where(LedgerEntry.job_id.in_(ids)).group_by(col)):
+        totals[key] += cost
+    for e in unaccrued(session, pending_instances(session, job_ids=ids), now):
+        totals[e.job_id if by == "job" else e.attempt_id] += e.cost_usd
+    return totals

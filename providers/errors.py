@@ -1,12 +1,15 @@
 """The one error taxonomy every adapter maps its cloud's codes into.
 
 Core code branches on the class and the scope, never on message text. Each adapter keeps a
-small table from raw codes to these classes (e.g. `providers/aws_errors.py`) with a test per code.
+small table from raw codes to these classes (e.g. `providers/aws/errors.py`) with a test per code,
+looked up through one shared `ErrorTable`.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 class ErrorScope(enum.StrEnum):
@@ -90,3 +93,38 @@ class NotSupported(ProviderError):
     """The provider cannot do this at all (e.g. spot on a provider without a spot market)."""
 
     default_scope = ErrorScope.PROVIDER
+
+
+# raw code -> (class, scope); a None scope means the class's default.
+CodeTable = Mapping[str, tuple[type[ProviderError], ErrorScope | None]]
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """One cloud's raw codes -> the taxonomy, plus what an unknown code falls back to.
+
+    Why shared: every adapter's lookup is the same (table hit; else 5xx is transient; else an
+    HTTP-status table; else a default class), and only the tables differ. Keeping the lookup in one
+    place keeps the three clouds' fallbacks from drifting apart.
+    """
+
+    provider: str
+    codes: CodeTable
+    statuses: Mapping[int, type[ProviderError]] = field(default_factory=dict)
+    default: type[ProviderError] = InvalidRequest
+
+    def lookup(self, key: str, status: int | None = None) -> tuple[type[ProviderError], ErrorScope | None]:
+        """(class, scope) for a table key, else by HTTP status: 5xx transient, then `statuses`, then `default`."""
+        if key in self.codes:
+            return self.codes[key]
+        if status is not None and status >= 500:
+            return TransientError, None
+        return self.statuses.get(status or 0, self.default), None
+
+    def classify(self, code: str, message: str, status: int | None = None, *, key: str | None = None,
+                 raw_code: str | None = None) -> ProviderError:
+        """The taxonomy error for one raw code. `key`: the table key when it is not the code itself;
+        `raw_code`: what to keep for logs (default: the code, else the HTTP status)."""
+        cls, scope = self.lookup(code if key is None else key, status)
+        raw = raw_code if raw_code is not None else code or (str(status) if status else "")
+        return cls(message or code, provider=self.provider, raw_code=raw, scope=scope)

@@ -18,6 +18,7 @@ from providers.errors import (
     AuthError,
     CapacityError,
     ErrorScope,
+    ErrorTable,
     InvalidRequest,
     PriceError,
     ProviderError,
@@ -80,6 +81,9 @@ ERROR_TABLE: dict[str, tuple[type[ProviderError], ErrorScope | None]] = {
     "ParameterNotFound": (InvalidRequest, None),  # SSM: the AMI parameter does not exist
 }
 
+# Unknown codes: 5xx transient, anything else the request's fault.
+TABLE = ErrorTable(PROVIDER, ERROR_TABLE)
+
 # Codes that mean "this id names nothing": callers filter them, they are never surfaced.
 NOT_FOUND_CODES = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
 
@@ -107,13 +111,8 @@ def classify(exc: BaseException) -> ProviderError:
     if isinstance(exc, bex.ClientError):
         code = error_code(exc)
         message = str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
-        entry = ERROR_TABLE.get(code)
-        if entry is not None:
-            cls, scope = entry
-            return cls(message, provider=PROVIDER, raw_code=code, scope=scope)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        cls = TransientError if status >= 500 else InvalidRequest
-        return cls(message, provider=PROVIDER, raw_code=code or str(status))
+        return TABLE.classify(code, message, status, raw_code=code or str(status))
     if isinstance(exc, _AUTH_BOTOCORE):
         return AuthError(
             f"no usable AWS credentials or region ({type(exc).__name__}); configure the standard AWS chain "

@@ -18,6 +18,7 @@ from providers.errors import (
     AuthError,
     CapacityError,
     ErrorScope,
+    ErrorTable,
     InvalidRequest,
     ProviderError,
     QuotaError,
@@ -76,6 +77,9 @@ _WRAPPER_CODES = frozenset({"DeploymentFailed", "ResourceDeploymentFailure", "Co
 
 _STATUS_FALLBACK: dict[int, type[ProviderError]] = {401: AuthError, 403: AuthError, 429: ThrottledError}
 
+# Unknown codes: 5xx transient, else by HTTP status, else the request's fault.
+TABLE = ErrorTable(PROVIDER, ERROR_TABLE, _STATUS_FALLBACK)
+
 
 def _odata(exc: Exception) -> dict[str, Any]:
     """The OData `error` object of an HttpResponseError, from the parsed error or the raw body."""
@@ -110,17 +114,7 @@ def table_key(code: str, message: str) -> str:
 
 def classify_code(code: str, message: str, status: int | None = None) -> ProviderError:
     """Map one raw ARM code (plus HTTP status as a fallback) to a taxonomy error."""
-    key = table_key(code, message)
-    if key in ERROR_TABLE:
-        cls, scope = ERROR_TABLE[key]
-    elif status in _STATUS_FALLBACK:
-        cls, scope = _STATUS_FALLBACK[status], None
-    elif status is not None and status >= 500:
-        cls, scope = TransientError, None
-    else:
-        cls, scope = InvalidRequest, None
-    text = message or code or f"HTTP {status}"
-    return cls(text, provider=PROVIDER, raw_code=code or (str(status) if status else ""), scope=scope)
+    return TABLE.classify(code, message or code or f"HTTP {status}", status, key=table_key(code, message))
 
 
 def classify(exc: Exception) -> ProviderError:

@@ -15,6 +15,7 @@ from providers.errors import (
     AuthError,
     CapacityError,
     ErrorScope,
+    ErrorTable,
     InvalidRequest,
     ProviderError,
     QuotaError,
@@ -66,19 +67,19 @@ STATUS_TABLE: dict[int, type[ProviderError]] = {
     429: ThrottledError,
 }
 
+# Unknown codes: 5xx transient, else by HTTP status, else the base class (no claim about whose fault).
+TABLE = ErrorTable(PROVIDER, CODE_TABLE, STATUS_TABLE, default=ProviderError)
+
 # Quota metrics that span every region: blocking one region would not help.
 _GLOBAL_QUOTA_MARKERS = ("ALL_REGIONS", "all_regions")
 
 
 def classify_code(code: str, message: str = "", *, status: int | None = None) -> ProviderError:
     """One raw GCE code (plus message for logs) as a taxonomy error."""
-    cls, scope = CODE_TABLE.get(code, (None, None))
-    if cls is None:
-        server_side = status is not None and status >= 500
-        cls = TransientError if server_side else STATUS_TABLE.get(status or 0, ProviderError)
-    if cls is QuotaError and any(marker in message for marker in _GLOBAL_QUOTA_MARKERS):
-        scope = ErrorScope.PROVIDER
-    return cls(message or code, provider=PROVIDER, raw_code=code, scope=scope)
+    error = TABLE.classify(code, message, status, raw_code=code)
+    if type(error) is QuotaError and any(marker in message for marker in _GLOBAL_QUOTA_MARKERS):
+        error.scope = ErrorScope.PROVIDER
+    return error
 
 
 def classify_codes(codes: Iterable[tuple[str, str]], *, status: int | None = None) -> ProviderError:

@@ -1,0 +1,40 @@
+"""Network routes of the fake ARM: network interfaces (a NIC in use by a VM cannot be deleted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.providers.azure.fake_arm_state import Routes, not_found
+
+
+class NetworkRoutes(Routes):
+    """Mixed into `FakeArm`; called with its lock held."""
+
+    def _nic(
+        self, method: str, p: dict, q: dict, payload: Any, base: str, path: str
+    ) -> tuple[int, dict, Any]:
+        name, nics = p["name"], self.state.nics
+        if method == "GET":
+            return (200, {}, nics[name]) if name in nics else not_found("networkInterfaces", name)
+        if method == "DELETE":
+            if any(
+                n["id"].rsplit("/", 1)[-1] == name
+                for vm in self.state.vms.values()
+                for n in vm["properties"]["networkProfile"]["networkInterfaces"]
+            ):
+                return 400, {}, {"error": {"code": "NicInUse", "message": f"{name} is attached to a VM"}}
+            return (
+                (202, self._operation(base, "Succeeded"), None) if nics.pop(name, None) else (204, {}, None)
+            )
+        if method == "PUT":
+            nic = {
+                **payload,
+                "name": name,
+                "id": path,
+                "type": "Microsoft.Network/networkInterfaces",
+                "properties": {**payload.get("properties", {}), "provisioningState": "Succeeded"},
+            }
+            created = name not in nics
+            nics[name] = nic
+            return (201 if created else 200), {}, nic
+        return 405, {}, None

@@ -1,0 +1,68 @@
+"""The fake ARM's in-memory state and the small pieces every route module shares.
+
+Split out of `fake_arm.py` so each route module (compute, network, catalog) reads one state
+type and one error shape without importing the server.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+STATIC_TOKEN = "fake-arm-token"
+IDENTITY_SECRET = "fake-identity-secret"
+
+
+@dataclass
+class Injected:
+    method: str
+    path_contains: str
+    status: int
+    code: str
+    message: str
+    headers: dict[str, str]
+    times: int
+
+
+@dataclass
+class FakeArmState:
+    """Everything the fake knows; guarded by `lock`."""
+
+    vms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    nics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    disks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    operations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    injected: list[Injected] = field(default_factory=list)
+    allocation_failures: list[str] = field(default_factory=list)
+    tokens: set[str] = field(default_factory=lambda: {STATIC_TOKEN})
+    vm_page_size: int = 50
+    price_page_size: int = 100
+    polls_per_operation: int = 1
+    prices_down: bool = False
+
+
+def not_found(kind: str, name: str) -> tuple[int, dict, Any]:
+    return (
+        404,
+        {},
+        {"error": {"code": "ResourceNotFound", "message": f"The Resource '{kind}/{name}' was not found."}},
+    )
+
+
+class Routes:
+    """Base of the route mixins: the state they serve and the long-running operations that compute
+    and network answers (PUT/DELETE 201/202 + Azure-AsyncOperation) both hand out."""
+
+    state: FakeArmState
+
+    def _operation(self, base: str, outcome: str, code: str | None = None, vm: str | None = None) -> dict:
+        op_id = uuid.uuid4().hex
+        self.state.operations[op_id] = {
+            "polls": self.state.polls_per_operation,
+            "outcome": outcome,
+            "code": code,
+            "vm": vm,
+        }
+        return {"Azure-AsyncOperation": f"{base}/fake/operations/{op_id}", "Retry-After": "0"}
