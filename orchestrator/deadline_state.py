@@ -15,7 +15,9 @@ What the daemon knows and how it maps onto the model (hours, measured from submi
   the real gap between two decisions);
 - zones: every zone with a spot offer for the job's request; available when one of its spot pools is not
   blocked now; expected lifetime: the availability prior, shortened by our recent preemptions there; expected
-  outage: the time left on its blocks. The daemon keeps no per-zone observation history yet, so ages are 0.
+  outage: the time left on its blocks. The daemon keeps no per-zone observation history yet, so ages are 0,
+  and it hands no `outlook` (the union's run model): `spotwise-dp` then plans with its prior, `spotwise` (the
+  default) does not read it.
 Placement happens only for jobs with no live instance, so the current market is always NONE here.
 """
 

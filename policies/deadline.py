@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from policies.availability import ZoneStats
+from policies.deadline_dp import ON_DEMAND, SPOT, best_action
+from policies.outlook import Outlook, prior_model
 
 _EPS = 1e-9
 
@@ -41,6 +43,7 @@ class DeadlineState:
     `market`/`zone` describe the instance that is alive now (a preempted instance is already gone: NONE).
     `zones` lists the allowed zones in sorted name order with their causal availability statistics.
     `tick_hours` is how long until the next decision; prices are per hour, spot prices live in `zones`.
+    `outlook` is the causal model of the zones' union (None: the prior, as for a daemon without history).
     """
 
     now_hours: float
@@ -54,6 +57,7 @@ class DeadlineState:
     changeover_left_hours: float
     zones: tuple[ZoneStats, ...]
     on_demand_price: float
+    outlook: Outlook | None = None
 
     @property
     def remaining_work(self) -> float:
@@ -181,6 +185,13 @@ def spotwise(state: DeadlineState) -> Decision:
       the two changeovers leave slack above the safety net: the lifetime estimate is shrunk towards a short
       prior and lags behind a run that is plainly lasting (on-demand while spot runs was ~40% of Spotwise's
       on-demand hours on aws-10-26-2022 before this rule).
+    - Leave on-demand, on the same terms, as soon as the best zone has lasted 2d while another zone has capacity
+      too: a backed run's preemption costs one changeover to the other zone, not a fallback to on-demand and a
+      second changeover, so the slack at risk is halved (aws-10-26-2022 multi-zone 0.463 -> 0.459, and
+      aws-02-15-2023 0.334 -> 0.333).
+    - The reserve never exceeds RESERVE_CAP_HOURS: slack beyond what one volatile stretch of outages and
+      changeovers burns has no option value left, and holding it turns waits into on-demand hours (at D = 80 h
+      the uncapped reserve, 22 h, left Spotwise behind Greedy on aws-10-26-2022).
     """
     forced = safety_net(state) or _keep_spot(state)
     if forced:
@@ -188,7 +199,8 @@ def spotwise(state: DeadlineState) -> Decision:
     d, k = state.changeover_hours, state.on_demand_price
     best = _longest_lived(state)
     slack, left = state.slack, state.remaining_work
-    reserve = state.safety_slack + RESERVE_SHARE * (state.deadline_hours - state.work_hours) * left / state.work_hours
+    initial = min(RESERVE_SHARE * (state.deadline_hours - state.work_hours), RESERVE_CAP_HOURS)
+    reserve = state.safety_slack + initial * left / state.work_hours
     scarce = slack < reserve
     value = SLACK_VALUE * k if scarce else 0.0
     if state.market is Market.ON_DEMAND:
@@ -196,8 +208,11 @@ def spotwise(state: DeadlineState) -> Decision:
             return Decision(Market.ON_DEMAND, None, "spotwise: no spot anywhere, staying on on-demand")
         if best.age_hours < 2.0 * d - _EPS:
             return Decision(Market.ON_DEMAND, None, f"spotwise: spot in {best.zone} younger than 2 changeovers")
-        if best.age_hours >= PROVEN_RUN_HOURS - _EPS and slack - 2.0 * d >= state.safety_slack:
-            return _spot(best, f"spotwise: spot has lasted {best.age_hours:.1f} h, a proven run")
+        if slack - 2.0 * d >= state.safety_slack:
+            if best.age_hours >= PROVEN_RUN_HOURS - _EPS:
+                return _spot(best, f"spotwise: spot has lasted {best.age_hours:.1f} h, a proven run")
+            if sum(z.available for z in state.zones) >= 2:
+                return _spot(best, "spotwise: spot backed by another zone with capacity")
         cost = d * (best.spot_price + k) + 2.0 * d * value
         gain = (k - best.spot_price) * min(best.expected_up_hours, left)
         if gain > cost:
@@ -210,10 +225,52 @@ def spotwise(state: DeadlineState) -> Decision:
     return Decision(Market.ON_DEMAND, None, f"spotwise: slack {slack:.2f} h is scarce, bridging with on-demand")
 
 
+def spotwise_dp(state: DeadlineState) -> Decision:
+    """Experimental (not the default): slack priced by a dynamic program over the outages still to come.
+
+    Spot goes to the zone whose capacity is expected to last longest (fewer preemptions, fewer changeovers).
+    Everything else (wait out an outage or bridge it with on-demand, leave on-demand for returning spot or not)
+    is the best action of the dynamic program in `policies/deadline_dp.py`, solved for the union's causal
+    run-length model (`state.outlook`; the prior when there is no history): it weighs the money of on-demand
+    against the slack that waiting and changeovers burn, given how much outage the remaining work will meet.
+    On the real traces it does not beat `spotwise` yet (README, performance): the union's age-bucketed run
+    model misses the regimes (calm days, volatile days) that decide whether a returning spot run will last.
+    """
+    forced = safety_net(state) or _keep_spot(state)
+    if forced:
+        return forced
+    best = _longest_lived(state)
+    up = best is not None
+    outlook = state.outlook
+    model = outlook.model if outlook is not None else prior_model(state.tick_hours)
+    if best is not None:  # up: the run that matters is the one the instance would live on
+        age = best.age_hours
+    elif outlook is not None and not outlook.up:
+        age = outlook.age_hours
+    else:
+        age = min((z.age_hours for z in state.zones), default=0.0)
+    spot_price = best.spot_price if best is not None else min((z.spot_price for z in state.zones), default=1.0)
+    on_od = state.market is Market.ON_DEMAND
+    action = best_action(model, state.on_demand_price / max(spot_price, 1e-9), state.changeover_hours,
+                         state.safety_slack, state.deadline_hours, state.work_hours,
+                         state.deadline_hours - state.now_hours, state.slack, on_od, up,
+                         sum(z.available for z in state.zones) >= 2, age)
+    where = f"slack {state.slack:.2f} h, {'spot up' if up else 'no spot'} for {age:.1f} h"
+    if action == SPOT and best is not None:
+        return _spot(best, f"spotwise-dp: spot pays back its changeover ({where})")
+    if action == ON_DEMAND:
+        verb = "staying on" if on_od else "bridging with"
+        return Decision(Market.ON_DEMAND, None, f"spotwise-dp: {verb} on-demand is cheaper than the slack ({where})")
+    return Decision(Market.NONE, None, f"spotwise-dp: waiting, the slack is worth less than on-demand ({where})")
+
+
 #: Slack kept in reserve, as a share of the initial slack scaled by the share of work left.
 RESERVE_SHARE = 0.8
 #: Price of an hour of reserve slack, in on-demand hours: a changeover that burns it must earn this much back.
 SLACK_VALUE = 8.0
+#: Upper bound of the initial reserve (hours). At D = 52 h the reserve (3.2 h) is below it, so only looser deadlines
+#: change; caps of 3.2-5 h gave the same figures within 0.003 on aws-10-26-2022 multi-zone at D = 60 and 80 h.
+RESERVE_CAP_HOURS = 4.0
 #: Age after which a spot run counts as lasting (leave on-demand for it even when slack is scarce): longer than
 #: the median available run on every trace set we have (0.3-1.4 h), so most short-lived capacity is filtered out.
 PROVEN_RUN_HOURS = 1.0
@@ -232,6 +289,7 @@ POLICIES: dict[str, Policy] = {
     "greedy": greedy,
     "uniform-progress": uniform_progress,
     "spotwise": spotwise,
+    "spotwise-dp": spotwise_dp,
 }
 DEFAULT_POLICY = "spotwise"
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from policies.availability import ZoneStats
 from policies.deadline import DeadlineState, Market, Policy
+from policies.outlook import Outlook
 
 _EPS = 1e-9
 
@@ -45,8 +46,13 @@ class PolicyError(RuntimeError):
 
 
 def replay(views: Sequence[tuple[ZoneStats, ...]], start: int, job: SimJob, policy: Policy,
-           tick_hours: float, on_demand_price: float) -> JobResult:
-    """Run `job` from tick `start` of `views` (per-tick zone statistics) until done or past its deadline."""
+           tick_hours: float, on_demand_price: float,
+           outlooks: Sequence[Outlook] | None = None) -> JobResult:
+    """Run `job` from tick `start` of `views` (per-tick zone statistics) until done or past its deadline.
+
+    `outlooks` (per tick, like `views`): the union's causal model handed to the policy; None leaves it to the
+    policy's prior, as in a daemon without history.
+    """
     g, d = tick_hours, job.changeover_hours
     n_ticks = min(int(job.deadline_hours / g + _EPS) + 1, len(views) - start)
     market, zone, zone_i = Market.NONE, None, -1
@@ -60,7 +66,7 @@ def replay(views: Sequence[tuple[ZoneStats, ...]], start: int, job: SimJob, poli
             preemptions += 1
         now = t * g
         state = DeadlineState(now, job.deadline_hours, job.work_hours, done, d, g, market, zone, over, zones,
-                              on_demand_price)
+                              on_demand_price, outlooks[start + t] if outlooks is not None else None)
         decision = policy(state)
         if decision.market is Market.NONE:
             if done >= job.work_hours - _EPS:

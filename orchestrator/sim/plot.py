@@ -13,7 +13,7 @@ from pathlib import Path
 from orchestrator.sim.runner import LOWER_BOUND, ResultRow
 
 _STYLE = {"on-demand": ("tab:gray", "o"), "greedy": ("tab:orange", "s"), "uniform-progress": ("tab:blue", "^"),
-          "spotwise": ("tab:green", "D"), LOWER_BOUND: ("black", "")}
+          "spotwise": ("tab:green", "D"), "spotwise-dp": ("tab:olive", "v"), LOWER_BOUND: ("black", "")}
 
 
 def plot_cost_vs_deadline(rows: Iterable[ResultRow], path: str | Path, title: str | None = None) -> Path:

@@ -64,9 +64,9 @@ def _replay_all(traces: TraceSet, policy: str, job: SimJob, starts: list[int], k
         return costs, 0, 0.0, 0.0
     key = (traces.name, traces.zones)
     if key not in views_cache:
-        views_cache[key] = traces.zone_stats()
-    views = views_cache[key]
-    results = [replay(views, s, job, POLICIES[policy], traces.tick_hours, k) for s in starts]
+        views_cache[key] = (traces.zone_stats(), traces.outlooks())
+    views, outlooks = views_cache[key]
+    results = [replay(views, s, job, POLICIES[policy], traces.tick_hours, k, outlooks) for s in starts]
     costs = np.array([r.cost for r in results])
     misses = sum(r.missed for r in results)
     return (costs, misses, float(np.mean([r.changeovers for r in results])),

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from policies.availability import ZoneStats, zone_stats_series
+from policies.outlook import Outlook, outlook_series
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class TraceSet:
         series = [zone_stats_series(z, (self.capacity[i] > 0).tolist(), self.tick_hours)
                   for i, z in enumerate(self.zones)]
         return list(zip(*series, strict=True))
+
+    def outlooks(self) -> list[Outlook]:
+        """The union's causal outlook for every tick: `result[t]` uses only ticks <= t of every zone."""
+        return outlook_series([(row > 0).tolist() for row in self.capacity], self.tick_hours)
 
 
 def zone_name(path: Path) -> str:

@@ -60,6 +60,7 @@ def run_workload(traces: TraceSet, jobs: list[WorkloadJob], policy: str = "spotw
                  views: list | None = None) -> WorkloadResult:
     """Replay every job of the workload with `policy`; deterministic (no randomness at all)."""
     views = traces.zone_stats() if views is None else views
+    outlooks = traces.outlooks()
     cost = od_cost = 0.0
     missed: list[str] = []
     pre = chg = 0
@@ -68,7 +69,7 @@ def run_workload(traces: TraceSet, jobs: list[WorkloadJob], policy: str = "spotw
         if start + job.deadline_hours / traces.tick_hours > traces.ticks:
             raise ValueError(f"job {job.name} runs past the end of the traces ({traces.ticks} ticks)")
         result = replay(views, start, SimJob(job.hours, job.deadline_hours, changeover_hours), POLICIES[policy],
-                        traces.tick_hours, on_demand_price)
+                        traces.tick_hours, on_demand_price, outlooks)
         cost += result.cost * job.gpus
         od_cost += on_demand_price * (job.hours + changeover_hours) * job.gpus
         pre += result.preemptions

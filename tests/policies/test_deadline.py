@@ -100,3 +100,31 @@ def test_spotwise_leaves_on_demand_for_a_proven_run_even_when_slack_is_scarce() 
     assert decide(proven).market is Market.SPOT
     young = state(now=2.0, market=Market.ON_DEMAND, zones=(zone("a", True, 1.0, age=0.5),))
     assert decide(young).market is Market.ON_DEMAND
+
+
+def test_spotwise_leaves_on_demand_for_a_young_run_backed_by_another_zone() -> None:
+    # 2 h of slack with all the work ahead (scarce); the run is 0.5 h old and expected to last 1 h more
+    backed = state(now=2.0, market=Market.ON_DEMAND, zones=(zone("a", True, 1.0, age=0.5), zone("b", True, 0.5)))
+    assert (decide(backed).market, decide(backed).zone) == (Market.SPOT, "a")
+    alone = state(now=2.0, market=Market.ON_DEMAND, zones=(zone("a", True, 1.0, age=0.5), zone("b", False)))
+    assert decide(alone).market is Market.ON_DEMAND
+    # not for capacity younger than two changeovers, and not when the two changeovers would breach the net
+    fresh = state(now=2.0, market=Market.ON_DEMAND, zones=(zone("a", True, 1.0, age=0.2), zone("b", True)))
+    assert decide(fresh).market is Market.ON_DEMAND
+    tight = state(now=3.3, market=Market.ON_DEMAND, zones=(zone("a", True, 1.0, age=0.5), zone("b", True)))
+    assert decide(tight).market is Market.ON_DEMAND  # slack 0.7 h - 2 x 0.2 h < the 0.4 h safety slack
+
+
+def test_spotwise_reserve_is_capped_so_a_long_deadline_waits_out_outages() -> None:
+    # D = 80 h: 22 h of slack at hour 10. Uncapped, the reserve would be 0.8 x 32 h = 25.6 h (bridge with
+    # on-demand); capped at RESERVE_CAP_HOURS it is 4 h, so the job waits for spot.
+    long = state(now=10.0, deadline=80.0, zones=(zone("a", False),))
+    assert decide(long).market is Market.NONE
+    assert decide(state(now=1.0, zones=(zone("a", False),))).market is Market.ON_DEMAND  # D = 52 h: scarce
+
+
+def test_spotwise_dp_answers_through_the_same_interface_with_its_prior() -> None:
+    # no outlook (a daemon without history): the prior model; the safety net still comes first
+    assert decide(state(now=48.0, done=44.3, zones=(zone("a", True),)), "spotwise-dp").market is Market.ON_DEMAND
+    assert decide(state(zones=(zone("a", True, age=30.0),)), "spotwise-dp").market is Market.SPOT
+    assert decide(state(now=44.0, done=46.0, zones=(zone("a", False),)), "spotwise-dp").market is Market.NONE

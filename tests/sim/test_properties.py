@@ -45,7 +45,8 @@ def test_no_policy_misses_and_none_beats_the_lower_bound(case: tuple[list[list[i
     feasible = job.deadline_hours - job.work_hours >= max(2 * job.changeover_hours, job.changeover_hours + G)
     for name, policy in POLICIES.items():
         for subset in [traces, traces.subset([traces.zones[0]])]:
-            result = replay(subset.zone_stats() if subset is not traces else views, start, job, policy, G, K)
+            subset_views = subset.zone_stats() if subset is not traces else views
+            result = replay(subset_views, start, job, policy, G, K, subset.outlooks())
             if feasible or (name == "on-demand" and job.deadline_hours - job.work_hours >= job.changeover_hours):
                 assert not result.missed, (name, result)
             if not result.missed:

@@ -3,8 +3,9 @@
 The daemon cannot keep the simulator's objects: after a restart it rebuilds a `DeadlineState` from stored rows
 (job submission and deadline times, checkpointed progress, the live attempt's market and zone, zone statistics).
 This test records every state the replay engine hands to `decide()`, round-trips each through plain stored values
-(datetimes and JSON-able fields, as a database would hold them) and checks `decide()` answers identically. When the
-daemon's own state builder lands (issue 5), it should be exercised here too.
+(datetimes and JSON-able fields, as a database would hold them) and checks `decide()` answers identically. The daemon's
+own state builder (`orchestrator/deadline_state.py`, from real store rows) is exercised in
+test_daemon_same_decision.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from orchestrator.sim.engine import SimJob, replay
 from orchestrator.sim.runner import DEFAULT_ON_DEMAND_PRICE as K
 from policies.availability import ZoneStats
 from policies.deadline import POLICIES, DeadlineState, Decision, Market, decide
+from policies.outlook import Outlook, RunModel
 from tests.sim.conftest import synthetic
 
 SUBMITTED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -40,6 +42,11 @@ def _rebuilt(text: str) -> DeadlineState:
     hours = lambda key: (datetime.fromisoformat(row.pop(key)) - submitted).total_seconds() / 3600  # noqa: E731
     now, deadline = hours("now"), hours("deadline_at")
     zones = tuple(ZoneStats(**z) for z in row.pop("zones"))
+    raw = row.pop("outlook")
+    model = raw["model"]
+    model.update(up_hazard=tuple(model["up_hazard"]), down_hazard=tuple(model["down_hazard"]),
+                 switch_age=tuple(model["switch_age"]))
+    row["outlook"] = Outlook(RunModel(**model), raw["up"], raw["age_hours"])
     return DeadlineState(now_hours=now, deadline_hours=deadline, market=Market(row.pop("market")), zones=zones, **row)
 
 
@@ -54,7 +61,7 @@ def test_replayed_states_rebuilt_from_storage_get_the_same_decision() -> None:
             seen.append((state, decision))
             return decision
 
-        result = replay(views, 0, SimJob(12.0, 15.0, 0.2), record, 0.25, K)
+        result = replay(views, 0, SimJob(12.0, 15.0, 0.2), record, 0.25, K, traces.outlooks())
         assert not result.missed and seen
         for state, decision in seen:
             again = _rebuilt(_stored(state))
