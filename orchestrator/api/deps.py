@@ -37,8 +37,9 @@ async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
     """The request's transaction. Opening it does no I/O (the connection is taken at the first query, in the
     endpoint's worker thread), so it opens here in the event loop: one threadpool hop fewer per request (issue 10).
     Commit or rollback runs in a thread of its own limiter, shielded from cancellation, as FastAPI does for sync
-    dependencies: it releases the connection, so it must never wait for a request thread, nor be skipped. A hot
-    endpoint may commit itself at its end (submit does), which saves the commit's hop too."""
+    dependencies: it releases the connection, so it must never wait for a request thread, nor be skipped. An
+    endpoint may commit itself at its end, which saves the commit's hop too. (Submissions use no request
+    transaction at all: api/submitbatch.py commits them in batches.)"""
     unit = transaction(rt.sessions)
     session = unit.__enter__()
     try:
