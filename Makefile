@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all chaos lint typecheck bench clean
+.PHONY: demo test test-all chaos chaos-aws lint typecheck bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,15 @@ test: $(VENV)/.dev $(AZURITE)
 test-all: $(VENV)/.dev $(AZURITE)
 	$(PY) -m pytest -q --run-slow $(PYTEST_ARGS)
 
-# The chaos harness (issue 12): 200 jobs, 20+ daemon SIGKILLs, cloud errors, preemptions, agent crashes.
+# The chaos harness (issue 12): 200 jobs, 20+ daemon SIGKILLs, cloud errors, preemptions, agent crashes, 3+
+# restarts of a throwaway PostgreSQL of its own (SQLite, saying why, where initdb/pg_ctl are missing).
+# chaos-aws: the smaller AWS-on-moto workload (24 jobs, 6+ SIGKILLs, EC2 faults, preemptions).
 SEED ?= 11
 chaos: $(VENV)/.dev
-	$(PY) -m tests.chaos --seed $(SEED) --jobs 200 --kills 20 --concurrency 10
+	$(PY) -m tests.chaos --seed $(SEED) --jobs 200 --kills 20 --concurrency 10 --pg-restarts 3
+
+chaos-aws: $(VENV)/.dev
+	$(PY) -m tests.chaos --cloud aws --seed $(SEED) --jobs 24 --kills 6
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check orchestrator providers policies tests bench examples

@@ -8,6 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.logs import get_logger
@@ -34,7 +36,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": why, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
     for status, why in [(400, "bad request"), (401, "no, unknown, expired or revoked token"), (403, "not allowed"),
                         (404, "not found (or another team's)"), (409, "state conflict"),
-                        (413, "body over max_request_bytes"), (429, "rate limited (see Retry-After)")]
+                        (413, "body over max_request_bytes"), (429, "rate limited (see Retry-After)"),
+                        (503, "database unavailable, e.g. restarting (see Retry-After)")]
 }
 
 
@@ -81,3 +84,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled_api_error", path=request.url.path, error=repr(exc), exc_info=exc)
         return JSONResponse(error_body("internal", "internal error; see the daemon log"), status_code=500)
+
+    # issue 12 (chaos: PostgreSQL restarts): a database that is restarting or unreachable is a transient 503 with
+    # Retry-After, in the usual JSON shape, not a 500; the pool's pre-ping reconnects once it is back.
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError) and not exc.connection_invalidated:
+            return await _unexpected(request, exc)
+        log.warning("database_unavailable", path=request.url.path, error=type(exc).__name__)
+        return JSONResponse(error_body("database_unavailable", "the database is unavailable; retry shortly"),
+                            status_code=503, headers={"Retry-After": "1"})
+
+    app.add_exception_handler(DBAPIError, _database_down)
+    app.add_exception_handler(PoolTimeout, _database_down)

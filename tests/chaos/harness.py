@@ -4,7 +4,10 @@ workload of jobs while seeded random faults hit it; the invariants are checked o
 Faults: SIGKILL of the daemon (at random, right after a launch wave, and while an alert delivery is in
 flight at the receiver), cloud API errors (capacity, throttling, 5xx, timeouts, a launch whose answer is
 lost) at `error_rate` per provider call, spot preemptions (`chaos preempt`), agent crashes (SIGKILL of an
-instance's agent process) and the webhook sink down for a while. Why one seeded RNG drives the plan: a
+instance's agent process), the webhook sink down for a while, restarts of the run's own PostgreSQL (when
+`postgres` is on: tests/chaos/pgcluster.py, dbfaults.py) and, once, a long SIGKILL outage just as the
+`capped` team's spend nears its limit, so that the limit is crossed while nothing enforces it and the
+budget bound's downtime term is what holds the overrun. Why one seeded RNG drives the plan: a
 failing seed can be rerun; the timing of the daemon itself is not deterministic, so a rerun explores the
 same plan, not the same interleaving.
 """
@@ -19,6 +22,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +30,17 @@ import httpx
 
 from orchestrator.cli.demo import free_port
 from providers.local import processes
-from tests.chaos.invariants import FINAL, WAITING, Check, Expectations, check_all
+from tests.chaos.dbfaults import PostgresFaults
+from tests.chaos.invariants import FINAL, WAITING, Check, Expectations, _epoch, check_all
+from tests.chaos.pgcluster import ThrowawayPostgres
 from tests.chaos.receiver import Receiver
 from tests.e2e.conftest import Daemon
 
 TEAMS = ["t0", "t1", "t2", "t3"]
 CAPPED = "capped"
-CAPPED_LIMIT = 0.0008  # USD: crossed after a few seconds of instance time, so block_new and stop really bind
+# USD: reached after a few of the capped team's (longer) jobs, so block_new and stop both fire mid-run and the
+# budget-edge outage below makes the spend cross it while nothing enforces it (the bound's downtime term)
+CAPPED_LIMIT = 0.003
 BUDGET_INTERVAL = 1.0
 STOP_GRACE = 5.0
 STOPS_INTERVAL = min(5.0, BUDGET_INTERVAL)  # the daemon's "stops" loop: finishes stops past their deadline
@@ -47,8 +55,13 @@ class ChaosConfig:
     kills: int = 5
     error_rate: float = 0.05
     concurrency: int = 8
-    database_url: str = ""  # "" = SQLite in the run's home
+    database_url: str = ""  # "" = SQLite in the run's home (or the throwaway PostgreSQL, with `postgres`)
     timeout_s: float = 900.0
+    postgres: bool = False  # run on a throwaway PostgreSQL cluster of the run's own, restarted at random
+    pg_restarts: int = 0  # at least this many PostgreSQL restarts (with `postgres`)
+    capped_limit: float = CAPPED_LIMIT
+    budget_edge: bool = True  # one long SIGKILL outage as the capped team's spend nears its limit
+    sink_outages: bool = True  # off in short runs: after one, delivery backoff can add a minute to the settle
 
 
 @dataclass
@@ -59,11 +72,11 @@ class Faults:
         self.counts[kind] += n
 
 
-def _policy() -> str:
+def _policy(capped_limit: float) -> str:
     budgets: list[dict[str, Any]] = [
         {"name": "all", "scope": "global", "period": "monthly", "limit_usd": 0.02,
          "thresholds": [{"percent": p, "action": "alert"} for p in range(10, 101, 10)]},
-        {"name": "capped", "scope": f"team:{CAPPED}", "period": "monthly", "limit_usd": CAPPED_LIMIT,
+        {"name": "capped", "scope": f"team:{CAPPED}", "period": "monthly", "limit_usd": capped_limit,
          "thresholds": [{"percent": 50, "action": "alert"}, {"percent": 100, "action": "block_new"},
                         {"percent": 100, "action": "stop"}]},
     ]
@@ -88,6 +101,10 @@ class ChaosRun:
         # enforces a budget, so the invariants' bound counts these windows (see invariants.py)
         self.outages: list[tuple[float, float]] = []
         self._sink_timer: threading.Timer | None = None
+        self.capped_jobs: set[str] = set()
+        self.edge_done = not cfg.budget_edge
+        self.pg: ThrowawayPostgres | None = None
+        self.pgf: PostgresFaults | None = None
 
     def _env(self) -> dict[str, str]:
         providers = {"faulty": {"wraps": "local", "error_rate": self.cfg.error_rate, "seed": self.cfg.seed,
@@ -104,12 +121,15 @@ class ChaosRun:
             "SPOTWISE_RECONCILE_INTERVAL_SECONDS": str(RECONCILE_INTERVAL),
             "SPOTWISE_CHECKPOINT_STORE": f"file://{self.home / 'checkpoints'}",
         }
-        if self.cfg.database_url:
-            env["SPOTWISE_DATABASE_URL"] = self.cfg.database_url
+        if self.cfg.database_url or self.pg:
+            # not SPOTWISE_DATABASE_URL: the test daemon launcher drops it from the environment on purpose
+            (self.home / "config.yaml").write_text(f"database_url: {json.dumps(self.database_url)}\n")
         return env
 
     @property
     def database_url(self) -> str:
+        if self.pg is not None:
+            return self.pg.url
         return self.cfg.database_url or f"sqlite:///{self.home / 'spotwise.db'}"
 
     # -- workload --------------------------------------------------------------------------------
@@ -119,34 +139,43 @@ class ChaosRun:
             i = len(self.job_ids)
             team = CAPPED if i % 10 == 9 else self.rng.choice(TEAMS)
             fail = self.rng.random() < 0.1
-            run = "exit 3" if fail else f"sleep {self.rng.uniform(0.3, 2.5):.2f}; echo done"
+            # the capped team's jobs run longer: an instance of it is running when its spend nears the limit
+            seconds = self.rng.uniform(4.0, 10.0) if team == CAPPED else self.rng.uniform(0.3, 2.5)
+            run = "exit 3" if fail else f"sleep {seconds:.2f}; echo done"
             body = {"name": f"chaos-{i}", "team": team, "run": run, "max_restarts": 100,
                     "resources": {"accelerators": "T4:1", "spot": self.rng.random() < 0.8}}
             job = self._api("POST", "/v1/jobs", json=body)
             self.job_ids.append(str(job["id"]))
+            if team == CAPPED:
+                self.capped_jobs.add(str(job["id"]))
             if fail:
                 self.should_fail.add(str(job["id"]))
 
     def _api(self, method: str, path: str, **kwargs: Any) -> Any:
-        for _ in range(100):  # the daemon may be between a kill and its restart
+        for _ in range(150):  # the daemon may be between a kill and its restart, or its database restarting
             try:
                 return self.daemon.api(method, path, **kwargs)
             except httpx.TransportError:
+                time.sleep(0.2)
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != 503:
+                    raise
                 time.sleep(0.2)
         raise RuntimeError(f"daemon unreachable for {method} {path}")
 
     def _unfinished(self) -> list[str]:
         items = self._api("GET", "/v1/jobs", params={"limit": 500})["items"]
         seen = {j["id"]: j["state"] for j in items}
-        return [j for j in self.job_ids if seen.get(j) not in FINAL | WAITING]
+        # a job the store lost is not waited for: the "no acknowledged submission lost" invariant reports it
+        return [j for j in self.job_ids if j in seen and seen[j] not in FINAL | WAITING]
 
     # -- faults ----------------------------------------------------------------------------------
 
-    def _restart(self, kind: str) -> None:
+    def _restart(self, kind: str, down_s: float | None = None) -> None:
         killed = time.time()
         self.daemon.kill9()
         self.faults.add(kind)
-        time.sleep(self.rng.uniform(0.05, 0.8))
+        time.sleep(self.rng.uniform(0.05, 0.8) if down_s is None else down_s)
         self.daemon.start()
         # the scheduler starts before the API answers, so its first sweep is at most one interval after this
         self.outages.append((killed, time.time() + BUDGET_INTERVAL))
@@ -188,6 +217,39 @@ class ChaosRun:
                 self.faults.add("agent crash")
                 return
 
+    def _pg_restart(self) -> None:
+        assert self.pgf is not None
+        label, down, up = self.pgf.restart()
+        self.faults.add(label)
+        # nothing is enforced while the database is down; after it is back, each loop's first tick finds its
+        # lease connection broken and gives the lease up, the next takes it again: two intervals
+        self.outages.append((down, up + 2 * BUDGET_INTERVAL))
+
+    def _capped_spend(self) -> tuple[float, float]:
+        """(spent so far, $/h running) of the capped team, from the instances' lives as the API lists them."""
+        now = time.time()
+        spent = burn = 0.0
+        for r in self._api("GET", "/v1/instances", params={"all": "true"})["items"]:
+            if r["job_id"] not in self.capped_jobs:
+                continue
+            start = _epoch(datetime.fromisoformat(r["launched_at"]))
+            end = _epoch(datetime.fromisoformat(r["ended_at"])) if r["ended_at"] else now
+            spent += r["price_per_hour"] * max(0.0, end - start) / 3600.0
+            burn += 0.0 if r["ended_at"] else r["price_per_hour"]
+        return spent, burn
+
+    def _budget_edge(self) -> None:
+        """Once: when the capped team's committed spend (as the daemon's sweep computes it: spent + running
+        $/h x (sweep + grace)) nears the limit, SIGKILL the daemon and keep it down until the running spend
+        has crossed the limit plus 1-3 s. The overrun is then bounded only by the downtime term."""
+        spent, burn = self._capped_spend()
+        lookahead = (BUDGET_INTERVAL + STOP_GRACE) / 3600.0
+        if burn <= 0 or spent + burn * lookahead < 0.85 * self.cfg.capped_limit:
+            return
+        self.edge_done = True
+        need = max(0.0, self.cfg.capped_limit - spent) * 3600.0 / burn
+        self._restart("sigkill at the budget edge", down_s=min(need + self.rng.uniform(1.0, 3.0), 20.0))
+
     def _sink_down(self) -> None:
         if self.receiver.down:
             return
@@ -200,12 +262,23 @@ class ChaosRun:
 
     def run(self) -> tuple[list[Check], dict[str, int], float]:
         started = time.monotonic()
+        if self.cfg.postgres:
+            self.pg = ThrowawayPostgres().start()
+            self.pgf = PostgresFaults(self.pg, self.rng, self.daemon.url, lambda: self.daemon.token)
+        try:
+            return self._run(started)
+        finally:
+            if self.pg is not None:
+                self.pg.destroy()
+
+    def _run(self, started: float) -> tuple[list[Check], dict[str, int], float]:
         self.receiver.start()
         self.daemon.extra_env = self._env()
         self.daemon.start()
         cluster = self.daemon.cluster_id()
-        self._api("POST", "/v1/policies", json={"text": _policy(), "source": "chaos"})
+        self._api("POST", "/v1/policies", json={"text": _policy(self.cfg.capped_limit), "source": "chaos"})
         kills_done = lambda: sum(n for k, n in self.faults.counts.items() if k.startswith("sigkill"))  # noqa: E731
+        pg_left = lambda: self.pgf is not None and self.pgf.done < self.cfg.pg_restarts  # noqa: E731
         try:
             while time.monotonic() - started < self.cfg.timeout_s:
                 unfinished = self._unfinished()
@@ -217,9 +290,15 @@ class ChaosRun:
                         time.sleep(self.rng.uniform(0.3, 1.2))  # the next reconcile pass is launching them
                         self._restart("sigkill mid-launch")
                         continue
-                if len(self.job_ids) >= self.cfg.jobs and not unfinished and kills_done() >= self.cfg.kills:
+                if (len(self.job_ids) >= self.cfg.jobs and not unfinished and kills_done() >= self.cfg.kills
+                        and not pg_left()):
                     break
-                self._random_fault(kills_done() < self.cfg.kills, len(self.job_ids) / self.cfg.jobs)
+                if not self.edge_done:
+                    self._budget_edge()
+                progress = len(self.job_ids) / self.cfg.jobs
+                if pg_left() and self.rng.random() < 0.03 + max(0.0, progress - 0.6):
+                    self._pg_restart()
+                self._random_fault(kills_done() < self.cfg.kills, progress)
                 time.sleep(self.rng.uniform(0.2, 1.0))
             self.receiver.down = False
             self._settle()
@@ -232,10 +311,13 @@ class ChaosRun:
             for pid in processes.cluster_pids(cluster):
                 os.kill(pid, signal.SIGKILL)
         exp = Expectations(should_fail=self.should_fail, acknowledged=set(self.job_ids), capped_team=CAPPED,
-                           capped_limit_usd=CAPPED_LIMIT, budget_interval_s=BUDGET_INTERVAL, stop_grace_s=STOP_GRACE,
+                           capped_limit_usd=self.cfg.capped_limit, budget_interval_s=BUDGET_INTERVAL,
+                           stop_grace_s=STOP_GRACE,
                            stops_interval_s=STOPS_INTERVAL, outages=list(self.outages),
                            wait_bound_s=CAPACITY_BLOCK + RECONCILE_INTERVAL)
         checks = check_all(self.database_url, self.home, cluster, received, exp)
+        if self.pgf is not None:
+            checks.append(Check("API answered 503 JSON while the database was down", *self.pgf.api_check()))
         self.receiver.stop()
         return checks, self._fault_counts(), time.monotonic() - started
 
@@ -251,7 +333,7 @@ class ChaosRun:
             self._preempt()
         elif roll < 0.6:
             self._agent_crash()
-        elif roll < 0.67:
+        elif roll < 0.67 and self.cfg.sink_outages:
             self._sink_down()
 
     def _settle(self, timeout: float = 90.0) -> None:
