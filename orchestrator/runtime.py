@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator.config import Settings
 from orchestrator.logs import get_logger
+from orchestrator.store import meta
 from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction
-from orchestrator.store.tables import Meta
 from orchestrator.tokens import agent_secret
 from providers.base import Provider
 from providers.errors import ProviderError
@@ -37,16 +37,13 @@ class Runtime:
 
 
 def _cluster_id(session: Session, configured: str) -> str:
-    row = session.get(Meta, "cluster_id")
-    if row is None:
-        row = Meta(key="cluster_id", value=configured or "sw-" + secrets.token_hex(4))
-        session.add(row)
-    elif configured and configured != row.value:
+    value = meta.get_or_create(session, "cluster_id", configured or "sw-" + secrets.token_hex(4))
+    if configured and configured != value:
         raise SystemExit(
-            f"this database belongs to cluster {row.value!r} but SPOTWISE_CLUSTER_ID is {configured!r}; "
+            f"this database belongs to cluster {value!r} but SPOTWISE_CLUSTER_ID is {configured!r}; "
             "use the matching database or unset SPOTWISE_CLUSTER_ID"
         )
-    return row.value
+    return value
 
 
 def build_providers(settings: Settings) -> tuple[dict[str, Provider], dict[str, str]]:

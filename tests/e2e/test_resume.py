@@ -15,7 +15,9 @@ from pathlib import Path
 from tests.e2e.conftest import Daemon, write
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-STEPS, EVERY, STEP_SECONDS = 240, 20, 0.03
+# Long enough that the second attempt is still training when its preemption comes, even on a loaded
+# machine (with 240 steps it sometimes finished first: two attempts instead of three).
+STEPS, EVERY, STEP_SECONDS = 400, 20, 0.03
 ARGS = f"--steps {STEPS} --checkpoint-every {EVERY} --step-seconds {STEP_SECONDS}"
 
 
@@ -52,7 +54,7 @@ checkpoint: {{dir: /ckpt, interval: 1s, keep: 2}}
     job_id = json.loads(daemon.cli("submit", str(spec), "-o", "json", check=True).stdout)["id"]
     for attempt in (1, 2):
         instance = _running_instance(daemon, job_id, attempt)
-        time.sleep(rng.uniform(1.5, 3.5))  # a random moment mid-training
+        time.sleep(rng.uniform(1.0, 2.5))  # a random moment mid-training
         daemon.cli("chaos", "preempt", instance, "--grace", "4", check=True)
     job = daemon.wait_for(job_id, {"SUCCEEDED", "FAILED"}, timeout=90)
     logs = _logs(daemon, job_id)
