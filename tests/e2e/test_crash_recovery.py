@@ -23,7 +23,8 @@ def _submit(daemon: Daemon, name: str, seconds: float) -> str:
     return str(daemon.api("POST", "/v1/jobs", json=body)["id"])
 
 
-@pytest.mark.parametrize("seed", [7, 2024])
+# One seed in `make test` (the chaos runs SIGKILL the daemon 4+ more times); the second with --run-slow.
+@pytest.mark.parametrize("seed", [7, pytest.param(2024, marks=pytest.mark.slow)])
 def test_sigkill_during_provisioning_and_running(daemon: Daemon, seed: int) -> None:
     rng = random.Random(seed)
     cluster = daemon.cluster_id()
