@@ -5,8 +5,6 @@ daemon process serves and works again (pooled connections re-validated, leases r
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orchestrator.cli.demo import free_port
-from providers.local import processes
 from tests.chaos.pgcluster import ThrowawayPostgres, unavailable_reason
-from tests.e2e.conftest import Daemon
+from tests.e2e.conftest import Daemon, running_daemon
 
 NO_PG = unavailable_reason()
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(NO_PG is not None, reason=f"no throwaway PostgreSQL: {NO_PG}")]
@@ -34,13 +30,8 @@ def daemon(pg: ThrowawayPostgres, tmp_path: Path) -> Iterator[Daemon]:
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.yaml").write_text(f"database_url: {json.dumps(pg.url)}\n")
-    d = Daemon(home=home, port=free_port(), extra_env={"SPOTWISE_RECONCILE_INTERVAL_SECONDS": "0.5"})
-    d.start()
-    cluster = d.cluster_id()
-    yield d
-    d.stop()
-    for pid in processes.cluster_pids(cluster):  # never leave a job's process behind
-        os.kill(pid, signal.SIGKILL)
+    with running_daemon(home, {"SPOTWISE_RECONCILE_INTERVAL_SECONDS": "0.5"}) as d:
+        yield d
 
 
 def _get(daemon: Daemon, path: str) -> httpx.Response:

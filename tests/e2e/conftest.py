@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,16 +77,25 @@ class Daemon:
         return str(httpx.get(self.url + "/healthz", timeout=10).json()["cluster"])
 
 
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    d = Daemon(home=tmp_path / "home", port=free_port())
-    d.home.mkdir()
+@contextmanager
+def running_daemon(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[Daemon]:
+    """A started daemon in `home` (created if missing); stopped after, with every process of its cluster."""
+    home.mkdir(parents=True, exist_ok=True)
+    d = Daemon(home=home, port=free_port(), extra_env=extra_env or {})
     d.start()
     cluster = d.cluster_id()
-    yield d
-    d.stop()
-    for pid in processes.cluster_pids(cluster):  # never leave a process behind, even on failure
-        os.kill(pid, 9)
+    try:
+        yield d
+    finally:
+        d.stop()
+        for pid in processes.cluster_pids(cluster):  # never leave a process behind, even on failure
+            os.kill(pid, 9)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    with running_daemon(tmp_path / "home") as d:
+        yield d
 
 
 def write(path: Path, text: str) -> Path:

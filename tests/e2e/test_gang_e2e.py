@@ -5,7 +5,6 @@ gang when the pool runs out of room for its second node."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,11 +12,10 @@ from typing import Any
 
 import pytest
 
-from orchestrator.cli.demo import free_port
 from providers.base import TAG_ATTEMPT
 from providers.local import processes
 from providers.local.records import RecordStore
-from tests.e2e.conftest import Daemon, write
+from tests.e2e.conftest import Daemon, running_daemon, write
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -124,14 +122,8 @@ run: |
 def tight_daemon(tmp_path: Path) -> Iterator[Daemon]:
     """The cheapest T4 spot pool (local-east-b) has room for one instance only."""
     providers = {"local": {"pool_capacity": {"local-east-b:g4dn.xlarge": 1}}}
-    d = Daemon(home=tmp_path / "home", port=free_port(), extra_env={"SPOTWISE_PROVIDERS": json.dumps(providers)})
-    d.home.mkdir()
-    d.start()
-    cluster = d.cluster_id()
-    yield d
-    d.stop()
-    for pid in processes.cluster_pids(cluster):
-        os.kill(pid, 9)
+    with running_daemon(tmp_path / "home", {"SPOTWISE_PROVIDERS": json.dumps(providers)}) as d:
+        yield d
 
 
 def test_gang_whose_second_node_hits_a_capacity_error_lands_elsewhere(tight_daemon: Daemon, tmp_path: Path) -> None:

@@ -9,15 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from orchestrator.cli.demo import free_port
-from providers.local import processes
-from tests.e2e.conftest import Daemon, write
+from tests.e2e.conftest import Daemon, running_daemon, write
 
 FAST = {"SPOTWISE_LEDGER_INTERVAL_SECONDS": "1", "SPOTWISE_BUDGET_INTERVAL_SECONDS": "1",
         "SPOTWISE_ALERT_INTERVAL_SECONDS": "0.5", "SPOTWISE_STOP_GRACE_SECONDS": "2"}
@@ -42,14 +39,8 @@ BAD = """budgets:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     root = tmp_path_factory.mktemp("spending-e2e")
-    d = Daemon(home=root / "home", port=free_port(), extra_env=FAST)
-    d.home.mkdir()
-    d.start()
-    cluster = d.cluster_id()
-    yield d
-    d.stop()
-    for pid in processes.cluster_pids(cluster):
-        os.kill(pid, 9)
+    with running_daemon(root / "home", FAST) as d:
+        yield d
 
 
 def test_policy_apply_show_diff_and_a_bad_file_changes_nothing(daemon: Daemon, tmp_path: Path) -> None:

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli.demo import free_port
-from providers.local import processes
-from tests.e2e.conftest import Daemon
+from tests.e2e.conftest import Daemon, running_daemon
 
 SECRET = "s3cr3t-value-7f1e"
 RUN = (
@@ -28,14 +26,8 @@ RUN = (
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    d = Daemon(home=tmp_path / "home", port=free_port(), extra_env={"SPOTWISE_RETRY_BACKOFF_SECONDS": "0.2"})
-    d.home.mkdir()
-    d.start()
-    cluster = d.cluster_id()
-    yield d
-    d.stop()
-    for pid in processes.cluster_pids(cluster):
-        os.kill(pid, 9)
+    with running_daemon(tmp_path / "home", {"SPOTWISE_RETRY_BACKOFF_SECONDS": "0.2"}) as d:
+        yield d
 
 
 def _project(root: Path) -> dict[str, bytes]:
