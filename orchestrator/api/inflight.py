@@ -17,6 +17,8 @@ import anyio
 from anyio.lowlevel import RunVar
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from orchestrator.api.perloop import per_loop
+
 API_THREADS = 16  # the request threadpool's size (orchestrator/daemon.py) and the in-flight bound
 
 _semaphores: RunVar[dict[int, anyio.Semaphore]] = RunVar("spotwise_inflight")
@@ -31,15 +33,7 @@ class InFlightLimit:
 
     def _semaphore(self) -> anyio.Semaphore:
         """One semaphore per event loop (tests start several loops over one app)."""
-        try:
-            per_loop = _semaphores.get()
-        except LookupError:
-            per_loop = {}
-            _semaphores.set(per_loop)
-        sem = per_loop.get(id(self))
-        if sem is None:
-            sem = per_loop[id(self)] = anyio.Semaphore(self.limit, fast_acquire=True)
-        return sem
+        return per_loop(_semaphores, self, lambda: anyio.Semaphore(self.limit, fast_acquire=True))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.limit <= 0:

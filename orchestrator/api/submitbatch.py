@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from orchestrator.api.perloop import per_loop
 from orchestrator.models import JobSpec
 from orchestrator.queue import insert_submissions
 from orchestrator.runtime import Runtime
@@ -66,15 +67,7 @@ class SubmitBatcher:
     @classmethod
     def for_loop(cls, rt: Runtime, check: Check) -> SubmitBatcher:
         """The batcher of the running event loop (tests run several loops over one app)."""
-        try:
-            per_loop = _batchers.get()
-        except LookupError:
-            per_loop = {}
-            _batchers.set(per_loop)
-        batcher = per_loop.get(id(rt))
-        if batcher is None:
-            batcher = per_loop[id(rt)] = cls(rt, check)
-        return batcher
+        return per_loop(_batchers, rt, lambda: cls(rt, check))
 
     async def submit(self, spec: JobSpec, values: dict[str, Any]) -> None:
         """Returns once the job and its event are committed; raises what its check or the store raised."""
