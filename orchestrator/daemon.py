@@ -22,6 +22,7 @@ from sqlalchemy import select
 from orchestrator.api import create_app
 from orchestrator.api.inflight import API_THREADS
 from orchestrator.config import Settings
+from orchestrator.dberrors import LoopFailures
 from orchestrator.leases import Leases, SqliteGuard, sqlite_path
 from orchestrator.logs import configure_logging, get_logger
 from orchestrator.loops import add_spending_loops
@@ -72,6 +73,7 @@ def ensure_admin_token(rt: Runtime) -> Path | None:
 class Loops:
     def __init__(self, rt: Runtime) -> None:
         self.reconciler = Reconciler(rt)
+        self.reconcile_failures = LoopFailures("reconcile")
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_job(self._reconcile, "interval", seconds=rt.settings.reconcile_interval_seconds,
                                id="reconcile", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
@@ -86,9 +88,10 @@ class Loops:
     def _reconcile(self) -> None:
         try:
             report = self.reconciler.run_once()
-        except Exception as exc:  # a failed pass is logged and retried by the next one
-            log.error("reconcile_failed", error=repr(exc), exc_info=exc)
+        except Exception as exc:  # a failed pass is logged (an outage: one throttled warning) and retried
+            self.reconcile_failures.failed(exc)
             return
+        self.reconcile_failures.succeeded()
         if report.launched or report.ended or report.orphans_terminated:
             log.info("reconcile_pass", launched=report.launched, ended=report.ended,
                      orphans_terminated=report.orphans_terminated)
@@ -102,10 +105,9 @@ class Loops:
 
 
 def _log_failure(name: str) -> Callable[[Exception], None]:
-    """Errors that escape a loop's own handling are logged; the next pass retries."""
-    def log_it(exc: Exception) -> None:
-        log.error(f"{name}_failed", error=repr(exc), exc_info=exc)
-    return log_it
+    """Errors that escape a loop's own handling are logged like the loops log theirs (orchestrator/dberrors.py);
+    the next pass retries. Every loop handles its own today, so this is the backstop for a future one."""
+    return LoopFailures(name).failed
 
 
 def serve(settings: Settings) -> None:

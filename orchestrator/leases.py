@@ -17,6 +17,12 @@ claims are `FOR UPDATE SKIP LOCKED`, transitions are conditional updates and eve
 keyed by the attempt's idempotency key, so overlap costs work, never a second instance.
 
 SQLite allows one daemon (see `SqliteGuard`), so its leases are always held.
+
+While PostgreSQL is down every loop's tick fails to take its lease (six loops, reconcile twice a second in
+some set-ups), so the loss is logged as one `lease_connection_lost` warning per outage (then at most one per
+`dberrors.WARN_EVERY_SECONDS`) and one `lease_connection_restored` line when a lease query succeeds again,
+through the same throttle as the loops' own failures (`dberrors.LoopFailures`). Any other failure on the
+lock connection is not an outage: `lease_failed`, at error level with its traceback, every time.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from orchestrator.dberrors import LoopFailures
 from orchestrator.logs import get_logger
 
 log = get_logger(__name__)
@@ -67,7 +74,7 @@ class LoopStats:
 class Leases:
     """One replica's leases, all held on one dedicated connection (not from the pool)."""
 
-    def __init__(self, engine: Engine, *, replica: str = "") -> None:
+    def __init__(self, engine: Engine, *, replica: str = "", clock: Callable[[], float] = time.monotonic) -> None:
         self.engine = engine
         self.replica = replica or f"{os.uname().nodename}:{os.getpid()}"
         self.postgres = engine.dialect.name == "postgresql"
@@ -76,6 +83,10 @@ class Leases:
         self._conn: Connection | None = None
         self._mutex = threading.Lock()  # loops run in several scheduler threads; one connection
         self._lock_engine: Engine | None = None
+        # one per replica, not per loop: every loop's lease lives on the one lock connection, so an outage is
+        # one event; only touched under `_mutex`
+        self._failures = LoopFailures("lease", clock=clock, unavailable_event="lease_connection_lost",
+                                      recovered_event="lease_connection_restored")
 
     # -- leadership ------------------------------------------------------------------------------
 
@@ -89,13 +100,15 @@ class Leases:
                 conn = self._connection()
                 if name in self._held:
                     conn.execute(text("SELECT 1")).scalar()  # the lock lives as long as this session
+                    self._failures.succeeded()
                     return True
                 got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key(name)}).scalar())
                 conn.commit()
             except Exception as exc:  # the session (and with it every lock) is gone: stop leading
-                log.warning("lease_connection_lost", error=repr(exc), held=sorted(self._held))
+                self._failures.failed(exc, held=sorted(self._held))  # throttled while the database is down
                 self._drop_connection()
                 return False
+            self._failures.succeeded()
             if got:
                 self._held.add(name)
                 self._set_leader(name, True)

@@ -1,6 +1,7 @@
 """The issue-6 loops wired into the daemon's scheduler: ledger accrual, budget sweep, idle sweep,
 alert dispatch. Each is an APScheduler job with max_instances=1 (never overlapping itself); a
-failed pass is logged and the next one repairs it, since every pass is idempotent.
+failed pass is logged (a database outage as one throttled warning, orchestrator/dberrors.py) and the next
+one repairs it, since every pass is idempotent.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from orchestrator.alerts.routing import parse_routes
 from orchestrator.alerts.sinks import parse_sinks
 from orchestrator.budgets import sweep_budgets
 from orchestrator.caps import sweep_caps
+from orchestrator.dberrors import LoopFailures
 from orchestrator.idle import sweep_idle
-from orchestrator.logs import get_logger
 from orchestrator.runtime import Runtime
 from orchestrator.stops import finish_due
-
-log = get_logger(__name__)
 
 
 def build_dispatcher(rt: Runtime) -> Dispatcher:
@@ -30,12 +29,9 @@ def build_dispatcher(rt: Runtime) -> Dispatcher:
 
 
 def _guard(name: str, fn: Callable[[], object]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            fn()
-        except Exception as exc:  # logged; the next pass retries
-            log.error(f"{name}_failed", error=repr(exc), exc_info=exc)
-    return run
+    """`fn` as loop `name`'s job: a failed pass is logged (a database outage as a throttled warning, anything
+    else with its traceback; orchestrator/dberrors.py) and the next pass retries."""
+    return LoopFailures(name).run(fn)
 
 
 def add_spending_loops(scheduler: BaseScheduler, rt: Runtime) -> Dispatcher:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.alerts import emit
 from orchestrator.config import Settings
+from orchestrator.dberrors import LoopFailures
 from orchestrator.logs import get_logger
 from orchestrator.price_store import (
     CATALOG,
@@ -185,11 +186,8 @@ def add_price_loop(scheduler: Any, rt: Runtime) -> None:
                     use="spot_price_refresh_seconds and instance_type_refresh_seconds",
                     spot_price_refresh_seconds=settings.spot_price_refresh_seconds)
 
-    def run() -> None:
-        try:
-            refresh_due(rt)
-        except Exception as exc:  # a failed pass is logged; the next one retries
-            log.error("price_refresh_pass_failed", error=repr(exc), exc_info=exc)
+    # a failed pass is logged (a database outage as one throttled warning); the next one retries
+    run = LoopFailures("price_refresh_pass").run(lambda: refresh_due(rt))
 
     shortest = min([settings.spot_price_refresh_seconds,
                     *(min(settings.refresh_intervals(name)) for name in rt.providers)])
