@@ -6,6 +6,10 @@ One container per attempt runs `setup` then `run` (so what setup installs is the
 - `--stop-signal`/`--stop-timeout` set to the job's checkpoint signal and grace, so `docker stop` (or a host
   shutdown) follows the same contract;
 - `--gpus all` when the host has NVIDIA GPUs (the NVIDIA container runtime);
+- `--network host` on a multi-node (gang) job: its nodes meet over the host addresses the agent exports
+  (SPOTWISE_NODE_IPS / SPOTWISE_HEAD_IP, orchestrator/agent/gang.py), and on docker's default bridge network
+  a container neither answers on its host's address nor shows NCCL/Gloo the host's interfaces. One-node jobs
+  keep the bridge: they talk to no peer, and the bridge keeps their ports off the host;
 - the workdir at /workdir (the working directory), the checkpoint directory at the path the spec names, and
   file_mounts read-only at theirs;
 - environment passed by NAME only (`-e NAME`): docker reads the values from its own environment, so secrets
@@ -32,12 +36,15 @@ def container_name(attempt_id: str) -> str:
 
 def docker_argv(image: str, *, name: str, workdir: Path, checkpoint_dir: Path, container_checkpoint_dir: str,
                 env_names: Iterable[str], stop_signal: str = "SIGTERM", grace_seconds: float = 30.0,
-                gpus: bool = False, mounts: dict[Path, str] | None = None) -> list[str]:
-    """argv for `docker run`; the caller puts SPOTWISE_SETUP/SPOTWISE_RUN and every named variable in its env."""
+                gpus: bool = False, mounts: dict[Path, str] | None = None, num_nodes: int = 1) -> list[str]:
+    """argv for `docker run`; the caller puts SPOTWISE_SETUP/SPOTWISE_RUN and every named variable in its env.
+    `num_nodes`: the job's node count; above 1 the container shares the host's network (see the module doc)."""
     argv = ["docker", "run", "--rm", "--init", "--name", name, "--stop-signal", stop_signal,
             "--stop-timeout", str(max(1, int(grace_seconds)))]
     if gpus:
         argv += ["--gpus", "all"]
+    if num_nodes > 1:
+        argv += ["--network", "host"]
     argv += ["-v", f"{workdir}:{CONTAINER_WORKDIR}", "-w", CONTAINER_WORKDIR,
              "-v", f"{checkpoint_dir}:{container_checkpoint_dir}"]
     for host, inside in sorted((mounts or {}).items()):

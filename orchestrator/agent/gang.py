@@ -7,6 +7,8 @@ The job's command runs on every node with
   SPOTWISE_NODE_IPS    every node's address in rank order, one per line (SkyPilot's format)
   SPOTWISE_HEAD_IP     rank 0's address (e.g. torchrun --master_addr)
 A one-node job gets the same variables (rank 0 of 1, its own address), so one script serves both.
+A gang's container (`image:`) runs with `--network host` (orchestrator/agent/container.py), so these
+addresses are the container's own and the other nodes reach it on them.
 
 Why the agents report their address instead of the daemon asking the cloud: every cloud names private
 addresses differently, the address that reaches the other nodes is the one the node itself routes from, and

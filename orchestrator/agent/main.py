@@ -105,7 +105,7 @@ class Agent:
         argv = docker_argv(spec["image"], name=self._container(spec), workdir=workdir,
                            checkpoint_dir=checkpoint_dir, container_checkpoint_dir=inside, env_names=names,
                            stop_signal=self.stop_signal.name, grace_seconds=self.stop_grace,
-                           gpus=self.gpu is not None, mounts=mounts)
+                           gpus=self.gpu is not None, mounts=mounts, num_nodes=int(spec.get("num_nodes") or 1))
         return [("run", shell_command(argv), docker_env)]
 
     @staticmethod
