@@ -3,8 +3,9 @@
 `policies/deadline.py` decides spot, on-demand or wait from a frozen `DeadlineState`; this module is the daemon's
 side of that contract. `deadline_state_for` is pure (rows, offers and a clock in, a state out) so the simulator
 comparison and the tests can build exactly the state the daemon builds; `apply_deadline` is the thin placement
-glue that calls the policy, records the decision as a job event (kind "deadline") and turns it into a placement
-request (spot, on-demand) or a short wait.
+glue that calls the policy, records the decision as a job event (kind "deadline", with what the decided market
+costs the whole job an hour: N nodes pay N times the per-node price the policy compares) and turns it into a
+placement request (spot, on-demand) or a short wait.
 
 What the daemon knows and how it maps onto the model (hours, measured from submission):
 - work: the spec's `estimated_runtime`; done: the progress saved in the latest uploaded checkpoint (each attempt
@@ -193,6 +194,26 @@ def describe(decision: Decision, state: DeadlineState, source: str) -> str:
             f"deadline, slack {state.slack:.2f} h, safety net below {state.safety_slack:.2f} h)")
 
 
+def hourly_cost(decision: Decision, state: DeadlineState, nodes: int, *, on_demand_assumed: bool = False) -> str:
+    """The event's dollar figure: what the decided market costs the whole job an hour, "" for a wait.
+
+    The policy compares per-node prices (every node of a gang runs in the same market, so the comparison is the
+    same), but a gang pays `nodes` times that, and the event is what an operator reads the bill from."""
+    if decision.market is Market.SPOT:
+        prices = [z.spot_price for z in state.zones if z.zone == decision.zone]
+        if not prices:
+            return ""
+        price, what = prices[0], f"spot in {decision.zone}"
+    elif decision.market is Market.ON_DEMAND:
+        price, what = state.on_demand_price, "on-demand" + (" (assumed: no on-demand offer matches)"
+                                                           if on_demand_assumed else "")
+    else:
+        return ""
+    nodes = max(1, nodes)
+    each = f" ({nodes} nodes at ${price:.4g}/h each)" if nodes > 1 else ""
+    return f"; {what} costs the job about ${price * nodes:.4g}/h{each}"
+
+
 def apply_deadline(s: Session, settings: Settings, job: Job, req: PlacementRequest, index: OfferIndex,
                    blocked: Blocks, preemptions: Mapping[Pool, int], now: datetime,
                    backoff_seconds: float) -> tuple[PlacementRequest, str | None] | None:
@@ -208,7 +229,9 @@ def apply_deadline(s: Session, settings: Settings, job: Job, req: PlacementReque
     policy = settings.deadline_policy if settings.deadline_policy in POLICIES else DEFAULT_POLICY
     decision = decide(state, policy)
     _, source = done_hours_for(attempts, events, now)
-    text = describe(decision, state, source)
+    nodes = JobSpec.model_validate(job.spec).resources.num_nodes
+    text = describe(decision, state, source) + hourly_cost(decision, state, nodes,
+                                                           on_demand_assumed=all(o.spot for o in matching))
     if decision.market is Market.NONE and state.finished:  # the estimate is used up: the policy has no say left
         T.record_event(s, job.id, text + "; the estimated runtime is used up, placing as the spec says",
                        kind=EVENT_KIND)
