@@ -3,10 +3,15 @@
     .venv/bin/python bench/ledger.py [--instances 100000] [--open 50] [--repeat 3] [--postgres URL]
                                      [--baseline-rev 98f9661]
 
-"before" is `orchestrator/ledger.py` as it stood at --baseline-rev (read with `git show`, loaded as a
-module and swapped in where the sweep calls the ledger), which loaded every instance row ever
-recorded on each call; "after" is the working tree, which aggregates in SQL and reads only pending
-instances. The store is seeded through bulk inserts: one job per two attempts, each attempt one
+"before" is `orchestrator/ledger.py` and `orchestrator/budgets.py` as they stood at --baseline-rev
+(read with `git show` and loaded as modules beside the current ones, the old sweep calling the old
+ledger); "after" is the working tree. At 98f9661 the ledger loaded every instance row ever recorded
+on each call and the sweep read every job row to match budget scopes in Python; now the ledger
+aggregates in SQL and reads only pending instances, and the sweep matches scopes in SQL
+(`budgets.scope_filter`, `ledger.scope_spend`). Pass --baseline-rev b123530 to see the scope
+matching alone (that revision already had the SQL ledger).
+
+The store is seeded through bulk inserts: one job per two attempts, each attempt one
 instance that ran 5 min to 5 h in the past 60 days and is fully accrued (entries split at UTC
 midnight, as accrual writes them), plus `--open` instances still running. Prints a table of the
 median wall time per operation, before, after and the ratio.
@@ -59,17 +64,24 @@ POLICY = """budgets:
 """
 
 
-def baseline(rev: str) -> ModuleType:
-    """`orchestrator/ledger.py` at `rev`, importable beside the current one."""
-    source = subprocess.run(["git", "show", f"{rev}:orchestrator/ledger.py"], cwd=ROOT, check=True,
+def _module_at(rev: str, name: str) -> ModuleType:
+    """`orchestrator/<name>.py` at `rev`, importable beside the current one as `<name>_before`."""
+    source = subprocess.run(["git", "show", f"{rev}:orchestrator/{name}.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "ledger_before.py"
+    path = Path(tempfile.mkdtemp()) / f"{name}_before.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location("ledger_before", path)
+    spec = importlib.util.spec_from_file_location(f"{name}_before", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
+    return module
+
+
+def baseline(rev: str) -> ModuleType:
+    """`orchestrator/budgets.py` at `rev`, its `ledger` the `orchestrator/ledger.py` of that revision."""
+    module = _module_at(rev, "budgets")
+    setattr(module, "ledger", _module_at(rev, "ledger"))  # noqa: B010 - a module attribute mypy cannot see
     return module
 
 
@@ -150,28 +162,32 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def operations(sessions: sessionmaker[Session]) -> dict[str, Callable[[], object]]:
-    """What runs every interval (sweep, accrual) and on demand (report). Uses `budgets.ledger`,
-    so swapping that module swaps the implementation under test."""
-    def spends() -> object:  # the sweep's ledger calls alone: one spend per budget, same arguments
+def operations(sessions: sessionmaker[Session], mod: ModuleType) -> dict[str, Callable[[], object]]:
+    """What runs every interval (sweep, accrual) and on demand (report), with `mod` as the budgets
+    module (and `mod.ledger` as the ledger): the current one or the baseline's."""
+    def spends() -> object:  # the sweep's scope matching and ledger calls alone: one spend per budget
         with transaction(sessions) as s:
-            policy, jobs = policy_store.current_policy(s), s.execute(select(Job.id, Job.team)).all()
+            policy = policy_store.current_policy(s)
+            jobs = None if hasattr(mod, "scope_filter") else list(s.scalars(select(Job)))
             for b in policy.budgets:
-                ids = [j for j, team in jobs if b.scope == "global" or b.scope == f"team:{team}"]
-                budgets.ledger.spend(s, ids, period_bounds(b.period, b.timezone, NOW)[0], NOW)
+                since = period_bounds(b.period, b.timezone, NOW)[0]
+                if jobs is None:  # matched in SQL
+                    mod.ledger.scope_spend(s, mod.scope_filter(b.scope), since, NOW)
+                else:  # every job row read and matched in Python, as the old sweep did
+                    mod.ledger.spend(s, [j.id for j in jobs if mod.in_scope(b.scope, j)], since, NOW)
         return None
 
     def pending() -> object:
         with transaction(sessions) as s:
-            return budgets.ledger.pending_instances(s)
+            return mod.ledger.pending_instances(s)
 
     def report() -> object:
         with transaction(sessions) as s:
-            return budgets.ledger.report(s, "team", since=NOW - timedelta(days=30), now=NOW)
+            return mod.ledger.report(s, "team", since=NOW - timedelta(days=30), now=NOW)
 
     return {
-        "budget sweep (3 budgets), whole": lambda: budgets.sweep_budgets(sessions, {}, 30.0, now=NOW, grace_s=1.0),
-        "  of which ledger.spend x3": spends,
+        "budget sweep (3 budgets), whole": lambda: mod.sweep_budgets(sessions, {}, 30.0, now=NOW, grace_s=1.0),
+        "  of which scopes + ledger spend x3": spends,
         "accrual pass: pending_instances": pending,
         "report by team, last 30 days": report,
     }
@@ -186,9 +202,10 @@ def main() -> None:
     p.add_argument("--postgres", default="", help="also run on this PostgreSQL server (e.g. postgresql+psycopg://"
                    "postgres@127.0.0.1:5432/test): a scratch database is created there and dropped after")
     p.add_argument("--sqlite", action=argparse.BooleanOptionalAction, default=True, help="run on a SQLite file")
-    p.add_argument("--baseline-rev", default="98f9661", help="git revision whose ledger.py is 'before'")
+    p.add_argument("--baseline-rev", default="98f9661",
+                   help="git revision whose budgets.py and ledger.py are 'before'")
     args = p.parse_args()
-    before, after = baseline(args.baseline_rev), ledger
+    before = baseline(args.baseline_rev)
     urls = [("sqlite", f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}")] if args.sqlite else []
     if args.postgres:
         urls.append(("postgresql", scratch_postgres(args.postgres)))
@@ -199,16 +216,16 @@ def main() -> None:
             t0 = time.perf_counter()
             sessions = seed(url, args.instances, args.open, args.seed)
             print(f"# {name}: seeded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-            for op, fn in operations(sessions).items():  # before and after in turn, so both see the same load
+            ops = {label: operations(sessions, module) for label, module in (("before", before), ("after", budgets))}
+            for op in ops["after"]:  # before and after in turn, so both see the same load
                 runs: dict[str, list[float]] = {"before": [], "after": []}
                 failed: dict[str, str] = {}
                 for _ in range(args.repeat):
-                    for label, module in (("before", before), ("after", after)):
+                    for label in ("before", "after"):
                         if label in failed:
                             continue
-                        budgets.ledger = module  # type: ignore[attr-defined]
                         try:
-                            runs[label].append(timed(fn, 1))
+                            runs[label].append(timed(ops[label][op], 1))
                         except DBAPIError as exc:  # the old code's IN list of every instance id: too many parameters
                             failed[label] = str(exc.orig).splitlines()[0][:60]
                 cells = {k: f"{statistics.median(v):>9.3f}" if v else f"{'failed':>9}" for k, v in runs.items()}
@@ -216,7 +233,6 @@ def main() -> None:
                          if runs["before"] and runs["after"] else f"{'-':>7}")
                 note = "; ".join(f"{k}: {v}" for k, v in failed.items())
                 print(f"{name:<11} {op:<36} {cells['before']} {cells['after']} {ratio}  {note}".rstrip(), flush=True)
-            budgets.ledger = after  # type: ignore[attr-defined]
             sessions.kw["bind"].dispose()
         finally:
             if name == "postgresql":

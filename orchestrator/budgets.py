@@ -20,20 +20,21 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, exists, func, select, true
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from orchestrator import ledger
 from orchestrator import transitions as T
 from orchestrator.alerts import emit
 from orchestrator.attempts import ACTIVE, open_instances
+from orchestrator.ledger_sql import json_label
 from orchestrator.logs import get_logger
 from orchestrator.models import JobState
 from orchestrator.policy_store import current_policy
 from orchestrator.policyfile import Budget
 from orchestrator.stops import finish_due, request_stop
 from orchestrator.store.db import transaction
-from orchestrator.store.tables import Attempt, Job, Meta
+from orchestrator.store.tables import Attempt, Instance, Job, Meta
 from orchestrator.store.types import utcnow
 from policies.budget import evaluate, period_bounds, scope_matches
 from providers.base import Provider
@@ -79,25 +80,51 @@ def _set_blocks(session: Session, blocks: dict[str, str]) -> None:
         row.value = json.dumps(blocks, sort_keys=True)
 
 
+def scope_filter(scope: str) -> ColumnElement[bool]:
+    """The SQL twin of `in_scope`: a condition on `Job` that holds for exactly the jobs in `scope`.
+
+    Why: a scope can hold every job ever submitted, so the sweep matches it in the database (joined
+    to the ledger, the attempts) instead of reading each job row into Python; `in_scope` stays the
+    rule for the few rows already in hand (the gate's job, running jobs, jobs waiting on a block).
+    tests/spending/test_budget_scopes.py checks that both agree, on SQLite and PostgreSQL.
+    """
+    kind, _, arg = scope.partition(":")
+    if kind == "global":
+        return true()
+    if kind == "team":
+        return Job.team == arg
+    if kind == "project":
+        return Job.project == arg
+    if kind == "label":
+        key, _, value = arg.partition("=")
+        return json_label(Job.spec, key) == value
+    raise ValueError(f"unknown scope {scope!r}")
+
+
 def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider], interval_s: float,
                   now: datetime | None = None, grace_s: float = 0.0) -> BudgetReport:
     """One budget pass. With `grace_s` 0 a stop is finished in this pass (the job gets no time to
-    checkpoint); the daemon passes `stop_grace_seconds`."""
+    checkpoint); the daemon passes `stop_grace_seconds`.
+
+    Reads no more job rows than are running or waiting on a block: spend is matched to each
+    budget's scope in SQL (`scope_filter`, `ledger.scope_spend`)."""
     now = now or utcnow()
     report = BudgetReport()
     with transaction(sessions) as s:
         policy = current_policy(s)
-        jobs = list(s.scalars(select(Job)))
         burn_of: dict[str, float] = {}  # every open instance counts: a gang job burns N x its price
         for r in open_instances(s):
             burn_of[r.job_id] = burn_of.get(r.job_id, 0.0) + r.price_per_hour
+        running = list(s.scalars(select(Job).where(Job.id.in_(select(Instance.job_id).where(
+            Instance.ended_at.is_(None)))).order_by(Job.seq)))
         stops_left = policy.max_actions_per_sweep
         held_before = blocked_scopes(s)
         for b in policy.budgets:
-            scoped = [j for j in jobs if in_scope(b.scope, j)]
+            jobs = scope_filter(b.scope)
+            scoped_running = [j for j in running if in_scope(b.scope, j)]
             start, end = period_bounds(b.period, b.timezone, now)
-            spent = ledger.spend(s, [j.id for j in scoped], start, now)
-            burn = sum(burn_of.get(j.id, 0.0) for j in scoped)
+            spent = ledger.scope_spend(s, jobs, start, now)
+            burn = sum(burn_of[j.id] for j in scoped_running)
             v = evaluate(limit=b.limit_usd, thresholds=[(t.percent, t.action) for t in b.thresholds], spent=spent,
                          burn_per_hour=burn, now=now, period_end=end, sweep_interval_s=interval_s + grace_s,
                          forecast=b.forecast_alert)
@@ -119,19 +146,19 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
             if policy.dry_run:
                 continue
             if v.actions & {"block_new", "stop"} or (
-                    b.name in held_before and _release_would_recross(s, b, scoped, spent, burn, interval_s + grace_s)):
+                    b.name in held_before and _release_would_recross(s, b, jobs, spent, burn, interval_s + grace_s)):
                 report.blocked_scopes[b.name] = b.scope
             if "stop" in v.actions:
-                for job in scoped:
-                    if job.id in burn_of and stops_left > 0 and not JobState(job.state).is_final:
+                for job in scoped_running:
+                    if stops_left > 0 and not JobState(job.state).is_final:
                         stops_left -= 1
                         if _stop(s, job, b.name, v.reason, grace_s, now):
                             report.stopped.append(job.id)
         if not policy.dry_run:
             _set_blocks(s, report.blocked_scopes)
-            for job in jobs:
-                if job.state == JobState.BLOCKED_BUDGET and not any(
-                        in_scope(sc, job) for sc in report.blocked_scopes.values()):
+            waiting = list(s.scalars(select(Job).where(Job.state == JobState.BLOCKED_BUDGET).order_by(Job.seq)))
+            for job in waiting:
+                if not any(in_scope(sc, job) for sc in report.blocked_scopes.values()):
                     T.unblock_budget(s, job, "no budget blocks this job any more")
                     report.unblocked += 1
     if grace_s <= 0:
@@ -139,7 +166,7 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
     return report
 
 
-def _release_would_recross(s: Session, budget: Budget, scoped: list[Job], spent: float, burn: float,
+def _release_would_recross(s: Session, budget: Budget, jobs: ColumnElement[bool], spent: float, burn: float,
                            lookahead_s: float) -> bool:
     """True while releasing the budget's waiting jobs would cross a block_new/stop threshold again at once.
 
@@ -149,19 +176,24 @@ def _release_would_recross(s: Session, budget: Budget, scoped: list[Job], spent:
     batch of jobs per block/release cycle (the chaos harness's `capped` team went 4x over its limit).
     A block therefore stays while `spent + (running + released) $/h x lookahead` still crosses, each
     released job priced at its last attempt's price (else the dearest price seen in the scope).
+    `jobs` is the budget's scope as a condition on `Job`; the sums are taken in SQL.
     """
     levels = [budget.limit_usd * t.percent / 100.0 for t in budget.thresholds if t.action in ("block_new", "stop")]
-    waiting = [j.id for j in scoped if j.state == JobState.BLOCKED_BUDGET]
-    if not levels or not waiting:
+    if not levels:
         return False
-    rows = s.execute(select(Attempt.job_id, Attempt.price_per_hour, Attempt.number)
-                     .where(Attempt.job_id.in_([j.id for j in scoped]))).all()
-    last: dict[str, tuple[int, float]] = {}
-    for job_id, price, number in rows:
-        if job_id not in last or last[job_id][0] < number:
-            last[job_id] = (number, price)
-    dearest = max((p for _, p in last.values()), default=0.0)
-    released = sum(last[j][1] if j in last else dearest for j in waiting)
+    waiting = select(Job.id).where(Job.state == JobState.BLOCKED_BUDGET, jobs)
+    n_waiting = s.scalar(select(func.count()).select_from(waiting.subquery())) or 0
+    if not n_waiting:
+        return False
+    later = aliased(Attempt)
+    is_last = ~exists().where(later.job_id == Attempt.job_id, later.number > Attempt.number)
+    priced, n_priced = s.execute(select(func.coalesce(func.sum(Attempt.price_per_hour), 0.0), func.count())
+                                 .where(Attempt.job_id.in_(waiting), is_last)).one()
+    released = float(priced)
+    if n_priced < n_waiting:  # waiting jobs that never ran: priced at the dearest last price in the scope
+        dearest = s.scalar(select(func.max(Attempt.price_per_hour)).join(Job, Job.id == Attempt.job_id)
+                           .where(jobs, is_last))
+        released += (n_waiting - n_priced) * float(dearest or 0.0)
     return spent + (burn + released) * lookahead_s / 3600.0 >= min(levels)
 
 

@@ -120,13 +120,14 @@ def _watermark_sql() -> ColumnElement[datetime]:
 
 
 def pending_instances(session: Session, *, job_ids: Collection[str] | None = None,
-                      ended_after: datetime | None = None) -> list[Instance]:
+                      ended_after: datetime | None = None, jobs: ColumnElement[bool] | None = None) -> list[Instance]:
     """Open instances plus closed ones whose last seconds are not in the ledger yet.
 
     Selected in SQL, so a pass reads only these rows, not every instance ever recorded: a closed
     instance is pending while its end is a whole second or more past its watermark (the rule
     `accrue_instances` charges by). `ended_after` also drops closed instances that ended by then:
     none of their unaccrued seconds can start after it (what a windowed report or budget needs).
+    `jobs`, a condition on `Job`, keeps the instances of matching jobs (a budget's scope).
     """
     closed = and_(Instance.ended_at.is_not(None), _watermark_sql() <= one_second_before(Instance.ended_at))
     if ended_after is not None:
@@ -134,6 +135,8 @@ def pending_instances(session: Session, *, job_ids: Collection[str] | None = Non
     stmt = select(Instance).where(or_(Instance.ended_at.is_(None), closed))
     if job_ids is not None:
         stmt = stmt.where(Instance.job_id.in_(list(job_ids)))
+    if jobs is not None:
+        stmt = stmt.where(Instance.job_id.in_(select(Job.id).where(jobs)))
     return list(session.scalars(stmt))
 
 
@@ -239,6 +242,21 @@ def spend(session: Session, job_ids: Iterable[str] | None, since: datetime | Non
     total += sum(e.cost_usd for e in unaccrued(session, pending_instances(session, ended_after=since), now)
                  if (ids is None or e.job_id in ids) and (since is None or e.start >= since))
     return total
+
+
+def scope_spend(session: Session, jobs: ColumnElement[bool], since: datetime | None, now: datetime) -> float:
+    """Spent in [since, now] by the jobs matching `jobs` (a condition on `Job`), accrued or not: a budget's input.
+
+    Why not `spend`: a scope (a team, a label, everything) can hold every job ever submitted, and
+    listing those ids meant reading every job row into Python. Here entries are joined to their job
+    and the scope is matched and summed by the database; an entry whose job row is missing counts in
+    no scope, as before.
+    """
+    stmt = (select(func.coalesce(func.sum(LedgerEntry.cost_usd), 0.0)).select_from(LedgerEntry)
+            .join(Job, Job.id == LedgerEntry.job_id).where(jobs, *_window(since, None, None)))
+    total = float(session.scalar(stmt) or 0.0)
+    pending = pending_instances(session, ended_after=since, jobs=jobs)
+    return total + sum(e.cost_usd for e in unaccrued(session, pending, now) if since is None or e.start >= since)
 
 
 def charges(session: Session, by: str, job_ids: Iterable[str], now: datetime) -> dict[str, float]:

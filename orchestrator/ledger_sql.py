@@ -1,4 +1,4 @@
-"""Time arithmetic inside SQL for the ledger's aggregates, exact on SQLite and PostgreSQL.
+"""Time arithmetic and label lookups inside SQL for the ledger's aggregates, exact on SQLite and PostgreSQL.
 
 Why not `julianday()` on SQLite: it rounds every timestamp to the millisecond, so an entry that
 starts at 23:59:59.9996 would land on the next day and a 0.9996 s tail would count as a whole
@@ -65,4 +65,23 @@ _templates(
     one_second_before,
     sqlite="(strftime('%Y-%m-%d %H:%M:%S', substr({0}, 1, 19), '-1 seconds') || substr({0}, 20))",
     postgresql="({0} - INTERVAL '1 second')",
+)
+
+
+class json_label(FunctionElement[str]):  # noqa: N801 - used like a SQL function
+    """A job spec's label as text: json_label(Job.spec, key). NULL when the label is absent, or is not a
+    JSON string -- so `json_label(spec, k) == v` holds exactly when Python's `labels.get(k) == v` does
+    (a plain JSON extract would also turn a number 5 into '5')."""
+
+    type = String()
+    inherit_cache = True
+
+
+# SQLite: json_each, not a path: a path matches the key's stored text, and a key stored escaped ("\u00fc")
+# would never match; json_each yields keys decoded.
+_templates(
+    json_label,
+    sqlite="(SELECT value FROM json_each({0}, '$.labels') WHERE key = {1} AND type = 'text')",
+    postgresql="(CASE WHEN json_typeof(({0} -> 'labels') -> CAST({1} AS TEXT)) = 'string' "
+               "THEN ({0} -> 'labels') ->> CAST({1} AS TEXT) END)",
 )
