@@ -95,10 +95,10 @@ def test_spotwise_does_not_leave_on_demand_for_capacity_younger_than_two_changeo
 
 
 def test_spotwise_leaves_on_demand_for_a_proven_run_even_when_slack_is_scarce() -> None:
-    # 2 h of slack with all the work ahead (scarce), spot has run 1.5 h but the estimate says only 1 h more
-    proven = state(now=2.0, market=Market.ON_DEMAND, zones=(zone("a", True, 1.0, age=1.5),))
+    # 2 h of slack with all the work ahead (scarce), spot has run 2.5 h but the estimate says only 1 h more
+    proven = state(now=2.0, market=Market.ON_DEMAND, zones=(zone("a", True, 1.0, age=2.5),))
     assert decide(proven).market is Market.SPOT
-    young = state(now=2.0, market=Market.ON_DEMAND, zones=(zone("a", True, 1.0, age=0.5),))
+    young = state(now=2.0, market=Market.ON_DEMAND, zones=(zone("a", True, 1.0, age=1.5),))
     assert decide(young).market is Market.ON_DEMAND
 
 

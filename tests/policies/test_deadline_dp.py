@@ -63,9 +63,11 @@ def _draw(model: RunModel, ticks: int, seed: int) -> list[int]:
     return out
 
 
-def test_on_traces_drawn_from_its_own_model_it_beats_the_heuristic() -> None:
-    """Where the model is right the program is optimal (up to its discretisation): cheaper than the slack-reserve
-    heuristic and far cheaper than Uniform Progress, with no miss."""
+def test_on_traces_drawn_from_its_own_model_it_matches_the_heuristic() -> None:
+    """Where the model is right the program is optimal up to its discretisation: far cheaper than Uniform Progress,
+    with no miss, and within 1% of the slack-reserve heuristic. (It beat the heuristic by 1.8% here until the
+    heuristic's constants were retuned on the real traces in 2026-11; since then they tie on this model, seeds 2-4
+    within 0.5% either way: the heuristic is close to the best decisions this model class allows.)"""
     capacity = _draw(MODEL, 8000, 2)
     traces = TraceSet("drawn", ("z",), G, np.array([capacity], dtype=np.int32))
     views = traces.zone_stats()
@@ -77,7 +79,7 @@ def test_on_traces_drawn_from_its_own_model_it_beats_the_heuristic() -> None:
         results = [replay(views, s, job, POLICIES[name], G, K, outlooks) for s in starts]
         assert not any(r.missed for r in results)
         cost[name] = float(np.mean([r.cost for r in results]))
-    assert cost["spotwise-dp"] < cost["spotwise"] < cost["uniform-progress"], cost
+    assert cost["spotwise-dp"] < 1.01 * cost["spotwise"] and cost["spotwise"] < cost["uniform-progress"], cost
     assert cost["spotwise-dp"] < 0.9 * cost["uniform-progress"], cost
 
 
