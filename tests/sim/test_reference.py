@@ -26,7 +26,7 @@ def test_aws_10_26_2022_v100_1_matches_the_reference(real_traces: Path) -> None:
     assert all(r.misses == 0 for r in rows.values())
     assert rows["single", "spotwise"].mean < rows["single", "uniform-progress"].mean - 0.03
     assert rows["multi", "spotwise"].mean < rows["multi", "uniform-progress"].mean - 0.03
-    assert rows["multi", "spotwise"].mean <= 0.46  # 0.459 measured; issue 9 targets 0.45 (README, performance)
+    assert rows["multi", "spotwise"].mean <= 0.455  # 0.4544 measured; issue 9 targets 0.45 (README, performance)
 
 
 def test_aws_02_15_2023_multi_zone_matches_the_reference(real_traces: Path) -> None:
