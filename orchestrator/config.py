@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     alert_routes: list[dict[str, Any]] = Field(default_factory=list)  # empty: every sink gets every alert
     alert_max_tries: int = 12
     alert_base_backoff_seconds: float = 2.0
+    # a claimed delivery is another dispatcher's to retry after this: what a delivery cut off by a crash waits
+    alert_lease_seconds: float = Field(default=60.0, gt=0)
     # code, images, agent bootstrap and secrets (issue 13)
     workdir_store: str = "daemon"  # where `spotwise submit` uploads workdirs: "daemon" (under HOME) or a bucket URL
     workdir_max_bytes: int = 200 * 2**20  # packed (gzip) size limit for a workdir

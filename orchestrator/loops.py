@@ -25,7 +25,8 @@ from orchestrator.stops import finish_due
 def build_dispatcher(rt: Runtime) -> Dispatcher:
     s = rt.settings
     return Dispatcher(rt.sessions, parse_sinks(s.alert_sinks), parse_routes(s.alert_routes),
-                      base_backoff=s.alert_base_backoff_seconds, max_tries=s.alert_max_tries)
+                      base_backoff=s.alert_base_backoff_seconds, max_tries=s.alert_max_tries,
+                      lease_seconds=s.alert_lease_seconds)
 
 
 def _guard(name: str, fn: Callable[[], object]) -> Callable[[], None]:
