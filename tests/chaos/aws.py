@@ -37,9 +37,10 @@ from orchestrator.cli.demo import free_port
 from orchestrator.store.db import make_engine, make_session_factory, transaction
 from orchestrator.tokens import agent_secret, agent_token
 from tests.chaos.aws_invariants import check_aws
-from tests.chaos.invariants import Check
+from tests.chaos.invariants import Check, ledger_caught_up
 from tests.chaos.motofront import ChaosFront
 from tests.e2e.conftest import Daemon
+from tests.e2e.wheel import agent_wheel_env
 from tests.providers.aws.conftest import AMI, REGION
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
@@ -102,6 +103,7 @@ class AwsChaosRun:
                "SPOTWISE_PROVISIONING_TIMEOUT_SECONDS": "30", "SPOTWISE_RETRY_BACKOFF_SECONDS": "0.5",
                "SPOTWISE_CAPACITY_BLOCK_SECONDS": "2", "SPOTWISE_RECLAIMED_POOL_BLOCK_SECONDS": "2",
                "SPOTWISE_LEDGER_INTERVAL_SECONDS": "1"}
+        env.update(agent_wheel_env(self.home))  # built once per source tree (tests/e2e/wheel.py)
         return Daemon(home=self.home, port=free_port(), extra_env=env)
 
     def _api(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -302,6 +304,9 @@ class AwsChaosRun:
                 return
             if not unfinished and len(self.job_ids) >= self.cfg.jobs:  # faults still owed: one more wave
                 self.cfg.jobs += 2
+            if len(self.job_ids) >= self.cfg.jobs and kills() >= self.cfg.kills and preempts() >= self.cfg.preemptions:
+                time.sleep(0.5)  # draining: no more faults, or the last jobs are preempted until one outlives the rate
+                continue
             self._random_fault(kills() < self.cfg.kills, preempts() < self.cfg.preemptions,
                                len(self.job_ids) / self.cfg.jobs)
             time.sleep(self.rng.uniform(0.2, 0.6))
@@ -316,8 +321,8 @@ class AwsChaosRun:
             states = self._states()
             live = [i for r in self.ec2.describe_instances()["Reservations"] for i in r["Instances"]
                     if i["State"]["Name"] != "terminated"]
-            if all(states.get(j) in FINAL for j in self.job_ids) and not live and not self._live_instances():
-                time.sleep(2.0)  # one more ledger pass over the last ended instances
+            if (all(states.get(j) in FINAL for j in self.job_ids) and not live and not self._live_instances()
+                    and ledger_caught_up(f"sqlite:///{self.home / 'spotwise.db'}")):
                 return
             time.sleep(0.5)
 

@@ -31,10 +31,11 @@ import httpx
 from orchestrator.cli.demo import free_port
 from providers.local import processes
 from tests.chaos.dbfaults import PostgresFaults
-from tests.chaos.invariants import FINAL, WAITING, Check, Expectations, _epoch, check_all
+from tests.chaos.invariants import FINAL, WAITING, Check, Expectations, _epoch, check_all, ledger_caught_up
 from tests.chaos.pgcluster import ThrowawayPostgres
 from tests.chaos.receiver import Receiver
 from tests.e2e.conftest import Daemon
+from tests.e2e.wheel import agent_wheel_env
 
 TEAMS = ["t0", "t1", "t2", "t3"]
 CAPPED = "capped"
@@ -105,6 +106,8 @@ class ChaosRun:
         self.edge_done = not cfg.budget_edge
         self.pg: ThrowawayPostgres | None = None
         self.pgf: PostgresFaults | None = None
+        # the random kinds each run deals at least once before it drains (while any job is left to hit)
+        self._kinds = ["preemption", "agent crash"] + (["alert sink down"] if cfg.sink_outages else [])
 
     def _env(self) -> dict[str, str]:
         providers = {"faulty": {"wraps": "local", "error_rate": self.cfg.error_rate, "seed": self.cfg.seed,
@@ -114,12 +117,16 @@ class ChaosRun:
             "SPOTWISE_PROVIDERS": json.dumps(providers), "SPOTWISE_ALERT_SINKS": json.dumps(sinks),
             "SPOTWISE_ALERT_INTERVAL_SECONDS": "0.5", "SPOTWISE_ALERT_BASE_BACKOFF_SECONDS": "0.5",
             "SPOTWISE_ALERT_MAX_TRIES": "40", "SPOTWISE_LEDGER_INTERVAL_SECONDS": "1",
+            # a delivery cut off by a SIGKILL is claimed again once its lease ends: at the 60 s default the settle
+            # sat out the lease (0-60 s, by when the kill came); one daemon never overlaps its own alert passes
+            "SPOTWISE_ALERT_LEASE_SECONDS": "3",
             "SPOTWISE_BUDGET_INTERVAL_SECONDS": str(BUDGET_INTERVAL), "SPOTWISE_STOP_GRACE_SECONDS": str(STOP_GRACE),
             "SPOTWISE_HEARTBEAT_TIMEOUT_SECONDS": "8", "SPOTWISE_RETRY_BACKOFF_SECONDS": "0.5",
             "SPOTWISE_CAPACITY_BLOCK_SECONDS": str(CAPACITY_BLOCK),
             "SPOTWISE_RECLAIMED_POOL_BLOCK_SECONDS": str(CAPACITY_BLOCK),
             "SPOTWISE_RECONCILE_INTERVAL_SECONDS": str(RECONCILE_INTERVAL),
             "SPOTWISE_CHECKPOINT_STORE": f"file://{self.home / 'checkpoints'}",
+            **agent_wheel_env(self.home),  # built once per source tree, not in the first reconcile pass of each run
         }
         if self.cfg.database_url or self.pg:
             # not SPOTWISE_DATABASE_URL: the test daemon launcher drops it from the environment on purpose
@@ -295,6 +302,13 @@ class ChaosRun:
                     break
                 if not self.edge_done:
                     self._budget_edge()
+                if (len(self.job_ids) >= self.cfg.jobs and kills_done() >= self.cfg.kills and not pg_left()
+                        and all(self.faults.counts[k] for k in self._kinds)):
+                    # draining: every job is in, every fault owed was dealt and each kind hit at least once.
+                    # Faulting on from here would preempt or crash the last few jobs over and over until one
+                    # happened to outlive the fault rate -- a random walk that once made up half a run's time
+                    time.sleep(0.5)
+                    continue
                 progress = len(self.job_ids) / self.cfg.jobs
                 if pg_left() and self.rng.random() < 0.03 + max(0.0, progress - 0.6):
                     self._pg_restart()
@@ -337,15 +351,15 @@ class ChaosRun:
             self._sink_down()
 
     def _settle(self, timeout: float = 90.0) -> None:
-        """No more faults: wait for alerts delivered, instances ended and the ledger caught up."""
+        """No more faults: wait for alerts delivered, instances ended and the ledger caught up (a ledger pass
+        has charged every ended instance to its end: a condition, not a fixed wait for "one more pass")."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             alerts = self._api("GET", "/v1/alerts", params={"limit": 1000})["items"]
             pending = [a for a in alerts if not a["deliveries"] or any(d["state"] != "delivered"
                                                                          for d in a["deliveries"])]
             open_instances = self._api("GET", "/v1/instances")["items"]
-            if not pending and not open_instances and not self._unfinished():
-                time.sleep(3.0)  # one more ledger pass over the last ended instances
+            if not pending and not open_instances and not self._unfinished() and ledger_caught_up(self.database_url):
                 return
             time.sleep(0.5)
 

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from orchestrator.launcher import backoff_seconds
+from orchestrator.ledger import pending_instances
 from orchestrator.store.tables import Alert, AlertDelivery, Attempt, Instance, Job, JobEvent, LedgerEntry
 from providers.base import TAG_ATTEMPT
 from providers.local import processes
@@ -78,6 +80,20 @@ def _uptime_deadline(start: float, need: float, outages: list[tuple[float, float
             left -= a - t
         t = max(t, b)
     return t + left
+
+
+def ledger_caught_up(database_url: str) -> bool:
+    """Whether the daemon's ledger pass has charged every instance to its end (none open, none with a whole
+    unaccrued second: the daemon's own `pending_instances` rule). What the settle waits for before the ledger
+    invariant is read, instead of sleeping through "one more pass"."""
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as s:
+            return not pending_instances(s)
+    except OperationalError:  # the database between restarts: not caught up yet
+        return False
+    finally:
+        engine.dispose()
 
 
 def check_all(database_url: str, home: Path, cluster: str, received: Counter[str], exp: Expectations) -> list[Check]:

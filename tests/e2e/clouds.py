@@ -18,6 +18,7 @@ from orchestrator.store.db import make_engine, make_session_factory, transaction
 from orchestrator.store.tables import Attempt
 from orchestrator.tokens import agent_secret, agent_token
 from tests.e2e.conftest import Daemon
+from tests.e2e.wheel import agent_wheel_env
 
 T = TypeVar("T")
 
@@ -27,8 +28,9 @@ def cloud_daemon(tmp_path: Path, providers: dict[str, Any], env: dict[str, str] 
     """`spotwise serve` as a subprocess, configured the way an operator would: SPOTWISE_PROVIDERS JSON."""
     home = tmp_path / "home"
     home.mkdir()
+    # the agent wheel built once per source tree, not by each test's daemon on its first launch (tests/e2e/wheel.py)
     daemon = Daemon(home=home, port=free_port(),
-                    extra_env={"SPOTWISE_PROVIDERS": json.dumps(providers), **(env or {})})
+                    extra_env={"SPOTWISE_PROVIDERS": json.dumps(providers), **agent_wheel_env(home), **(env or {})})
     try:
         daemon.start()
     except Exception:
