@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from orchestrator.sim.bound import lower_bound, tick_prices
 from orchestrator.sim.engine import SimJob, replay
+from orchestrator.sim.hindsight import hindsight_cost
 from orchestrator.sim.runner import DEFAULT_ON_DEMAND_PRICE as K
 from policies.deadline import POLICIES
 from tests.sim.conftest import synthetic
@@ -53,3 +54,22 @@ def test_no_policy_misses_and_none_beats_the_lower_bound(case: tuple[list[list[i
                 assert result.cost >= bound - 1e-9 or subset is not traces, (name, result.cost, bound)
                 sub_bound = lower_bound(tick_prices(subset, K), start, job.work_hours, job.deadline_hours, G)
                 assert result.cost >= sub_bound - 1e-9, (name, result.cost, sub_bound)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_no_policy_beats_the_hindsight_plan_and_it_never_beats_the_lower_bound(
+        case: tuple[list[list[int]], SimJob, int]) -> None:
+    """The hindsight plan pays every changeover but knows the future: every replay costs at least as much (the
+    plan books changeover time as slack, a relaxation of the engine's tick-by-tick changeover), and it can never
+    be cheaper than the d = 0 bound. Either failing means the plan or the engine mis-prices a changeover."""
+    capacity, job, start = case
+    traces = synthetic(capacity, G)
+    bound = lower_bound(tick_prices(traces, K), start, job.work_hours, job.deadline_hours, G)
+    plan = hindsight_cost(traces.capacity, start, job.work_hours, job.deadline_hours, job.changeover_hours, G, K)
+    assert plan >= bound - 1e-9, (plan, bound)
+    views, outlooks = traces.zone_stats(), traces.outlooks()
+    for name, policy in POLICIES.items():
+        result = replay(views, start, job, policy, G, K, outlooks)
+        if not result.missed:
+            assert result.cost >= plan - 1e-9, (name, result.cost, plan)
