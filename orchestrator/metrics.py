@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from orchestrator import ledger
+from orchestrator.budgets import scope_filter
 from orchestrator.policy_store import current_policy
 from orchestrator.runtime import Runtime
 from orchestrator.store.db import transaction
-from orchestrator.store.tables import Alert, AlertDelivery, Job
+from orchestrator.store.tables import Alert, AlertDelivery
 from orchestrator.store.types import utcnow
-from policies.budget import period_bounds, scope_matches
+from policies.budget import period_bounds
 
 
 class ReplicaCollector:
@@ -73,7 +74,11 @@ class SpendingCollector:
 
 
 def budget_usage(s: Session) -> list[tuple[str, str, float, float]]:
-    """(budget, scope, spent this period, limit) for each budget in force; the same sums the sweep uses."""
+    """(budget, scope, spent this period, limit) for each budget in force.
+
+    The sweep's own sum (`scope_filter` + `ledger.scope_spend`): the scope is matched in SQL, so a
+    scrape reads no job rows, and the gauge shows exactly the spend the budget loop acts on.
+    """
     policy = current_policy(s)
     if not policy.budgets:
         return []
@@ -81,15 +86,5 @@ def budget_usage(s: Session) -> list[tuple[str, str, float, float]]:
     out = []
     for b in policy.budgets:
         start, _ = period_bounds(b.period, b.timezone, now)
-        kind, _, arg = b.scope.partition(":")
-        ids: list[str] | None
-        if kind == "global":
-            ids = None
-        elif kind in ("team", "project"):
-            column = Job.team if kind == "team" else Job.project
-            ids = list(s.scalars(select(Job.id).where(column == arg)))
-        else:  # labels live in the spec: match in Python, as the sweep does
-            ids = [j.id for j in s.scalars(select(Job)) if scope_matches(
-                b.scope, j.team, j.project, dict((j.spec or {}).get("labels") or {}))]
-        out.append((b.name, b.scope, ledger.spend(s, ids, start, now), b.limit_usd))
+        out.append((b.name, b.scope, ledger.scope_spend(s, scope_filter(b.scope), start, now), b.limit_usd))
     return out

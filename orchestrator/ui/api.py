@@ -20,7 +20,7 @@ from orchestrator.api.deps import SessionDep, UserDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.jobs import list_job_page
 from orchestrator.attempts import open_instances
-from orchestrator.budgets import in_scope
+from orchestrator.budgets import in_scope, scope_filter
 from orchestrator.models import JobState
 from orchestrator.policy_store import current_policy
 from orchestrator.specfile import parse_spec
@@ -139,21 +139,23 @@ def spend_series(principal: UserDep, session: SessionDep, by: str = "team",
 def budgets(principal: UserDep, session: SessionDep) -> dict[str, Any]:
     """Each budget in force: period, spend so far, burn rate and the forecast at period end.
 
-    A team token sees only budgets scoped to its own team (a global budget would reveal the
-    other teams' spend).
+    Spend is the sweep's own sum (`scope_filter` + `ledger.scope_spend`), matched to the scope in SQL:
+    the page shows what the budget loop acts on, and reads no job rows but the running ones. A team
+    token sees only budgets scoped to its own team (a global budget would reveal the other teams' spend).
     """
     now = utcnow()
     policy = current_policy(session)
-    jobs = list(session.scalars(select(Job)))
-    running = {r.job_id: r for r in open_instances(session)}
+    burn_of: dict[str, float] = {}  # every open instance counts, as in the sweep: a gang job burns N x its price
+    for r in open_instances(session):
+        burn_of[r.job_id] = burn_of.get(r.job_id, 0.0) + r.price_per_hour
+    running_jobs = list(session.scalars(select(Job).where(Job.id.in_(set(burn_of)))))
     items = []
     for b in policy.budgets:
         if not principal.is_admin and b.scope != f"team:{principal.team}":
             continue
-        scoped = [j.id for j in jobs if in_scope(b.scope, j)]
         start, end = period_bounds(b.period, b.timezone, now)
-        spent = ledger.spend(session, scoped, start, now)
-        burn = sum(running[j].price_per_hour for j in scoped if j in running)
+        spent = ledger.scope_spend(session, scope_filter(b.scope), start, now)
+        burn = sum(burn_of[j.id] for j in running_jobs if in_scope(b.scope, j))
         forecast = None if end is None else spent + burn * max(0.0, (end - now).total_seconds()) / 3600.0
         items.append({
             "name": b.name, "scope": b.scope, "period": b.period, "limit_usd": b.limit_usd,
