@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_engine, text
 from structlog.testing import capture_logs
 
@@ -27,7 +26,7 @@ from orchestrator.dberrors import LoopFailures, is_db_unavailable
 from orchestrator.loops import _guard
 from orchestrator.runtime import build_runtime
 from orchestrator.store.db import make_engine, make_session_factory, migrate
-from tests.chaos.pgcluster import ThrowawayPostgres, unavailable_reason
+from tests.chaos.pgcluster import ThrowawayPostgres
 
 
 def _closed_port_url() -> str:
@@ -150,17 +149,6 @@ def _wrapped(cause: Exception) -> Exception:
         raise RuntimeError("ledger pass failed") from cause
     except RuntimeError as exc:
         return exc
-
-
-NO_PG = unavailable_reason()
-
-
-@pytest.fixture
-def throwaway_pg() -> Iterator[ThrowawayPostgres]:
-    if NO_PG is not None:
-        pytest.skip(f"no throwaway PostgreSQL: {NO_PG}")
-    with ThrowawayPostgres() as cluster:
-        yield cluster
 
 
 def test_the_daemon_reconcile_loop_rides_out_a_postgres_stop(throwaway_pg: ThrowawayPostgres,

@@ -10,17 +10,16 @@ structlog's own testing tool.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any
 
-import pytest
 from structlog.testing import capture_logs
 
 from orchestrator.cli.demo import free_port
 from orchestrator.dberrors import WARN_EVERY_SECONDS
 from orchestrator.leases import LOOPS, Leases
 from orchestrator.store.db import make_engine
-from tests.chaos.pgcluster import ThrowawayPostgres, unavailable_reason
+from tests.chaos.pgcluster import ThrowawayPostgres
 
 
 def _entries(logs: Sequence[MutableMapping[str, Any]], event: str) -> list[MutableMapping[str, Any]]:
@@ -58,17 +57,6 @@ def test_unreachable_postgres_is_one_lease_warning_per_interval_then_one_recover
     assert restored["log_level"] == "info" and restored["down_for_s"] == 70.0 and restored["failed_passes"] == 18
     assert [e["loop"] for e in _entries(logs, "lease_acquired")] == ["reconcile", "prices"]
     assert [e for e in logs if e["log_level"] == "error"] == []
-
-
-NO_PG = unavailable_reason()
-
-
-@pytest.fixture
-def throwaway_pg() -> Iterator[ThrowawayPostgres]:
-    if NO_PG is not None:
-        pytest.skip(f"no throwaway PostgreSQL: {NO_PG}")
-    with ThrowawayPostgres() as cluster:
-        yield cluster
 
 
 def test_held_leases_lost_in_a_postgres_stop_are_one_warning_and_retaken_after(
