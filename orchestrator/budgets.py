@@ -17,6 +17,7 @@ A block is released only when releasing its waiting jobs would not cross it agai
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -101,13 +102,33 @@ def scope_filter(scope: str) -> ColumnElement[bool]:
     raise ValueError(f"unknown scope {scope!r}")
 
 
+def spend_by_budget(session: Session, budgets: Sequence[Budget], now: datetime) -> dict[str, float]:
+    """Each budget's spend in its current period, accrued or not: what the sweep acts on, and what the
+    dashboard and the `/metrics` gauges show (all three call this, so they cannot disagree).
+
+    Stored entries are matched to each scope and summed in SQL (`scope_filter`): a scope can hold every
+    job ever submitted. The seconds not accrued yet are selected once for all budgets (the pending test
+    is a correlated subquery over every closed instance) and matched with `in_scope` on those few rows.
+    """
+    periods = {b.name: period_bounds(b.period, b.timezone, now)[0] for b in budgets}
+    starts = list(periods.values())
+    earliest = None if not starts or None in starts else min(t for t in starts if t is not None)
+    pending = ledger.unaccrued_with_jobs(session, earliest, now) if budgets else []
+    out: dict[str, float] = {}
+    for b in budgets:
+        start = periods[b.name]
+        out[b.name] = ledger.accrued_scope_spend(session, scope_filter(b.scope), start) + sum(
+            e.cost_usd for e, job in pending
+            if job is not None and in_scope(b.scope, job) and (start is None or e.start >= start))
+    return out
+
+
 def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider], interval_s: float,
                   now: datetime | None = None, grace_s: float = 0.0) -> BudgetReport:
     """One budget pass. With `grace_s` 0 a stop is finished in this pass (the job gets no time to
     checkpoint); the daemon passes `stop_grace_seconds`.
 
-    Reads no more job rows than are running or waiting on a block: spend is matched to each
-    budget's scope in SQL (`scope_filter`, `ledger.scope_spend`)."""
+    Reads no more job rows than are running, pending accrual or waiting on a block (`spend_by_budget`)."""
     now = now or utcnow()
     report = BudgetReport()
     with transaction(sessions) as s:
@@ -119,11 +140,12 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
             Instance.ended_at.is_(None)))).order_by(Job.seq)))
         stops_left = policy.max_actions_per_sweep
         held_before = blocked_scopes(s)
+        spent_of = spend_by_budget(s, policy.budgets, now)
         for b in policy.budgets:
             jobs = scope_filter(b.scope)
             scoped_running = [j for j in running if in_scope(b.scope, j)]
             start, end = period_bounds(b.period, b.timezone, now)
-            spent = ledger.scope_spend(s, jobs, start, now)
+            spent = spent_of[b.name]
             burn = sum(burn_of[j.id] for j in scoped_running)
             v = evaluate(limit=b.limit_usd, thresholds=[(t.percent, t.action) for t in b.thresholds], spent=spent,
                          burn_per_hour=burn, now=now, period_end=end, sweep_interval_s=interval_s + grace_s,

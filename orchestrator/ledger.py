@@ -252,11 +252,29 @@ def scope_spend(session: Session, jobs: ColumnElement[bool], since: datetime | N
     and the scope is matched and summed by the database; an entry whose job row is missing counts in
     no scope, as before.
     """
+    pending = pending_instances(session, ended_after=since, jobs=jobs)
+    return accrued_scope_spend(session, jobs, since) + sum(
+        e.cost_usd for e in unaccrued(session, pending, now) if since is None or e.start >= since)
+
+
+def accrued_scope_spend(session: Session, jobs: ColumnElement[bool], since: datetime | None) -> float:
+    """The stored half of `scope_spend`: entries from `since` on of the jobs matching `jobs`, summed in SQL."""
     stmt = (select(func.coalesce(func.sum(LedgerEntry.cost_usd), 0.0)).select_from(LedgerEntry)
             .join(Job, Job.id == LedgerEntry.job_id).where(jobs, *_window(since, None, None)))
-    total = float(session.scalar(stmt) or 0.0)
-    pending = pending_instances(session, ended_after=since, jobs=jobs)
-    return total + sum(e.cost_usd for e in unaccrued(session, pending, now) if since is None or e.start >= since)
+    return float(session.scalar(stmt) or 0.0)
+
+
+def unaccrued_with_jobs(session: Session, ended_after: datetime | None,
+                        now: datetime) -> list[tuple[LedgerEntry, Job | None]]:
+    """The other half, for every scope at once: what accrual would write now, each entry with its job.
+
+    Why: the budget sweep used to select pending instances once per budget (the pending test is a
+    correlated subquery over every closed instance, 0.1-0.2 s on 100k instances); it now selects them
+    once and matches each budget's scope against these few rows in Python.
+    """
+    rows = pending_instances(session, ended_after=ended_after)
+    jobs = {j.id: j for j in session.scalars(select(Job).where(Job.id.in_({r.job_id for r in rows})))}
+    return [(e, jobs.get(e.job_id)) for e in unaccrued(session, rows, now)]
 
 
 def charges(session: Session, by: str, job_ids: Iterable[str], now: datetime) -> dict[str, float]:

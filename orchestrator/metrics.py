@@ -14,14 +14,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from orchestrator import ledger
-from orchestrator.budgets import scope_filter
+from orchestrator.budgets import spend_by_budget
 from orchestrator.policy_store import current_policy
 from orchestrator.runtime import Runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Alert, AlertDelivery
 from orchestrator.store.types import utcnow
-from policies.budget import period_bounds
 
 
 class ReplicaCollector:
@@ -76,15 +74,11 @@ class SpendingCollector:
 def budget_usage(s: Session) -> list[tuple[str, str, float, float]]:
     """(budget, scope, spent this period, limit) for each budget in force.
 
-    The sweep's own sum (`scope_filter` + `ledger.scope_spend`): the scope is matched in SQL, so a
-    scrape reads no job rows, and the gauge shows exactly the spend the budget loop acts on.
+    The sweep's own sum (`budgets.spend_by_budget`): scopes are matched in SQL, so a scrape reads no
+    job rows but the few pending accrual, and the gauge shows exactly the spend the budget loop acts on.
     """
     policy = current_policy(s)
     if not policy.budgets:
         return []
-    now = utcnow()
-    out = []
-    for b in policy.budgets:
-        start, _ = period_bounds(b.period, b.timezone, now)
-        out.append((b.name, b.scope, ledger.scope_spend(s, scope_filter(b.scope), start, now), b.limit_usd))
-    return out
+    spent = spend_by_budget(s, policy.budgets, utcnow())
+    return [(b.name, b.scope, spent[b.name], b.limit_usd) for b in policy.budgets]

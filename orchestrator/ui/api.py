@@ -20,7 +20,7 @@ from orchestrator.api.deps import SessionDep, UserDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.jobs import list_job_page
 from orchestrator.attempts import open_instances
-from orchestrator.budgets import in_scope, scope_filter
+from orchestrator.budgets import in_scope, spend_by_budget
 from orchestrator.models import JobState
 from orchestrator.policy_store import current_policy
 from orchestrator.specfile import parse_spec
@@ -139,7 +139,7 @@ def spend_series(principal: UserDep, session: SessionDep, by: str = "team",
 def budgets(principal: UserDep, session: SessionDep) -> dict[str, Any]:
     """Each budget in force: period, spend so far, burn rate and the forecast at period end.
 
-    Spend is the sweep's own sum (`scope_filter` + `ledger.scope_spend`), matched to the scope in SQL:
+    Spend is the sweep's own sum (`budgets.spend_by_budget`), matched to each scope in SQL:
     the page shows what the budget loop acts on, and reads no job rows but the running ones. A team
     token sees only budgets scoped to its own team (a global budget would reveal the other teams' spend).
     """
@@ -149,12 +149,12 @@ def budgets(principal: UserDep, session: SessionDep) -> dict[str, Any]:
     for r in open_instances(session):
         burn_of[r.job_id] = burn_of.get(r.job_id, 0.0) + r.price_per_hour
     running_jobs = list(session.scalars(select(Job).where(Job.id.in_(set(burn_of)))))
+    visible = [b for b in policy.budgets if principal.is_admin or b.scope == f"team:{principal.team}"]
+    spent_of = spend_by_budget(session, visible, now)
     items = []
-    for b in policy.budgets:
-        if not principal.is_admin and b.scope != f"team:{principal.team}":
-            continue
+    for b in visible:
         start, end = period_bounds(b.period, b.timezone, now)
-        spent = ledger.scope_spend(session, scope_filter(b.scope), start, now)
+        spent = spent_of[b.name]
         burn = sum(burn_of[j.id] for j in running_jobs if in_scope(b.scope, j))
         forecast = None if end is None else spent + burn * max(0.0, (end - now).total_seconds()) / 3600.0
         items.append({

@@ -1,7 +1,7 @@
 """A budget's spend is one number: the dashboard API, /metrics and the budget sweep all agree.
 
 Why: the dashboard and the metrics gauge used to gather each scope's jobs in Python while the sweep
-matched scopes in SQL; now all three use `scope_filter` + `ledger.scope_spend`. The check goes
+matched scopes in SQL; now all three call `budgets.spend_by_budget`. The check goes
 through the real app (in-process HTTP), on a real SQLite file and on the real PostgreSQL, against a
 reference that reads every job, entry and instance row. Every instance is closed, so spend does not
 move between the requests and the sweep; a daily budget's time zone is picked so that local noon is
