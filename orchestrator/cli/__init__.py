@@ -265,12 +265,26 @@ def main() -> None:
     except typer.Abort:
         _fail("aborted", 130)
     except Exception as exc:  # click usage errors and anything unexpected: a message, not a traceback
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
+        if _is_click_error(exc):  # usage text and click's own exit code (2 for a usage error)
+            exc.show()  # type: ignore[attr-defined]
+            raise SystemExit(exc.exit_code) from None  # type: ignore[attr-defined]
         _fail(f"unexpected error: {type(exc).__name__}: {exc}", 1)
+
+
+def _is_click_error(exc: Exception) -> bool:
+    """A click usage/parameter error, whichever click raised it.
+
+    Why not `isinstance(exc, click.ClickException)` alone: typer 0.29 and later vendor click as
+    `typer._click`, whose exceptions are other classes, and usage errors then fell through to
+    "unexpected error: NoSuchOption" with exit code 1 instead of the usage text and exit code 2.
+    """
+    import click
+
+    if isinstance(exc, click.ClickException):
+        return True
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "ClickException" in names and callable(getattr(exc, "show", None)) and isinstance(
+        getattr(exc, "exit_code", None), int)
 
 
 def _fail(message: str, code: int) -> None:
