@@ -22,6 +22,8 @@ from rich.console import Console
 
 from orchestrator.cli import demo_spending
 from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.workdir import attach_workdir
+from orchestrator.config import Settings
 from orchestrator.specfile import load_spec_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -102,8 +104,9 @@ def run_demo(console: Console, keep: bool = False) -> int:
         api = ApiClient(url, token)
         console.print(f"dashboard [bold]{url}/ui[/], sign in with the admin token [bold]{token}[/] "
                       "while the demo runs", highlight=False, soft_wrap=True)
-        spec = load_spec_file(spec_path)
-        spec = spec.model_copy(update={"env": {**spec.env, "SPOTWISE_EXAMPLES_DIR": str(EXAMPLES)}})
+        # the example's `workdir: .` is packed and uploaded to the demo daemon, as `spotwise submit` does
+        # (defaults, not the user's config: the demo's daemon is the store whatever SPOTWISE_WORKDIR_STORE says)
+        spec = attach_workdir(api, Settings.model_construct(), load_spec_file(spec_path), EXAMPLES, console)
         job = api.post("/v1/jobs", spec.model_dump(mode="json"))
         console.print(f"submitted [bold]{job['id']}[/]: {spec.name} ({spec.resources.accelerators}, spot)")
         idle_job = demo_spending.start(api, console, spec.model_dump(mode="json"))
