@@ -7,17 +7,19 @@ running (a daemon restart must not cost anyone their job).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
+import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio.to_thread
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from orchestrator.api import create_app
 from orchestrator.api.inflight import API_THREADS
@@ -43,15 +45,38 @@ class _Server(uvicorn.Server):
     not spend its time handing the GIL around. The API admits as many requests at once (api/inflight.py).
     """
 
+    stop_signals: list[int]
+
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         anyio.to_thread.current_default_thread_limiter().total_tokens = API_THREADS
         await super().serve(sockets=sockets)
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn re-raises the SIGTERM (or SIGINT) it shut down on once serving ends: the default handler then
+        killed the process before `serve`'s clean-up (loops stopped, leases and the SQLite lock released,
+        `daemon_stopped` logged), and SIGINT ended in a KeyboardInterrupt traceback. The signal has been
+        handled by the graceful shutdown; remember it for the log and do not raise it again."""
+        self.stop_signals = []
+        with super().capture_signals():
+            yield
+            captured = getattr(self, "_captured_signals", [])
+            self.stop_signals = list(captured)
+            captured.clear()
+
+
+_ADMIN_BOOTSTRAP_LOCK_ID = 7_311_002  # advisory lock key: replicas starting together bootstrap one at a time
+
 
 def ensure_admin_token(rt: Runtime) -> Path | None:
-    """Make sure an admin can get in: the configured token, or a generated one in a 0600 file."""
+    """Make sure an admin can get in: the configured token, or a generated one in a 0600 file.
+
+    Replicas that start together all run this; on PostgreSQL a transaction-scoped advisory lock makes them take
+    turns, else two would both see no row and the second insert of the same token hash would kill its daemon."""
     settings = rt.settings
     with transaction(rt.sessions) as s:
+        if rt.engine.dialect.name == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADMIN_BOOTSTRAP_LOCK_ID})
         if settings.admin_token:
             if s.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(settings.admin_token))) is None:
                 create_api_token(s, role="admin", team=None, name="configured admin", token=settings.admin_token)
@@ -116,7 +141,12 @@ def serve(settings: Settings) -> None:
     guard = SqliteGuard(db_file) if db_file is not None else None
     if guard is not None:
         guard.acquire()  # SQLite: one replica only; a second `serve` exits here with a clear message
-    rt = build_runtime(settings)
+    try:
+        rt = build_runtime(settings)
+    except BaseException:
+        if guard is not None:
+            guard.release()
+        raise
     token_file = ensure_admin_token(rt)
     log.info("daemon_starting", url=settings.effective_public_url, cluster=rt.cluster_id,
              database=settings.effective_database_url.split("://", 1)[0], providers=sorted(rt.providers),
@@ -131,11 +161,13 @@ def serve(settings: Settings) -> None:
     # submit benchmark. Frozen, collections look only at what requests and loops allocate.
     gc.collect()
     gc.freeze()
+    server = _Server(config)
     try:
-        _Server(config).run()
+        server.run()
     finally:
         loops.stop()
         rt.close()
         if guard is not None:
             guard.release()
-        log.info("daemon_stopped")
+        stopped_by = [signal.Signals(s).name for s in getattr(server, "stop_signals", [])]
+        log.info("daemon_stopped", signal=stopped_by[0] if stopped_by else None)

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import yaml
 
+from orchestrator.cli.client import CliError
 from orchestrator.cli.demo import free_port, start_daemon, stop_daemon, wait_healthy
 
 
@@ -46,8 +47,14 @@ class Replica:
             self.wait_healthy()
 
     def wait_healthy(self) -> None:
+        """Wait for /healthz; a replica that dies starting fails with the end of its log, the only clue in CI."""
         assert self.proc is not None
-        wait_healthy(self.url, self.proc, timeout=90)
+        try:
+            wait_healthy(self.url, self.proc, timeout=90)
+        except CliError as exc:
+            log = self.home / "daemon.log"
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(no daemon.log)"
+            raise AssertionError(f"{exc}; {self.home.name}'s daemon.log ends:\n{tail}") from None
 
     def kill9(self) -> None:
         assert self.proc is not None

@@ -7,6 +7,7 @@ each alert reached the webhook once, and the ledger equals the per-second cost o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -50,20 +51,24 @@ def cluster(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, Any]]:
               "alert_interval_seconds": 0.5, "alert_base_backoff_seconds": 0.5,
               "alert_sinks": {"hook": {"type": "webhook", "url": hook.url, "secret": "s3cret"}}}
     replicas.extend(Replica(home=tmp_path / f"replica{i}", config=config) for i in range(3))
-    for r in replicas:
-        r.start(wait=False)  # all three migrate and start at once
-    for r in replicas:
-        r.wait_healthy()
-    yield {"replicas": replicas, "proxy": proxy, "hook": hook, "db": postgres_url, "cloud": tmp_path / "cloud"}
-    cluster_id = httpx.get(proxy.url + "/healthz", timeout=10).json()["cluster"] if any(
-        r.alive() for r in replicas) else None
-    for r in replicas:
-        r.stop()
-    proxy.close()
-    hook.close()
-    if cluster_id:
-        for pid in processes.cluster_pids(cluster_id):  # never leave a process behind, even on failure
-            os.kill(pid, 9)
+    try:
+        for r in replicas:
+            r.start(wait=False)  # all three migrate and start at once
+        for r in replicas:
+            r.wait_healthy()
+        yield {"replicas": replicas, "proxy": proxy, "hook": hook, "db": postgres_url, "cloud": tmp_path / "cloud"}
+    finally:  # also when a replica fails to start: survivors left running would write into later tests' database
+        cluster_id = None
+        with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+            if any(r.alive() for r in replicas):
+                cluster_id = httpx.get(proxy.url + "/healthz", timeout=10).json()["cluster"]
+        for r in replicas:
+            r.stop()
+        proxy.close()
+        hook.close()
+        if cluster_id:
+            for pid in processes.cluster_pids(cluster_id):  # never leave a process behind, even on failure
+                os.kill(pid, 9)
 
 
 def _api(url: str, method: str, path: str, **kw: Any) -> Any:

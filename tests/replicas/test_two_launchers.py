@@ -8,6 +8,7 @@ idempotency key on every launch call.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import Counter
@@ -15,15 +16,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from orchestrator.config import Settings
+from orchestrator.daemon import ensure_admin_token
 from orchestrator.models import JobSpec
 from orchestrator.queue import submit
 from orchestrator.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
-from orchestrator.store.tables import Attempt, Instance
+from orchestrator.store.tables import ApiToken, Attempt, Instance
 from providers.base import TAG_ATTEMPT
 from providers.local import LocalProvider, processes
 
@@ -109,3 +111,22 @@ def test_the_same_attempt_launched_by_both_replicas_at_once_is_one_instance(
     with transaction(a.sessions) as s:
         assert s.scalar(select(func.count()).select_from(Instance)) == 1
         assert s.get(Attempt, attempt_id).state == "LAUNCHED"  # type: ignore[union-attr]
+
+
+def test_replicas_starting_together_bootstrap_one_configured_admin_token(tmp_path: Path, postgres_url: str) -> None:
+    """Every replica of a cluster starting at once inserts the configured admin token if it is missing; without the
+    bootstrap lock the losers hit the unique token hash and their daemons exit 1 (seen in CI)."""
+    settings = [Settings(home=tmp_path / f"r{i}", database_url=postgres_url, admin_token="sw-admin-bootstrap-race",
+                         public_url="http://127.0.0.1:9") for i in range(4)]
+    runtimes = [build_runtime(s, with_providers=False) for s in settings]
+    try:
+        for _ in range(5):  # several rounds: one lucky interleaving proves little
+            with transaction(runtimes[0].sessions) as s:
+                s.execute(delete(ApiToken))
+            errors = _together(*(functools.partial(ensure_admin_token, rt) for rt in runtimes))
+            assert errors == []
+            with transaction(runtimes[0].sessions) as s:
+                assert s.scalar(select(func.count()).select_from(ApiToken)) == 1
+    finally:
+        for rt in runtimes:
+            rt.close()
