@@ -7,16 +7,31 @@ SPOTWISE_CONFIG (or $SPOTWISE_HOME/config.yaml when it exists), defaults.
 from __future__ import annotations
 
 import os
+import re
+from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import yaml
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
+
+# Every interval and timeout: zero or less made a loop spin (reconcile at -5 s took 95% of a CPU).
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Durations, rates and hours where 0 means "none" (no grace, no back-off, no limit); negative is a mistake.
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=1)]
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be read (missing file, bad YAML, bad JSON in a variable): one line says which
+    file or variable and what is wrong, for `spotwise serve` to print instead of a traceback."""
 
 
 def default_home() -> Path:
@@ -24,11 +39,53 @@ def default_home() -> Path:
 
 
 def _yaml_path() -> Path | None:
+    """The config file, if any. A SPOTWISE_CONFIG that names no file is an error: silently running on
+    defaults (another database, no providers) is worse than not starting."""
     explicit = os.environ.get("SPOTWISE_CONFIG")
     if explicit:
-        return Path(explicit)
+        path = Path(explicit)
+        if not path.is_file():
+            why = "is a directory" if path.is_dir() else "does not exist"
+            raise ConfigError(f"SPOTWISE_CONFIG names {path}, which {why}; point it at a YAML file or unset it")
+        return path
     candidate = default_home() / "config.yaml"
     return candidate if candidate.exists() else None
+
+
+class _ConfigFile(YamlConfigSettingsSource):
+    """The YAML source, with errors that name the file (and line) instead of a yaml/pydantic traceback."""
+
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        try:
+            text = file_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {file_path}: {exc}") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {file_path} is not valid YAML{_yaml_where(exc)}") from None
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {file_path} must be a mapping of settings (port: 8470, ...), "
+                              f"not a {type(data).__name__}")
+        return data
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """' at line L, column C: problem' from a YAML error, as far as it says."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {problem}"
+
+
+def _env_error(exc: SettingsError) -> ConfigError:
+    """pydantic-settings says 'error parsing value for field "providers" from source ...': name the variable."""
+    match = re.search(r'field "([^"]+)"', str(exc))
+    name = f"SPOTWISE_{match.group(1).upper()}" if match else "a SPOTWISE_* variable"
+    cause = f": {exc.__cause__}" if exc.__cause__ is not None else ""
+    return ConfigError(f"{name} is not valid JSON{cause}" if match else f"{name}: {exc}{cause}")
 
 
 # Keys a provider section may carry to override the price refresh intervals for that provider only;
@@ -45,19 +102,19 @@ class Settings(BaseSettings):
     database_url: str = ""  # default: sqlite file in home
     cluster_id: str = ""  # default: generated once and kept in the database
     host: str = "127.0.0.1"
-    port: int = 8470
+    port: int = 8470  # 1-65535 (_valid_port)
     public_url: str = ""  # how agents reach the daemon; default http://host:port
     url: str = ""  # client side: where the CLI finds the daemon; default http://127.0.0.1:port
     token: str = ""  # client side: bearer token; default the admin token file in home
     admin_token: str = ""  # daemon side: a fixed admin token (deployments); default generated to a file
     providers: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"local": dict[str, Any]()})
-    reconcile_interval_seconds: float = 2.0
-    heartbeat_interval_seconds: float = 2.0
-    heartbeat_timeout_seconds: float = 60.0
-    provisioning_timeout_seconds: float = 600.0
-    max_request_bytes: int = 1_000_000
-    api_rate_limit_per_second: float = 500.0  # per bearer token (issue 12); 0 turns the limit off
-    api_rate_limit_burst: float = 1000.0
+    reconcile_interval_seconds: Seconds = 2.0
+    heartbeat_interval_seconds: Seconds = 2.0
+    heartbeat_timeout_seconds: Seconds = 60.0
+    provisioning_timeout_seconds: Seconds = 600.0
+    max_request_bytes: Count = 1_000_000
+    api_rate_limit_per_second: NonNegative = 500.0  # per bearer token (issue 12); 0 turns the limit off
+    api_rate_limit_burst: NonNegative = 1000.0
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
     # price catalog and placement (issue 4)
@@ -65,42 +122,58 @@ class Settings(BaseSettings):
     instance_type_refresh_seconds: float = Field(default=86400.0, gt=0)  # full listing: types, zones and their prices
     # Deprecated alias of spot_price_refresh_seconds (before the split); used only when that one is not set.
     price_refresh_interval_seconds: float | None = Field(default=None, gt=0)
-    price_stale_after_seconds: float = 1800.0  # live data older than this is shown as stale
-    price_alert_after_failures: int = 3  # consecutive failed refreshes before an error-level alert
-    placement_max_launch_attempts: int = 3  # offers tried per job in one placement pass
-    capacity_block_seconds: float = 180.0
-    quota_block_seconds: float = 1800.0
-    auth_block_seconds: float = 3600.0
-    spot_auto_fallback_seconds: float = 900.0  # `spot: auto` waits this long for spot, then takes on-demand
-    preemption_window_seconds: float = 21600.0  # recent preemptions in a pool raise its expected cost
-    interruption_lost_hours: float = 0.5  # paid time one interruption wastes (changeover + lost work)
+    price_stale_after_seconds: Seconds = 1800.0  # live data older than this is shown as stale
+    price_alert_after_failures: Count = 3  # consecutive failed refreshes before an error-level alert
+    placement_max_launch_attempts: Count = 3  # offers tried per job in one placement pass
+    capacity_block_seconds: NonNegative = 180.0
+    quota_block_seconds: NonNegative = 1800.0
+    auth_block_seconds: NonNegative = 3600.0
+    spot_auto_fallback_seconds: NonNegative = 900.0  # `spot: auto` waits this long for spot, then takes on-demand
+    preemption_window_seconds: Seconds = 21600.0  # recent preemptions in a pool raise its expected cost
+    interruption_lost_hours: NonNegative = 0.5  # paid time one interruption wastes (changeover + lost work)
     carbon_prices: dict[str, float] = Field(default_factory=dict)  # team -> USD per kg CO2e in placement (issue 14)
     # recovery (issue 5)
     checkpoint_store: str = ""  # default store URL for jobs without checkpoint.store; "" = file://HOME/checkpoints
     deadline_policy: str = "spotwise"  # policies/deadline.py; Spotwise's own policy beats Uniform Progress (README)
-    changeover_seconds: float = 120.0  # launch + setup + lost work a new instance costs (the policy's d)
-    retry_backoff_seconds: float = 5.0  # first delay after a failure; doubles per consecutive failure
-    reclaimed_pool_block_seconds: float = 600.0  # a pool that just preempted us is avoided this long
+    changeover_seconds: NonNegative = 120.0  # launch + setup + lost work a new instance costs (the policy's d)
+    retry_backoff_seconds: NonNegative = 5.0  # first delay after a failure; doubles per consecutive failure
+    reclaimed_pool_block_seconds: NonNegative = 600.0  # a pool that just preempted us is avoided this long
     # costs, policies and alerts (issue 6)
-    ledger_interval_seconds: float = 10.0
-    budget_interval_seconds: float = 30.0  # overspend bound: running $/h x (this + grace + downtime), README
-    idle_interval_seconds: float = 30.0
-    stop_grace_seconds: float = 120.0  # a budget or cap stop waits this long for the job to checkpoint
-    alert_interval_seconds: float = 2.0
+    ledger_interval_seconds: Seconds = 10.0
+    budget_interval_seconds: Seconds = 30.0  # overspend bound: running $/h x (this + grace + downtime), README
+    idle_interval_seconds: Seconds = 30.0
+    stop_grace_seconds: NonNegative = 120.0  # a budget or cap stop waits this long for the job to checkpoint
+    alert_interval_seconds: Seconds = 2.0
     alert_sinks: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"log": {"type": "log"}})
     alert_routes: list[dict[str, Any]] = Field(default_factory=list)  # empty: every sink gets every alert
-    alert_max_tries: int = 12
-    alert_base_backoff_seconds: float = 2.0
+    alert_max_tries: Count = 12
+    alert_base_backoff_seconds: NonNegative = 2.0
     # a claimed delivery is another dispatcher's to retry after this: what a delivery cut off by a crash waits
     alert_lease_seconds: float = Field(default=60.0, gt=0)
     # code, images, agent bootstrap and secrets (issue 13)
     workdir_store: str = "daemon"  # where `spotwise submit` uploads workdirs: "daemon" (under HOME) or a bucket URL
-    workdir_max_bytes: int = 200 * 2**20  # packed (gzip) size limit for a workdir
+    workdir_max_bytes: Count = 200 * 2**20  # packed (gzip) size limit for a workdir
     agent_wheel: str = ""  # a prebuilt spotwise wheel to serve to instances; "" = build our own on first request
     agent_pip_args: str = ""  # extra pip arguments for the start-up script (e.g. --index-url of a private mirror)
-    agent_max_restarts: int = 5  # the start-up script's supervisor restarts a crashed agent this often
+    agent_max_restarts: Annotated[int, Field(ge=0)] = 5  # the start-up script's supervisor restarts a crashed agent
 
     _refresh_overrides: dict[str, dict[str, float]] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **values: Any) -> None:
+        """As BaseSettings, but a variable that is not valid JSON (SPOTWISE_PROVIDERS='{bad') is a ConfigError
+        naming the variable, not pydantic-settings' SettingsError."""
+        try:
+            super().__init__(**values)
+        except SettingsError as exc:
+            raise _env_error(exc) from None
+
+    @field_validator("port")
+    @classmethod
+    def _valid_port(cls, value: int) -> int:
+        """uvicorn would bind 99999 as 34463 (mod 65536) yet advertise :99999 to agents; -1 failed in getaddrinfo."""
+        if not 1 <= value <= 65535:
+            raise ValueError(f"must be a TCP port from 1 to 65535, not {value}")
+        return value
 
     @model_validator(mode="after")
     def _price_refresh(self) -> Settings:
@@ -160,7 +233,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         path = _yaml_path()
         if path is not None:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+            sources.append(_ConfigFile(settings_cls, yaml_file=path))
         return tuple(sources)
 
     @property

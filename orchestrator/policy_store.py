@@ -20,7 +20,7 @@ def current(session: Session) -> PolicyVersion | None:
 def current_policy(session: Session) -> PolicyFile:
     """The policy in force; an empty one (no budgets, caps or idle rules) before any apply."""
     row = current(session)
-    return parse_policy(row.text, f"policy version {row.version}") if row else PolicyFile()
+    return parse_policy(row.text, f"policy version {row.version}", stored=True) if row else PolicyFile()
 
 
 def apply(session: Session, text: str, applied_by: str = "") -> tuple[PolicyVersion, bool]:

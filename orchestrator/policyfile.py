@@ -7,6 +7,7 @@ A refused file changes nothing: validation happens before anything is stored.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Any, Literal
@@ -145,8 +146,51 @@ def _walk(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def parse_policy(text: str, source: str = "policy") -> PolicyFile:
-    """Parse and validate; raise PolicyError naming line and field for every problem."""
+EMPTY_FILE = ("empty policy file: applying it would remove every budget, cap and idle rule; to remove them all, "
+              "apply an explicit `budgets: []` (and `caps: []`, `idle: []`)")
+
+# The model of each list field, to name the valid fields of the object an unknown field was found in.
+_ITEM_MODELS: dict[str, type[BaseModel]] = {"budgets": Budget, "caps": Cap, "idle": IdleRule, "thresholds": Threshold}
+
+
+def _owner(loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The model that holds the field at `loc` (its last part): ('budgets', 0, 'bogus') -> Budget."""
+    names = [p for p in loc[:-1] if isinstance(p, str)]
+    return _ITEM_MODELS.get(names[-1], PolicyFile) if names else PolicyFile
+
+
+def _problem(err: Any, root: yaml.Node | None) -> str:
+    """One line for one validation error: YAML line, field path, what is wrong and the valid choices."""
+    loc = tuple(err["loc"])
+    line = _walk(root, loc)
+    field = ".".join(str(p) for p in loc) or "(top level)"
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = f"unknown field '{loc[-1]}'; valid fields are: {', '.join(_owner(loc).model_fields)}"
+    elif err["type"] == "literal_error":
+        message = f"{err['input']!r} is not allowed; {message[0].lower()}{message[1:]}"
+    return f"line {line}: {field}: {message}" if line else f"{field}: {message}"
+
+
+def _non_finite(value: Any, loc: tuple[Any, ...], root: yaml.Node | None) -> list[str]:
+    """Every infinite or NaN number in a validated policy: `limit_usd: .inf` was applied, and then no spend ever
+    reached the limit and the dashboard showed null. Checked on the model (a duration of '1e400d' is inf too)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        line = _walk(root, loc)
+        where = f"line {line}: " if line else ""
+        return [f"{where}{'.'.join(str(p) for p in loc)}: must be a finite number, not {value}"]
+    if isinstance(value, dict):
+        return [p for key, item in value.items() for p in _non_finite(item, (*loc, key), root)]
+    if isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in _non_finite(item, (*loc, i), root)]
+    return []
+
+
+def parse_policy(text: str, source: str = "policy", *, stored: bool = False) -> PolicyFile:
+    """Parse and validate; raise PolicyError naming line and field for every problem.
+
+    `stored=True` reads a version applied earlier: the rules added since for new files (no empty document, no
+    infinite numbers) are skipped, so a policy in force always reads back and the loops keep enforcing it."""
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -155,24 +199,19 @@ def parse_policy(text: str, source: str = "policy") -> PolicyFile:
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise PolicyError(source, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
     if data is None:
+        if not stored:
+            raise PolicyError(source, [EMPTY_FILE])
         data = {}
     if not isinstance(data, dict):
         raise PolicyError(source, ["line 1: the policy file must be a mapping with budgets, caps and idle"])
     try:
-        return PolicyFile.model_validate(data)
+        policy = PolicyFile.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            line = _walk(root, loc)
-            field = ".".join(str(p) for p in loc) or "(top level)"
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = f"unknown field '{loc[-1]}'"
-            elif err["type"] == "literal_error":
-                message = f"{err['input']!r} is not allowed; {message[0].lower()}{message[1:]}"
-            problems.append(f"line {line}: {field}: {message}" if line else f"{field}: {message}")
-        raise PolicyError(source, problems) from None
+        raise PolicyError(source, [_problem(err, root) for err in exc.errors()]) from None
+    problems = [] if stored else _non_finite(policy.model_dump(), (), root)
+    if problems:
+        raise PolicyError(source, problems)
+    return policy
 
 
 def duration_text(seconds: float) -> str:

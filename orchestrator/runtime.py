@@ -16,9 +16,13 @@ from orchestrator.store.db import make_engine, make_session_factory, migrate, tr
 from orchestrator.tokens import agent_secret
 from providers.base import Provider
 from providers.errors import ProviderError
-from providers.registry import create_provider
+from providers.registry import available_names, create_provider
 
 log = get_logger(__name__)
+
+
+class StartupError(RuntimeError):
+    """The daemon must not start with this configuration; the message says what is wrong and how to fix it."""
 
 
 @dataclass
@@ -46,8 +50,21 @@ def _cluster_id(session: Session, configured: str) -> str:
     return value
 
 
+def check_provider_names(names: list[str]) -> None:
+    """An unknown provider name is a typo (or a plugin not installed), never a section to skip: the daemon ran
+    with no providers at all after one `provider_unavailable` log line."""
+    known = available_names()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise StartupError(f"unknown provider(s) {', '.join(map(repr, unknown))} in the providers setting; "
+                           f"known providers: {', '.join(known)} (plugins register under the "
+                           "'spotwise.providers' entry point)")
+
+
 def build_providers(settings: Settings) -> tuple[dict[str, Provider], dict[str, str]]:
-    """Create each configured provider; one that cannot load is reported, not fatal."""
+    """Create each configured provider; one whose section or SDK is bad is reported, not fatal (an unknown name is:
+    check_provider_names)."""
+    check_provider_names(list(settings.providers))
     built: dict[str, Provider] = {}
     errors: dict[str, str] = {}
     for name, options in settings.providers.items():
@@ -60,6 +77,8 @@ def build_providers(settings: Settings) -> tuple[dict[str, Provider], dict[str, 
 
 
 def build_runtime(settings: Settings, *, with_providers: bool = True, **overrides: Any) -> Runtime:
+    if with_providers:
+        check_provider_names(list(settings.providers))  # before the database: a typo should fail fast
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     migrate(engine)

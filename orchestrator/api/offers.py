@@ -20,7 +20,7 @@ from orchestrator.pricing import OfferCache, source_view, store_offers, wake_wai
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import PriceSource
 from orchestrator.store.types import utcnow
-from orchestrator.vmscsv import CatalogFormatError, parse_vms_csv
+from orchestrator.vmscsv import CLOUDS, SHOWN_PROBLEMS, CatalogFormatError, describe_problems, read_vms_csv
 from policies.carbon import carbon_facts, offer_kg_per_hour
 from policies.placement import PlacementRequest, RankedOffer
 from providers.base import Offer
@@ -104,6 +104,10 @@ async def import_catalog(
     name: str = Query("", max_length=200),
 ) -> dict[str, Any]:
     """Load a SkyPilot vms.csv (plain or gzip body) as the cloud's catalog prices."""
+    cloud = cloud.strip().lower()  # 'GCP' is gcp, as providers and offers name it
+    if cloud not in CLOUDS:
+        raise ApiError(422, "unknown_cloud", f"unknown cloud {cloud!r}; catalogs can be imported for: "
+                       f"{', '.join(CLOUDS)}", list(CLOUDS))
     body = await request.body()
     if body[:2] == b"\x1f\x8b":
         try:
@@ -114,14 +118,16 @@ async def import_catalog(
         except (zlib.error, gzip.BadGzipFile) as exc:
             raise ApiError(422, "invalid_catalog", f"not a gzip file: {exc}") from None
     try:
-        offers = parse_vms_csv(body.decode("utf-8-sig"), cloud.lower())
+        offers, skipped = read_vms_csv(body.decode("utf-8-sig"), cloud)
     except UnicodeDecodeError:
         raise ApiError(422, "invalid_catalog", "the catalog must be UTF-8 CSV text (or gzip of it)") from None
     except CatalogFormatError as exc:
         raise ApiError(422, "invalid_catalog", str(exc)) from None
-    if not offers:
-        raise ApiError(422, "invalid_catalog", f"no offers found in {name or 'the file'} for cloud {cloud}")
+    if not offers:  # say which rows failed and why: "no offers" alone leaves the operator guessing
+        why = f": {describe_problems(skipped)}" if skipped else " (the file has a header but no rows)"
+        raise ApiError(422, "invalid_catalog", f"no offers found in {name or 'the file'} for cloud {cloud}{why}",
+                       [f"line {line}: {reason}" for line, reason in skipped[:SHOWN_PROBLEMS]])
     with transaction(rt.sessions) as s:
-        stored = store_offers(s, cloud.lower(), "catalog", offers, detail=name)
+        stored = store_offers(s, cloud, "catalog", offers, detail=name)
         wake_waiting_jobs(s)
-    return {"cloud": cloud.lower(), "source": "catalog", "offers": stored, "name": name}
+    return {"cloud": cloud, "source": "catalog", "offers": stored, "name": name, "skipped_rows": len(skipped)}

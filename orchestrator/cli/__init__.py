@@ -22,7 +22,7 @@ from orchestrator.cli import (  # issue 4  # issue 6
     render,
     secrets,  # issue 13
 )
-from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.client import ApiClient, CliError, load_settings, segment
 from orchestrator.cli.workdir import attach_workdir  # issue 13
 from orchestrator.config import Settings
 from orchestrator.specfile import SpecError, describe_validation_error, load_spec_file
@@ -55,23 +55,25 @@ FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
 def settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise CliError("bad configuration: " + "; ".join(describe_validation_error(exc, Settings))) from None
+    return load_settings()
 
 
 def client() -> ApiClient:
     return ApiClient.from_settings(settings())
 
 
+def _check_output(output: str) -> None:
+    """Before any request: a bad -o must not fail only after the job was submitted (or cancelled)."""
+    if output not in ("table", "json"):
+        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
+
+
 def _emit(data: Any, output: str, table: Any) -> None:
+    _check_output(output)
     if output == "json":
         print(json.dumps(data, indent=2))
-    elif output == "table":
-        table()
     else:
-        raise CliError(f"unknown --output {output!r}; use table or json")
+        table()
 
 
 @app.command()
@@ -80,11 +82,27 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port to bind")] = None,
 ) -> None:
     """Run the daemon: API plus reconcile loops."""
+    from orchestrator.config import ConfigError
     from orchestrator.daemon import serve as run_daemon
+    from orchestrator.runtime import StartupError
+    from orchestrator.store.db import DatabaseError
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    base = settings()
-    run_daemon(base.model_copy(update=overrides) if overrides else base)
+    try:  # the flags are validated like the file and environment (model_copy(update=...) validated nothing)
+        config = Settings(**overrides)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    except ValidationError as exc:
+        flagged = [e for e in exc.errors() if e["loc"] and e["loc"][0] in overrides]
+        if flagged:
+            name = str(flagged[0]["loc"][0])
+            message = flagged[0]["msg"].removeprefix("Value error, ")
+            raise CliError(f"--{name} {overrides[name]}: {message}", exit_code=2) from None
+        raise CliError("bad configuration: " + "; ".join(describe_validation_error(exc, Settings))) from None
+    try:
+        run_daemon(config)
+    except (ConfigError, StartupError, DatabaseError) as exc:  # one line, not a traceback
+        raise CliError(f"cannot start the daemon: {exc}") from None
 
 
 @app.command()
@@ -94,6 +112,7 @@ def submit(
     output: Output = "table",
 ) -> None:
     """Submit a job from a YAML or JSON spec file."""
+    _check_output(output)
     spec = load_spec_file(file)
     api = client()
     human = Console(stderr=True) if output == "json" else console
@@ -115,10 +134,11 @@ def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = 
     """A live status line with the latest output until the job is final; returns the final job."""
     out = out or console
     cursor = 0
+    path = f"/v1/jobs/{segment(job_id, 'job id')}"
     with out.status(f"{job_id}: waiting") as status:
         while True:
-            job = api.get(f"/v1/jobs/{job_id}")
-            logs = api.get(f"/v1/jobs/{job_id}/logs", after=cursor)
+            job = api.get(path)
+            logs = api.get(f"{path}/logs", after=cursor)
             cursor = logs["cursor"]
             for item in logs["items"]:
                 for line in item["data"].splitlines():
@@ -146,6 +166,7 @@ def jobs_list(
     output: Output = "table",
 ) -> None:
     """Jobs, newest first."""
+    _check_output(output)
     params: dict[str, Any] = {"team": team, "limit": limit}
     if state:
         params["state"] = [s.upper() for s in state]
@@ -156,26 +177,30 @@ def jobs_list(
 @jobs_app.command("show")
 def jobs_show(job_id: str, output: Output = "table") -> None:
     """One job with its attempts and events."""
+    _check_output(output)
+    path = f"/v1/jobs/{segment(job_id, 'job id')}"
     api = client()
-    job = api.get(f"/v1/jobs/{job_id}")
-    events = api.get(f"/v1/jobs/{job_id}/events")["items"]
+    job = api.get(path)
+    events = api.get(f"{path}/events")["items"]
     _emit({**job, "events": events}, output, lambda: render.job_detail(console, job, events))
 
 
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: str, output: Output = "table") -> None:
     """Cancel a job; its instance is terminated by the next reconcile pass."""
-    job = client().post(f"/v1/jobs/{job_id}/cancel")
+    _check_output(output)
+    job = client().post(f"/v1/jobs/{segment(job_id, 'job id')}/cancel")
     _emit(job, output, lambda: console.print(f"job {job['id']} is {job['state']}"))
 
 
 @jobs_app.command("logs")
 def jobs_logs(job_id: str, follow: Annotated[bool, typer.Option("--follow", "-f")] = False) -> None:
     """Print a job's output; -f follows it until the job ends."""
+    path = f"/v1/jobs/{segment(job_id, 'job id')}/logs"
     api = client()
     cursor = 0
     while True:
-        page = api.get(f"/v1/jobs/{job_id}/logs", after=cursor)
+        page = api.get(path, after=cursor)
         for item in page["items"]:
             (sys.stderr if item["stream"] == "stderr" else sys.stdout).write(item["data"])
         sys.stdout.flush()
@@ -195,6 +220,7 @@ def tokens_create(
     output: Output = "table",
 ) -> None:
     """Create an API token; it is shown once."""
+    _check_output(output)  # before creating it: a token made but never printed is lost
     if admin == (team is not None):
         raise CliError("give --team NAME for a team token, or --admin for an admin token", exit_code=2)
     body = {"team": team, "admin": admin, "name": name, "expires_in_hours": expires_in_hours}
@@ -215,7 +241,7 @@ def tokens_list(output: Output = "table") -> None:
 
 @tokens_app.command("revoke")
 def tokens_revoke(token_id: str) -> None:
-    row = client().post(f"/v1/tokens/{token_id}/revoke")
+    row = client().post(f"/v1/tokens/{segment(token_id, 'token id')}/revoke")
     console.print(f"token {row['id']} revoked at {row['revoked_at']}")
 
 
@@ -230,7 +256,8 @@ def instances_list(
 @chaos_app.command("preempt")
 def chaos_preempt(instance_id: str, grace: Annotated[float | None, typer.Option(help="notice seconds")] = None) -> None:
     """Preempt a spot instance of the local provider: notice first, kill after the grace period."""
-    result = client().post(f"/v1/chaos/instances/{instance_id}/preempt", {"grace_seconds": grace})
+    result = client().post(f"/v1/chaos/instances/{segment(instance_id, 'instance id')}/preempt",
+                           {"grace_seconds": grace})
     console.print(f"preemption notice sent to {result['id']}")
 
 

@@ -16,8 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError
-from orchestrator.config import Settings
+from orchestrator.cli.client import ApiClient, CliError, load_settings
 
 app = typer.Typer(no_args_is_help=True, help="Price catalogs: import offline price files, see freshness.")
 console = Console()
@@ -30,12 +29,17 @@ def import_file(
     output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
 ) -> None:
     """Load a SkyPilot-format vms.csv as CLOUD's catalog prices (used where no live price exists)."""
+    if output not in ("table", "json"):
+        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
+    cloud = cloud.strip().lower()  # cloud names are lowercase everywhere ('GCP' is gcp), as the daemon stores them
+    if not cloud:
+        raise CliError("--cloud is empty; give the cloud the file prices, e.g. --cloud gcp", exit_code=2)
     try:
         raw = file.read_bytes()
     except OSError as exc:
         raise CliError(f"cannot read {file}: {exc.strerror}", exit_code=2) from None
     body = raw if raw[:2] == b"\x1f\x8b" else gzip.compress(raw, compresslevel=6)
-    api = ApiClient.from_settings(Settings())
+    api = ApiClient.from_settings(load_settings())
     result = api.request("POST", "/v1/catalog/import", params={"cloud": cloud, "name": file.name}, content=body,
                          headers={"Content-Type": "application/gzip"})
     if output == "json":
@@ -47,7 +51,9 @@ def import_file(
 @app.command("status")
 def status(output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table") -> None:
     """Each price source: offers, age, stale or not, failed refreshes in a row."""
-    items = ApiClient.from_settings(Settings()).get("/v1/catalog")["items"]
+    if output not in ("table", "json"):
+        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
+    items = ApiClient.from_settings(load_settings()).get("/v1/catalog")["items"]
     if output == "json":
         print(json.dumps(items, indent=2))
         return

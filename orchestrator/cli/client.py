@@ -3,27 +3,64 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+from pydantic import ValidationError
 
-from orchestrator.config import Settings
+from orchestrator.config import ConfigError, Settings
 
 
 class CliError(Exception):
     """Printed as 'error: ...' with a non-zero exit, never as a traceback."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: int = 1, status: int | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.status = status  # the HTTP status when the daemon refused, so a command can rephrase a 404
+
+
+def load_settings() -> Settings:
+    """The settings every client command starts from; a bad config file or variable is one 'error:' line."""
+    from orchestrator.specfile import describe_validation_error  # the spec loader is heavier than the client
+
+    try:
+        return Settings()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    except ValidationError as exc:
+        raise CliError("bad configuration: " + "; ".join(describe_validation_error(exc, Settings))) from None
+
+
+def segment(value: str, what: str = "id") -> str:
+    """`value` as one URL path segment: every reserved character percent-encoded, '.' too.
+
+    Why: ids are typed by users, and a raw '?x=1', '' or '../tokens' changed which URL was asked for
+    (a query string, the list endpoint, a dot segment that httpx resolves). '/' cannot be sent at all:
+    the server decodes %2F before routing, so such a name can never match; refuse it here instead.
+    """
+    if not value.strip():
+        raise CliError(f"the {what} is empty; give one (see 'spotwise --help')", exit_code=2)
+    if "/" in value:
+        raise CliError(f"{what} {value!r} is not valid: it cannot contain '/'", exit_code=2)
+    return quote(value, safe="").replace(".", "%2E")
+
+
+def _check_token(token: str, source: str) -> str:
+    """Tokens are printable ASCII; anything else would fail deep in the HTTP library with a Python error."""
+    if token and not all(33 <= ord(c) < 127 for c in token):
+        raise CliError(f"{source} is not a valid API token: tokens are printable ASCII without spaces; copy it "
+                       "again from the output of 'spotwise tokens create'")
+    return token
 
 
 def resolve_token(settings: Settings) -> str:
     if settings.token:
-        return settings.token
+        return _check_token(settings.token, "SPOTWISE_TOKEN")
     path = settings.admin_token_file
     try:
-        return path.read_text().strip()
-    except OSError:
+        return _check_token(path.read_text().strip(), str(path))
+    except (OSError, UnicodeDecodeError):
         return ""
 
 
@@ -47,6 +84,8 @@ class ApiClient:
             raise CliError(f"the daemon at {self.url} did not answer in time") from None
         except httpx.HTTPError as exc:
             raise CliError(f"request to {self.url} failed: {exc}") from None
+        except (UnicodeError, ValueError) as exc:  # e.g. NaN or unpaired surrogates in a JSON body
+            raise CliError(f"cannot send this request: {exc}", exit_code=2) from None
         if response.status_code >= 400:
             try:
                 error = response.json()["error"]
@@ -56,8 +95,12 @@ class ApiClient:
             hint = ""
             if response.status_code == 401:
                 hint = " (set SPOTWISE_TOKEN to an API token; 'spotwise tokens create' makes one)"
-            raise CliError(f"{message}{hint}", exit_code=1)
-        return response.json()
+            raise CliError(f"{message}{hint}", exit_code=1, status=response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise CliError(f"the server at {self.url} did not answer {path} with JSON; is SPOTWISE_URL the "
+                           "Spotwise daemon?") from None
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError
-from orchestrator.config import Settings
+from orchestrator.cli.client import ApiClient, CliError, load_settings
 
 console = Console()
 
@@ -70,7 +69,7 @@ def offers(
     }
     if carbon_price:
         params["carbon_price"] = carbon_price
-    data = ApiClient.from_settings(Settings()).get("/v1/offers", **params)
+    data = ApiClient.from_settings(load_settings()).get("/v1/offers", **params)
     if output == "json":
         print(json.dumps(data["items"], indent=2))
         return

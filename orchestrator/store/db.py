@@ -23,6 +23,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -31,11 +33,40 @@ PG_MAX_OVERFLOW = 15
 _MIGRATION_LOCK_ID = 7_311_001  # advisory lock key: replicas migrate one at a time
 
 
+SUPPORTED_DRIVERS = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg")
+SUPPORTED_HINT = "use sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+class DatabaseError(RuntimeError):
+    """The database URL is not one we support, or the database cannot be reached at start-up; the message is
+    the one line an operator needs (not SQLAlchemy's ModuleNotFoundError or OperationalError with a link)."""
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def check_url(url: str) -> None:
+    """Only the drivers installed and tested: `mysql://` failed with "No module named 'MySQLdb'" and a bare
+    `postgresql://` with "No module named 'psycopg2'"."""
+    try:
+        driver = make_url(url).drivername
+    except ArgumentError:
+        raise DatabaseError(f"database URL {_redacted(url)!r} is not a URL; {SUPPORTED_HINT}") from None
+    if driver not in SUPPORTED_DRIVERS:
+        raise DatabaseError(f"unsupported database URL {_redacted(url)!r} (driver {driver!r}); {SUPPORTED_HINT}")
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password: the message goes to a terminal and to logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("@", 1)[-1] if "@" in url else url
+
+
 def make_engine(url: str) -> Engine:
+    check_url(url)
     if is_sqlite(url):
         path = url.split("///", 1)[-1]
         pool: dict[str, Any] = {}  # in-memory databases keep SQLAlchemy's single-connection pool
@@ -77,7 +108,7 @@ def migrate(engine: Engine) -> None:
     """Bring the schema to head. Safe to run twice and from several replicas at once."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.connect() as conn:
+    with _connect(engine) as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
             conn.commit()
@@ -89,3 +120,17 @@ def migrate(engine: Engine) -> None:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_ID})
                 conn.commit()
+
+
+def _connect(engine: Engine) -> Any:
+    """The first connection of a start-up; failing, a one-line DatabaseError naming where and why."""
+    try:
+        return engine.connect()
+    except OperationalError as exc:
+        url = engine.url
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        if url.get_backend_name() == "postgresql":
+            reason = reason.rsplit(" failed: ", 1)[-1]  # psycopg repeats host and port before the reason
+            where = f"{url.host or 'localhost'}:{url.port or 5432}"
+            raise DatabaseError(f"cannot reach PostgreSQL at {where}: {reason}") from None
+        raise DatabaseError(f"cannot open SQLite database {url.database}: {reason}") from None
