@@ -7,6 +7,7 @@ never a silently ignored setting.
 from __future__ import annotations
 
 import enum
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -47,6 +48,10 @@ FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLE
 
 MAX_DURATION = timedelta(days=3650)
 MAX_NODES = 64  # nodes of one gang job: more is a cluster manager's job, not a spot scheduler's
+MAX_GPUS_PER_NODE = 16  # the largest real shape (GCP a2-megagpu-16g); more can never be placed
+# Checkpoint store URL schemes the agent has a backend for (orchestrator/checkpoint/backends.py: open_backend).
+CHECKPOINT_SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "abfss", "file")
+TEAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # one rule for specs, tokens and secrets
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -64,6 +69,8 @@ def _parse_duration(value: Any) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a duration; write it like '52h', '10m', '1h30m' or '45s'")
         if value <= 0:
             raise ValueError("must be positive")
         return timedelta(seconds=float(value))
@@ -157,7 +164,7 @@ class CheckpointSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dir: str = "/tmp/spotwise-checkpoint"
-    store: str | None = None  # fsspec URL: s3://, gs://, az://, file:// (the job id is appended)
+    store: str | None = None  # s3://, gs://, az://, file:///abs (CHECKPOINT_SCHEMES, checked at submit); + job id
     interval: Duration = timedelta(minutes=10)
     keep: int = Field(default=3, ge=1, le=1000)  # versions kept in the store
     stop_signal: str = "SIGTERM"  # what the job gets on a preemption notice
@@ -193,7 +200,7 @@ class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=128)
-    team: str = Field(default="default", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    team: str = Field(default="default", min_length=1, max_length=64, pattern=TEAM_PATTERN)
     project: str | None = Field(default=None, max_length=64)
     labels: dict[str, str] = Field(default_factory=dict)
     resources: Resources = Field(default_factory=Resources)

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
+import unicodedata
+from collections.abc import Collection, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.models import JobSpec
+from orchestrator.models import CHECKPOINT_SCHEMES, MAX_GPUS_PER_NODE, CheckpointSpec, JobSpec, Resources
+
+TOO_DEEP = "nested too deeply; a job spec is a few levels of fields, lists and mappings"
 
 
 class SpecError(ValueError):
@@ -57,25 +64,142 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel] = Job
     return lines
 
 
-def parse_spec(data: Any, source: str = "spec") -> JobSpec:
+def parse_spec(data: Any, source: str = "spec", *, submitted_at: datetime | None = None,
+               clouds: Collection[str] | None = None) -> JobSpec:
+    """A spec from plain data. With `submitted_at` it is a new submission and must also pass `submit_problems`;
+    without it (a stored job's spec) only the model's own rules apply, so stored jobs always read back."""
     if not isinstance(data, dict):
         raise SpecError(source, ["a job spec must be a mapping of fields (name, run, resources, ...)"])
     try:
-        return JobSpec.model_validate(data)
+        spec = JobSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(source, describe_validation_error(exc)) from None
+    except RecursionError:
+        raise SpecError(source, [TOO_DEEP]) from None
+    problems = [] if submitted_at is None else submit_problems(spec, submitted_at, clouds)
+    if problems:
+        raise SpecError(source, problems)
+    return spec
+
+
+def submit_problems(spec: JobSpec, now: datetime, clouds: Collection[str] | None = None) -> list[str]:
+    """Rules for a NEW submission only, one line per mistake. Why not model validators: the daemon re-validates
+    every stored spec with JobSpec on each pass, and a rule added later (or a deadline that has since passed) must
+    never make an accepted job unreadable. `clouds`: the provider names the daemon knows (None: not checked, as
+    on the CLI, whose machine may lack the daemon's provider plugins)."""
+    return [*_non_finite(spec, ()), *_name_problems(spec), *_resource_problems(spec.resources, clouds),
+            *_checkpoint_problems(spec.checkpoint), *_exit_code_problems(spec.restart_exit_codes),
+            *_deadline_problems(spec, now)]
+
+
+def _non_finite(model: BaseModel, loc: tuple[str, ...]) -> Iterator[str]:
+    """inf/nan in any float field: JSON cannot carry them, and a price cap of inf is no cap. (Fields, not a walk of
+    model_dump(): this runs on the submit hot path, where that walk cost 20 us.)"""
+    for name, value in model.__dict__.items():  # the field values
+        if type(value) is float and not math.isfinite(value):
+            yield f"{'.'.join((*loc, name))}: must be a finite number, not {value}"
+        elif isinstance(value, BaseModel):
+            yield from _non_finite(value, (*loc, name))
+
+
+def _name_problems(spec: JobSpec) -> Iterator[str]:
+    for field, value in (("name", spec.name), ("project", spec.project)):
+        bad = next((c for c in value or "" if unicodedata.category(c) == "Cc"), None)
+        if bad is not None:
+            yield f"{field}: contains the control character U+{ord(bad):04X}; use printable characters only"
+
+
+def _resource_problems(res: Resources, clouds: Collection[str] | None) -> Iterator[str]:
+    if res.accelerators is not None and res.accelerators.count > MAX_GPUS_PER_NODE:
+        yield (f"resources.accelerators: {res.accelerators.count} GPUs per node is more than any instance has; "
+               f"ask for at most {MAX_GPUS_PER_NODE} per node (more nodes: resources.num_nodes)")
+    if clouds is not None:
+        for name in res.clouds:
+            if name not in clouds:
+                yield f"resources.clouds: unknown cloud {name!r}; known clouds: {', '.join(sorted(clouds))}"
+
+
+def _checkpoint_problems(ckpt: CheckpointSpec | None) -> Iterator[str]:
+    if ckpt is None:
+        return
+    if not ckpt.dir.startswith("/") or ".." in ckpt.dir.split("/"):
+        yield f"checkpoint.dir: {ckpt.dir!r} must be an absolute path without '..', e.g. /ckpt"
+    if ckpt.store is not None:
+        problem = _store_problem(ckpt.store)
+        if problem:
+            yield f"checkpoint.store: {problem}"
+
+
+def _store_problem(url: str) -> str | None:
+    """Why the agent could not use this store URL (None: it can). Mirrors checkpoint/backends.open_backend."""
+    schemes = ", ".join(f"{s}://" for s in CHECKPOINT_SCHEMES)
+    parsed = urlparse(url)
+    if parsed.scheme not in CHECKPOINT_SCHEMES:
+        return f"{url!r} is not a supported store URL; use one of {schemes} (e.g. s3://bucket/prefix)"
+    if parsed.scheme == "file":
+        if parsed.netloc or not parsed.path.startswith("/"):
+            return f"{url!r}: write a file store with an absolute path, e.g. file:///shared/checkpoints"
+    elif not parsed.netloc:
+        return f"{url!r} names no bucket; write it like {parsed.scheme}://BUCKET/PREFIX"
+    return None
+
+
+def _exit_code_problems(codes: list[int]) -> Iterator[str]:
+    for code in codes:
+        if not 0 <= code <= 255:
+            yield f"restart_exit_codes: {code} is not an exit code; exit codes are 0 to 255"
+
+
+def _deadline_problems(spec: JobSpec, now: datetime) -> Iterator[str]:
+    at = spec.deadline_at(now)
+    if at is not None and at <= now:
+        yield (f"deadline: {at.isoformat()} is already past (now {now.isoformat(timespec='seconds')}); give a "
+               "later time or a duration like '52h'")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses duplicate keys: specs are strict, and last-wins silently dropped a setting."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # '<<: *base' overrides are YAML's own feature, not duplicates
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the base class reports it
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {first}); give each field once",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads hook: a JSON spec file with a field given twice is refused like a YAML one (last-wins hid one)."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise SpecError("spec", [f"duplicate key {key!r}; give each field once"])
+        seen[key] = value
+    return seen
 
 
 def load_spec_text(text: str, source: str = "spec") -> JobSpec:
-    """YAML (a superset of JSON) text -> JobSpec."""
+    """YAML (a superset of JSON) text -> JobSpec, checked as a new submission (a file is always about to be one)."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise SpecError(source, [TOO_DEEP]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(source, [f"not valid YAML{where}: {problem}"]) from None
-    return parse_spec(data, source)
+    return parse_spec(data, source, submitted_at=datetime.now(UTC))
 
 
 def load_spec_file(path: Path) -> JobSpec:
@@ -87,7 +211,12 @@ def load_spec_file(path: Path) -> JobSpec:
         raise SpecError(str(path), [f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"]) from None
     if path.suffix == ".json":
         try:
-            return parse_spec(json.loads(text), str(path))
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+        except SpecError as exc:
+            raise SpecError(str(path), exc.problems) from None
         except json.JSONDecodeError as exc:
             raise SpecError(str(path), [f"not valid JSON at line {exc.lineno}: {exc.msg}"]) from None
+        except RecursionError:
+            raise SpecError(str(path), [TOO_DEEP]) from None
+        return parse_spec(data, str(path), submitted_at=datetime.now(UTC))
     return load_spec_text(text, str(path))

@@ -7,10 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from orchestrator.api.deps import AdminDep, RuntimeDep, SessionDep, token_cache
 from orchestrator.api.errors import ApiError
+from orchestrator.models import TEAM_PATTERN
 from orchestrator.store.tables import ApiToken, Instance
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import create_api_token
@@ -22,7 +24,7 @@ router = APIRouter(prefix="/v1", tags=["admin"])
 
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    team: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    team: str | None = Field(default=None, min_length=1, max_length=64, pattern=TEAM_PATTERN)
     admin: bool = False
     name: str = Field(default="", max_length=128)
     expires_in_hours: float | None = Field(default=None, gt=0, le=24 * 3653)  # ten years (fuzz: overflow)
@@ -61,12 +63,25 @@ def revoke_token(token_id: str, _: AdminDep, session: SessionDep, request: Reque
     row = session.get(ApiToken, token_id)
     if row is None:
         raise ApiError(404, "not_found", f"token {token_id} not found")
+    if row.role == "admin" and row.revoked_at is None and _active_admin_ids(session) == [row.id]:
+        raise ApiError(409, "conflict", f"token {token_id} is the last active admin token; create another admin "
+                       "token first (spotwise tokens create --admin), then revoke this one")
     row.revoked_at = row.revoked_at or utcnow()
     session.flush()
     # Refused on this replica from now on (a request racing this commit may re-cache it, for
     # TOKEN_CACHE_SECONDS at most), and on other replicas within TOKEN_CACHE_SECONDS.
     token_cache(request).clear()
     return _token_view(row)
+
+
+def _active_admin_ids(session: Session) -> list[str]:
+    """Unrevoked, unexpired admin tokens, row-locked (PostgreSQL) so two admins revoking each other at once cannot
+    both pass. Why the rule: a restart issues no new admin token once one exists, so the last one is the way in."""
+    now = utcnow()
+    return list(session.scalars(
+        select(ApiToken.id).where(ApiToken.role == "admin", ApiToken.revoked_at.is_(None),
+                                  or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
+        .order_by(ApiToken.id).with_for_update()))
 
 
 @router.get("/instances")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
@@ -35,8 +35,10 @@ def alert_view(a: Alert, deliveries: list[AlertDelivery]) -> dict[str, Any]:
 
 
 @router.get("")
-def list_alerts(principal: UserDep, session: SessionDep, kind: str | None = None, limit: int = 50) -> dict[str, Any]:
-    stmt = select(Alert).order_by(Alert.created_at.desc()).limit(max(1, min(limit, 500)))
+def list_alerts(principal: UserDep, session: SessionDep, kind: str | None = None,
+                limit: int = Query(default=50, ge=1, le=500)) -> dict[str, Any]:
+    """Newest first, at most `limit` (1 to 500: a 0 or negative limit was silently read as 1)."""
+    stmt = select(Alert).order_by(Alert.created_at.desc()).limit(limit)
     if kind:
         stmt = stmt.where(Alert.kind == kind)
     if not principal.is_admin:

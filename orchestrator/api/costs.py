@@ -21,14 +21,18 @@ def costs(principal: UserDep, session: SessionDep, by: str = "team", since: date
           until: datetime | None = None, energy: bool = False) -> dict[str, Any]:
     if by not in ledger.GROUPS:
         raise ApiError(422, "invalid_request", f"unknown grouping {by!r}; choose one of: {', '.join(ledger.GROUPS)}")
-    for value in (since, until):
+    for field, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
-            raise ApiError(422, "invalid_request", "give --since/--until with a timezone, e.g. 2026-01-01T00:00Z")
+            raise ApiError(422, "invalid_request", f"give {field} with a timezone, e.g. 2026-01-01T00:00Z")
+    if since is not None and until is not None and since >= until:  # an empty range answered a silent 0
+        raise ApiError(422, "invalid_request", f"since ({since.isoformat()}) must be before until "
+                       f"({until.isoformat()})")
     rows = ledger.report(session, by, since=since, until=until, team=None if principal.is_admin else principal.team)
     result = {"by": by, "items": rows, "total_usd": round(sum(float(str(r["cost_usd"])) for r in rows), 6)}
     if energy:  # issue 14: energy and carbon next to cost, same grouping (days whole for since/until)
         if by not in energy_report.GROUPS:
-            raise ApiError(422, "invalid_request", f"--energy groups by {', '.join(energy_report.GROUPS)}, not {by}")
+            raise ApiError(422, "invalid_request",
+                           f"energy=true groups by {', '.join(energy_report.GROUPS)}, not by={by}")
         result.update(energy_report.merge_costs(by, rows, energy_report.report(
             session, by, since=since, until=until, team=None if principal.is_admin else principal.team)))
     return result

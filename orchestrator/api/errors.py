@@ -45,12 +45,26 @@ def error_body(code: str, message: str, details: list[str] | None = None) -> dic
     return {"error": {"code": code, "message": message, "details": details or []}}
 
 
-def _validation_lines(errors: list[Any]) -> list[str]:
+def _json_error_line(err: dict[str, Any], doc: Any) -> str:
+    """FastAPI reports a bad JSON body as loc ('body', offset): say where, as line and column, and what."""
+    loc = err.get("loc", ())
+    offset = loc[-1] if loc and isinstance(loc[-1], int) else None
+    what = str((err.get("ctx") or {}).get("error") or err.get("msg", ""))
+    if offset is None or not isinstance(doc, str):
+        return f"request body is not valid JSON: {what}"
+    line = doc.count("\n", 0, offset) + 1
+    column = offset - (doc.rfind("\n", 0, offset) + 1) + 1
+    return f"request body is not valid JSON at line {line}, column {column}: {what}"
+
+
+def _validation_lines(errors: list[Any], doc: Any = None) -> list[str]:
     lines = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
         where = ".".join(loc) or "request"
-        if err.get("type") == "extra_forbidden":
+        if err.get("type") == "json_invalid":
+            lines.append(_json_error_line(err, doc))
+        elif err.get("type") == "extra_forbidden":
             lines.append(f"unknown field '{loc[-1] if loc else '?'}'")
         else:
             lines.append(f"{where}: {str(err.get('msg', '')).removeprefix('Value error, ')}")
@@ -66,7 +80,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        lines = _validation_lines(list(exc.errors()))
+        lines = _validation_lines(list(exc.errors()), exc.body)
         return JSONResponse(error_body("invalid_request", "; ".join(lines) or "invalid request", lines),
                             status_code=422)
 
@@ -78,7 +92,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+        detail = str(exc.detail)
+        if isinstance(exc.__cause__, RecursionError):  # FastAPI's json.loads of e.g. 100k '[': say why
+            code, detail = "invalid_request", "request body is nested too deeply to parse"
+        return JSONResponse(error_body(code, detail), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

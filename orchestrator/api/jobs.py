@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator import transitions as T
 from orchestrator.api.deps import RuntimeDep, SessionDep, UserDep
-from orchestrator.api.errors import ApiError
+from orchestrator.api.errors import ERROR_RESPONSES, ApiError
 from orchestrator.api.submitbatch import SubmitBatcher
 from orchestrator.api.workdirs import check_submission
 from orchestrator.checkpoint.views import add_recovery_facts
@@ -25,8 +26,26 @@ from orchestrator.specfile import SpecError, parse_spec
 from orchestrator.store.tables import Attempt, Job, JobEvent, LogChunk
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import Principal
+from providers.registry import available_names
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+INT64_MAX = 2**63 - 1  # SQLite and PostgreSQL integers: a bigger query value was a 500 (OverflowError)
+
+
+@cache
+def known_clouds() -> frozenset[str]:
+    """Provider names a spec's `clouds` may use: built-ins and installed plugins (read once: entry points are
+    scanned from disk, and plugins only change with a restart)."""
+    return frozenset(available_names())
+
+
+def require_json(request: Request) -> None:
+    """415 unless the body is declared JSON: FastAPI hands other bodies over as bytes, which then failed as 'not a
+    mapping', a misleading answer to a client that sent the right spec with the wrong header."""
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind != "application/json" and not (kind.startswith("application/") and kind.endswith("+json")):
+        raise ApiError(415, "unsupported_media_type", f"send the job spec as JSON with 'Content-Type: "
+                       f"application/json' (got {kind or 'no content type'!r})")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -72,11 +91,14 @@ def _visible_job(session: Session, principal: Principal, job_id: str) -> Job:
 # I/O); the checks that read the store and the INSERTs run in a worker thread, committed with the submissions that
 # arrived meanwhile (api/submitbatch.py: group commit, Core INSERTs, no re-SELECT) before the 201 is sent; the
 # response is encoded once with json.dumps (FastAPI's jsonable_encoder walked the dict first).
-@router.post("", status_code=201, response_model=None)
-async def submit_job(principal: UserDep, rt: RuntimeDep, body: Any = Body(...)) -> Response:
+@router.post("", status_code=201, response_model=None,
+             responses={415: {**ERROR_RESPONSES[400], "description": "body not sent as JSON (Content-Type)"}})
+async def submit_job(principal: UserDep, rt: RuntimeDep, request: Request, body: Any = Body(...)) -> Response:
     """Submit a job spec (the same fields as a YAML job file)."""
+    require_json(request)
+    now = utcnow()
     try:
-        spec = parse_spec(body, "request body")
+        spec = parse_spec(body, "request body", submitted_at=now, clouds=known_clouds())
     except SpecError as exc:
         raise ApiError(422, "invalid_spec", "; ".join(exc.problems), exc.problems) from None
     if not principal.is_admin:
@@ -85,7 +107,6 @@ async def submit_job(principal: UserDep, rt: RuntimeDep, body: Any = Body(...)) 
         elif spec.team != principal.team:
             raise ApiError(403, "forbidden", f"a token of team {principal.team!r} cannot submit for team "
                            f"{spec.team!r}")
-    now = utcnow()
     values = submit_values(spec, now)
     await SubmitBatcher.for_loop(rt, check_submission).submit(spec, values)  # committed when it returns
     view = job_view(SimpleNamespace(**values), 0.0, now)
@@ -98,7 +119,7 @@ def list_job_page(
     principal: UserDep, session: SessionDep,
     state: list[JobState] = Query(default=[]), team: str | None = None, name: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    before: int | None = Query(default=None, ge=1, le=2**63 - 1),  # issue 12: a bigger one was a 500 (fuzz)
+    before: int | None = Query(default=None, ge=1, le=INT64_MAX),  # issue 12: a bigger one was a 500 (fuzz)
 ) -> dict[str, Any]:
     """Newest first. Page with `before` = the previous page's `next_before`."""
     if not principal.is_admin:
@@ -164,7 +185,7 @@ def job_checkpoints(job_id: str, principal: UserDep, session: SessionDep) -> dic
 @router.get("/{job_id}/logs")
 def job_logs(
     job_id: str, principal: UserDep, session: SessionDep,
-    after: int = Query(default=0, ge=0), limit: int = Query(default=1000, ge=1, le=10000),
+    after: int = Query(default=0, ge=0, le=INT64_MAX), limit: int = Query(default=1000, ge=1, le=10000),
 ) -> dict[str, Any]:
     """Log chunks after cursor `after` (pass the returned `cursor` to follow)."""
     job = _visible_job(session, principal, job_id)

@@ -29,7 +29,7 @@ class BodySizeLimit:
             await self._reject(send, limit)
             return
         seen = 0
-        too_big = False
+        too_big = rejected = started = False
 
         async def limited_receive() -> Message:
             nonlocal seen, too_big
@@ -41,10 +41,22 @@ class BodySizeLimit:
                     raise _TooLarge
             return message
 
+        async def guarded_send(message: Message) -> None:
+            """Once the body ran over, whatever the app answers is replaced by the 413: FastAPI catches our
+            _TooLarge while reading a (chunked, undeclared-length) body and answered 400 'error parsing the body'."""
+            nonlocal rejected, started
+            if not too_big or (started and not rejected):  # a response already under way goes out as it is
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+            elif not rejected and message["type"] == "http.response.start":
+                rejected = started = True
+                await self._reject(send, limit)
+
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, guarded_send)
         except _TooLarge:
-            await self._reject(send, limit)
+            if not started:
+                await self._reject(send, limit)
 
     async def _reject(self, send: Send, limit: int) -> None:
         body = json.dumps(error_body("too_large", f"request body over {limit} bytes")).encode()

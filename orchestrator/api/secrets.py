@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator import jobsecrets
 from orchestrator.api.deps import RuntimeDep, SessionDep, UserDep
 from orchestrator.api.errors import ApiError
+from orchestrator.models import TEAM_PATTERN
 from orchestrator.tokens import Principal
 
 router = APIRouter(prefix="/v1/secrets", tags=["secrets"])
@@ -19,7 +20,7 @@ NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 class SecretValue(BaseModel):
     model_config = ConfigDict(extra="forbid")
     value: str = Field(min_length=1, max_length=65536)
-    team: str | None = Field(default=None, max_length=64)
+    team: str | None = Field(default=None, min_length=1, max_length=64, pattern=TEAM_PATTERN)  # as specs, tokens
 
 
 def _scope(principal: Principal, team: str | None) -> str:
