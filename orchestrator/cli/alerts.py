@@ -25,6 +25,8 @@ def _client() -> ApiClient:
 def list_alerts(kind: str | None = None, limit: int = 50,
                 output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table") -> None:
     """Recent alerts, newest first, with each sink's delivery state."""
+    if output not in ("table", "json"):
+        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
     data = _client().get("/v1/alerts", kind=kind, limit=limit)
     if output == "json":
         print(json.dumps(data, indent=2))

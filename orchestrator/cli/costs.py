@@ -44,7 +44,7 @@ def costs(
         writer = csv.writer(sys.stdout)
         writer.writerow([by, "cost_usd", "instance_hours", *extra])
         for row in data["items"]:
-            writer.writerow([row[by], row["cost_usd"], row["instance_hours"], *(row[k] for k in extra)])
+            writer.writerow([row[by], *(_plain(row[k]) for k in ("cost_usd", "instance_hours", *extra))])
     else:
         title = f"costs by {by}: ${data['total_usd']:.4f}"
         if energy:
@@ -59,6 +59,11 @@ def costs(
                 cells += [f"{row['energy_kwh']:.4f}", _method(row["method"]), f"{row['kg_co2e']:.4f}"]
             table.add_row(*cells)
         console.print(table)
+
+
+def _plain(value: Any) -> Any:
+    """A number as a plain decimal with 6 places: spreadsheets and `awk` misread 9.2e-05. Text is kept."""
+    return f"{value:.6f}" if isinstance(value, float | int) and not isinstance(value, bool) else value
 
 
 def _method(method: str) -> str:

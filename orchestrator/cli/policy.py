@@ -26,11 +26,19 @@ def _client() -> ApiClient:
     return client()
 
 
+def _check_output(output: str, human: str) -> None:
+    """Before any request, so a typo in -o never half-runs a command; exit 2 like every other usage error."""
+    if output not in (human, "json"):
+        raise CliError(f"unknown --output {output!r}; use {human} or json", exit_code=2)
+
+
 def _read(file: Path) -> str:
     try:
-        text = file.read_text()
+        text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise CliError(f"cannot read {file}: {exc.strerror}") from None
+        raise CliError(f"cannot read {file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:  # same message as a binary job spec gets
+        raise CliError(f"{file}: cannot read the file: it is not UTF-8 text (a policy is a YAML file)") from None
     try:
         parse_policy(text, str(file))
     except PolicyError as exc:
@@ -40,25 +48,34 @@ def _read(file: Path) -> str:
 
 
 @app.command("apply")
-def apply(file: Path) -> None:
+def apply(file: Path, output: Annotated[str, typer.Option("--output", "-o", help="text or json")] = "text") -> None:
     """Validate FILE and make it the policy in force (a new version in the history)."""
+    _check_output(output, "text")
     result = _client().post("/v1/policies", {"text": _read(file), "source": str(file)})
-    if result["changed"]:
+    if output == "json":
+        print(json.dumps(result, indent=2))
+    elif result["changed"]:
         console.print(f"policy version {result['version']} applied")
     else:
         console.print(f"unchanged: version {result['version']} is already this file")
 
 
 @app.command("diff")
-def diff(file: Path) -> None:
-    """Show what applying FILE would change."""
-    text = _client().post("/v1/policies/diff", {"text": _read(file)})["diff"]
+def diff(file: Path, output: Annotated[str, typer.Option("--output", "-o", help="text or json")] = "text") -> None:
+    """Show what applying FILE would change (JSON: {"diff": unified diff text, "" when unchanged})."""
+    _check_output(output, "text")
+    data = _client().post("/v1/policies/diff", {"text": _read(file)})
+    if output == "json":
+        print(json.dumps(data, indent=2))
+        return
+    text = data["diff"]
     print(text or "no changes", end="" if text else "\n")
 
 
 @app.command("show")
 def show(output: Annotated[str, typer.Option("--output", "-o", help="yaml or json")] = "yaml") -> None:
     """The policy in force."""
+    _check_output(output, "yaml")
     data = _client().get("/v1/policies/current")
     if output == "json":
         print(json.dumps(data, indent=2))
@@ -70,8 +87,13 @@ def show(output: Annotated[str, typer.Option("--output", "-o", help="yaml or jso
 
 
 @app.command("history")
-def history() -> None:
+def history(output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table") -> None:
     """Every applied version, newest first."""
-    for row in _client().get("/v1/policies/history")["items"]:
+    _check_output(output, "table")
+    data = _client().get("/v1/policies/history")
+    if output == "json":
+        print(json.dumps(data, indent=2))
+        return
+    for row in data["items"]:
         console.print(f"{row['version']:>4}  {row['applied_at']}  {row['sha256'][:12]}  {row['applied_by']}",
                       highlight=False)

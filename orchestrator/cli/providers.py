@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.client import ApiClient, CliError, segment
 
 app = typer.Typer(no_args_is_help=True, help="Cloud providers the daemon uses (admin only).")
 console = Console()
@@ -29,7 +29,7 @@ def _client() -> ApiClient:
 
 def _check_output(output: str) -> None:
     if output not in ("table", "json"):
-        raise CliError(f"unknown --output {output!r}; use table or json")
+        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -39,6 +39,20 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def _is_unknown(name: str) -> bool:
+    """Not a provider any installation knows: a typo, not a provider missing from the daemon's config."""
+    from providers.registry import available_names  # names only: imports no provider SDK, calls no cloud
+
+    return name not in available_names()
+
+
+def _unknown_provider(name: str) -> CliError:
+    from providers.registry import available_names
+
+    return CliError(f"unknown provider {name}; known: {', '.join(available_names())} "
+                    "('spotwise providers list' shows the ones the daemon has configured)")
 
 
 @app.command("list")
@@ -85,7 +99,10 @@ def providers_setup(name: Annotated[str, typer.Argument(help="provider, e.g. aws
     SQS queue target, in every configured region.
     """
     _check_output(output)
-    data = _client().post(f"/v1/providers/{name}/setup")
+    try:
+        data = _client().post(f"/v1/providers/{segment(name, 'provider name')}/setup")
+    except CliError as exc:
+        raise _unknown_provider(name) if exc.status == 404 and _is_unknown(name) else exc from None
     if output == "json":
         print(json.dumps(data, indent=2))
         return

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.client import ApiClient, CliError, segment
 
 app = typer.Typer(no_args_is_help=True, help="Secrets jobs reference by name (values are never shown).")
 console = Console()
@@ -26,18 +26,31 @@ def _client() -> ApiClient:
 @app.command("set")
 def secrets_set(name: str, team: Team = None) -> None:
     """Create or replace NAME with the value on stdin (e.g. `spotwise secrets set WANDB_API_KEY < key.txt`)."""
-    value = getpass.getpass(f"value for {name}: ") if sys.stdin.isatty() else sys.stdin.read()
+    path = f"/v1/secrets/{segment(name, 'secret name')}"
+    value = getpass.getpass(f"value for {name}: ") if sys.stdin.isatty() else _read_stdin()
     value = value[:-1] if value.endswith("\n") else value
     if not value:
         raise CliError("no value on stdin; pipe it in, e.g. `printf %s \"$TOKEN\" | spotwise secrets set NAME`",
                        exit_code=2)
-    row = _client().request("PUT", f"/v1/secrets/{name}", json={"value": value, "team": team})
+    row = _client().request("PUT", path, json={"value": value, "team": team})
     console.print(f"secret {row['name']} {'created' if row['created'] else 'replaced'} (scope {row['scope']})")
+
+
+def _read_stdin() -> str:
+    """Stdin as UTF-8 text. Why strict: the API carries values as JSON strings, so bytes that are not UTF-8
+    (a key file, `head -c 32 /dev/urandom`) cannot be stored as given; say so instead of failing deep inside."""
+    try:
+        return sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError("the value on stdin is not UTF-8 text; secret values must be text, so encode binary "
+                       "data first, e.g. `base64 < key.bin | spotwise secrets set NAME`", exit_code=2) from None
 
 
 @app.command("list")
 def secrets_list(team: Team = None, output: Annotated[str, typer.Option("--output", "-o")] = "table") -> None:
     """Names and scopes only."""
+    if output not in ("table", "json"):
+        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
     data = _client().get("/v1/secrets", team=team)
     if output == "json":
         import json
@@ -50,5 +63,6 @@ def secrets_list(team: Team = None, output: Annotated[str, typer.Option("--outpu
 
 @app.command("delete")
 def secrets_delete(name: str, team: Team = None) -> None:
-    row = _client().request("DELETE", f"/v1/secrets/{name}", params={"team": team} if team else {})
+    path = f"/v1/secrets/{segment(name, 'secret name')}"
+    row = _client().request("DELETE", path, params={"team": team} if team else {})
     console.print(f"secret {row['name']} deleted (scope {row['scope']})")

@@ -28,11 +28,26 @@ def simulate(
         help="deadlines (hours, comma-separated) for --plot; default D and the slack x3 and x8")] = None,
 ) -> None:
     """Mean and p90 cost relative to on-demand, deadline misses and changeovers, per policy."""
-    from orchestrator.sim.runner import ALL_POLICIES, format_table, run_simulation
+    from orchestrator.sim.runner import (
+        ALL_POLICIES,
+        SimulationArgumentError,
+        check_arguments,
+        format_table,
+        run_simulation,
+    )
     from orchestrator.sim.traces import load_trace_set
 
     if output not in ("table", "json"):
-        raise CliError(f"unknown --output {output!r}; use table or json")
+        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
+    if mode not in ("single", "multi", "both"):
+        raise CliError(f"unknown --mode {mode!r}; use single, multi or both", exit_code=2)
+    if traces.exists() and not traces.is_dir():
+        raise CliError(f"--traces must be a folder of trace files (one JSON file per zone), but {traces} is a "
+                       "file; pass the folder that holds it and select files with --pattern", exit_code=2)
+    try:
+        check_arguments(job_hours, deadline_hours, changeover_hours, starts)  # before loading the traces
+    except SimulationArgumentError as exc:
+        raise CliError(_as_options(str(exc)), exit_code=2) from None
     try:
         trace_set = load_trace_set(traces, pattern)
         if zones:
@@ -54,12 +69,22 @@ def simulate(
                                             changeover_hours=changeover_hours, starts=starts, seed=seed,
                                             modes=modes, views_cache=cache)
             plot_cost_vs_deadline(curve, plot, f"{trace_set.name}: C = {job_hours:g} h, {starts} starts")
+    except SimulationArgumentError as exc:
+        raise CliError(_as_options(str(exc)), exit_code=2) from None
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
     if output == "json":
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
         print(format_table(rows))
+
+
+def _as_options(message: str) -> str:
+    """The runner names its arguments in words; on the command line, name the options to change."""
+    for words, option in (("job hours", "--job-hours"), ("deadline hours", "--deadline-hours"),
+                          ("changeover hours", "--changeover-hours"), ("starts", "--starts")):
+        message = message.replace(words, option)
+    return message
 
 
 def _plot_deadlines(spec: str | None, job_hours: float, deadline_hours: float) -> list[float]:

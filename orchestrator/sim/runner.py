@@ -8,6 +8,7 @@ every zone of the set.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -46,6 +47,28 @@ class ResultRow:
         return asdict(self)
 
 
+class SimulationArgumentError(ValueError):
+    """An argument no replay can use (negative hours, NaN, no starts): the caller's mistake, not the traces'."""
+
+
+def check_arguments(work_hours: float, deadline_hours: float, changeover_hours: float, starts: int) -> None:
+    """Refuse numbers the engine cannot replay. Why up front: they otherwise surface deep in numpy or the
+    engine as IndexError, broadcast errors or 'cannot convert float NaN to integer', naming no argument."""
+    problems = []
+    if not (math.isfinite(work_hours) and work_hours > 0):
+        problems.append(f"job hours must be a positive number, not {work_hours:g}")
+    if not math.isfinite(deadline_hours):
+        problems.append(f"deadline hours must be a finite number, not {deadline_hours:g}")
+    elif math.isfinite(work_hours) and deadline_hours < work_hours:
+        problems.append(f"deadline hours ({deadline_hours:g}) must be at least the job hours ({work_hours:g})")
+    if not (math.isfinite(changeover_hours) and changeover_hours >= 0):
+        problems.append(f"changeover hours must be zero or more, not {changeover_hours:g}")
+    if starts < 1:
+        problems.append(f"starts must be at least 1, not {starts}")
+    if problems:
+        raise SimulationArgumentError("; ".join(problems))
+
+
 def draw_starts(ticks: int, deadline_hours: float, tick_hours: float, starts: int, seed: int) -> list[int]:
     """The issue-9 protocol: `starts` draws of Random(seed).randrange(0, ticks - n), n = floor(D / g)."""
     n = int(deadline_hours / tick_hours + 1e-9)
@@ -80,16 +103,19 @@ def run_simulation(traces: TraceSet, policies: Iterable[str] = ALL_POLICIES, *, 
                    views_cache: dict | None = None) -> list[ResultRow]:
     """Replay every policy over the same starts; one `ResultRow` per (mode, policy). Deterministic for a seed."""
     cache = {} if views_cache is None else views_cache
+    check_arguments(work_hours, deadline_hours, changeover_hours, starts)
+    modes = tuple(modes)
+    bad_modes = [m for m in modes if m not in ("single", "multi")]
+    if bad_modes:
+        raise SimulationArgumentError(f"unknown mode {bad_modes[0]!r}; choose 'single' or 'multi'")
     unknown = sorted(set(policies) - set(ALL_POLICIES))
     if unknown:
-        raise ValueError(f"unknown policies {unknown}; choose from {', '.join(ALL_POLICIES)} or 'all'")
+        raise SimulationArgumentError(f"unknown policies {unknown}; choose from {', '.join(ALL_POLICIES)} or 'all'")
     job = SimJob(work_hours, deadline_hours, changeover_hours)
     points = draw_starts(traces.ticks, deadline_hours, traces.tick_hours, starts, seed)
     reference = on_demand_price * (work_hours + changeover_hours)
     rows = []
     for mode in modes:
-        if mode not in ("single", "multi"):
-            raise ValueError(f"unknown mode {mode!r}; choose 'single' or 'multi'")
         groups = [traces.subset([z]) for z in traces.zones] if mode == "single" else [traces]
         for policy in policies:
             per_group = [_replay_all(g, policy, job, points, on_demand_price, cache) for g in groups]

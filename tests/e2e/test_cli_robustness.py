@@ -1,0 +1,143 @@
+"""Odd input to the real `spotwise` CLI against a real daemon: a one-line message and exit 2 (usage) or 1,
+never "unexpected error: <PythonError>" or a traceback (the CLI robustness audit).
+
+One daemon serves the module (starting one costs seconds); each test reads only what it made.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Daemon, running_daemon, write
+
+POLICY = "budgets:\n  - name: robust\n    scope: team:robust\n    period: monthly\n    limit_usd: 100\n"
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
+    with running_daemon(tmp_path_factory.mktemp("cli-robustness") / "home") as d:
+        yield d
+
+
+def clean(result: subprocess.CompletedProcess[str], code: int, expected: str) -> None:
+    """Exit `code`, `expected` in stderr, and no Python error text."""
+    assert result.returncode == code, (result.returncode, result.stderr, result.stdout)
+    assert expected in result.stderr, result.stderr
+    assert "unexpected error" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("job_id", "code", "expected"), [
+    ("", 2, "the job id is empty"),
+    ("?x=1", 1, "job ?x=1 not found"),
+    ("..", 1, "job .. not found"),
+    ("a b#c", 1, "job a b#c not found"),
+    ("../tokens", 2, "job id '../tokens' is not valid: it cannot contain '/'"),
+    ("j-../../x", 2, "cannot contain '/'"),
+])
+def test_job_ids_are_one_url_segment(daemon: Daemon, job_id: str, code: int, expected: str) -> None:
+    for command in ("show", "logs", "cancel"):
+        clean(daemon.cli("jobs", command, job_id), code, expected)
+
+
+def test_other_ids_are_url_encoded_too(daemon: Daemon) -> None:
+    clean(daemon.cli("tokens", "revoke", "?all=1"), 1, "token ?all=1 not found")
+    clean(daemon.cli("chaos", "preempt", ""), 2, "the instance id is empty")
+    clean(daemon.cli("secrets", "delete", "A/B"), 2, "cannot contain '/'")
+
+
+def test_a_non_ascii_token_is_refused_clearly(daemon: Daemon) -> None:
+    clean(daemon.cli("jobs", "list", token="tökén"), 1, "SPOTWISE_TOKEN is not a valid API token")
+
+
+def test_a_binary_policy_file_is_refused_clearly(daemon: Daemon, tmp_path: Path) -> None:
+    binary = tmp_path / "policy.yaml"
+    binary.write_bytes(b"\xc6\x00\xff\xfe binary" * 10)
+    for command in ("diff", "apply"):
+        clean(daemon.cli("policy", command, str(binary)), 1, "not UTF-8 text")
+
+
+def test_a_binary_secret_value_is_refused_clearly(daemon: Daemon) -> None:
+    result = _cli_with_stdin(daemon, b"\xc6\x81\xff\x00raw key", "secrets", "set", "BIN")
+    clean(result, 2, "not UTF-8 text")
+    assert "BIN" not in daemon.cli("secrets", "list", check=True).stdout
+    ok = _cli_with_stdin(daemon, "héllo\n".encode(), "secrets", "set", "TEXT")
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_a_bad_output_mode_is_a_usage_error_before_anything_is_sent(daemon: Daemon, tmp_path: Path) -> None:
+    spec = write(tmp_path / "ok.yaml", "name: not-submitted\nrun: echo hi\n")
+    clean(daemon.cli("submit", str(spec), "-o", "bogus"), 2, "unknown --output 'bogus'")
+    names = {j["name"] for j in daemon.api("GET", "/v1/jobs")["items"]}
+    assert "not-submitted" not in names
+    tokens = len(daemon.api("GET", "/v1/tokens")["items"])
+    clean(daemon.cli("tokens", "create", "--team", "t", "-o", "bogus"), 2, "unknown --output 'bogus'")
+    assert len(daemon.api("GET", "/v1/tokens")["items"]) == tokens  # not made and then lost unprinted
+    for args in (["jobs", "list"], ["costs"], ["policy", "history"], ["secrets", "list"], ["alerts", "list"]):
+        clean(daemon.cli(*args, "-o", "xml"), 2, "unknown --output 'xml'")
+
+
+def test_policy_history_and_diff_print_json(daemon: Daemon, tmp_path: Path) -> None:
+    good = write(tmp_path / "p.yaml", POLICY)
+    daemon.cli("policy", "apply", str(good), check=True)
+    history = json.loads(daemon.cli("policy", "history", "-o", "json", check=True).stdout)
+    assert [row["version"] for row in history["items"]][:1] == [1] and "sha256" in history["items"][0]
+    changed = write(tmp_path / "q.yaml", POLICY.replace("limit_usd: 100", "limit_usd: 7"))
+    diff = json.loads(daemon.cli("policy", "diff", str(changed), "--output", "json", check=True).stdout)
+    assert "+    limit_usd: 7" in diff["diff"]
+    same = json.loads(daemon.cli("policy", "diff", str(good), "-o", "json", check=True).stdout)
+    assert same == {"diff": ""}
+
+
+def test_providers_setup_names_the_known_providers(daemon: Daemon) -> None:
+    clean(daemon.cli("providers", "setup", "nope"), 1, "unknown provider nope; known: ")
+    result = daemon.cli("providers", "setup", "nope")
+    assert "aws" in result.stderr and "local" in result.stderr
+    clean(daemon.cli("providers", "setup", "aws"), 1, "provider aws is not configured")  # known, not configured
+
+
+def test_catalog_import_normalises_the_cloud(daemon: Daemon, tmp_path: Path) -> None:
+    """' GCP ' is gcp: the daemon lowercases but keeps spaces, which made a cloud no placement ever matches."""
+    vms = write(tmp_path / "vms.csv", "InstanceType,vCPUs,MemoryGiB,AcceleratorName,AcceleratorCount,GpuInfo,"
+                                      "Region,AvailabilityZone,Price,SpotPrice\n"
+                                      "n1-standard-8,8.0,30.0,,,,asia-east1,asia-east1-a,0.44,0.08242\n")
+    imported = daemon.cli("catalog", "import", str(vms), "--cloud", " GCP ", check=True)
+    assert re.match(r"imported [1-9]\d* gcp offers from vms.csv", imported.stdout), imported.stdout
+    clouds = {i["cloud"] for i in json.loads(daemon.cli("catalog", "status", "-o", "json", check=True).stdout)}
+    assert "gcp" in clouds and all(c == c.strip().lower() for c in clouds), clouds
+    clean(daemon.cli("catalog", "import", str(vms), "--cloud", " "), 2, "--cloud is empty")
+
+
+def test_costs_csv_prints_plain_decimals(daemon: Daemon, tmp_path: Path) -> None:
+    spec = write(tmp_path / "short.yaml", "name: short\nrun: sleep 1\n")  # a CPU second: under $0.0001
+    daemon.cli("submit", str(spec), "--wait", check=True)
+    rows: list[dict[str, str]] = []
+    for _ in range(40):  # the ledger catches up within a reconcile pass or two
+        rows = list(csv.DictReader(io.StringIO(daemon.cli("costs", "--by", "job", "-o", "csv", check=True).stdout)))
+        if rows:
+            break
+        time.sleep(0.5)
+    assert rows
+    for row in rows:
+        for column in ("cost_usd", "instance_hours"):
+            assert re.fullmatch(r"\d+\.\d{6}", row[column]), row
+
+
+def _cli_with_stdin(daemon: Daemon, data: bytes, *args: str) -> subprocess.CompletedProcess[str]:
+    """Daemon.cli with bytes on stdin (it takes no stdin): `secrets set` reads the value from there."""
+    env = {**os.environ, "SPOTWISE_URL": daemon.url, "SPOTWISE_TOKEN": daemon.token,
+           "SPOTWISE_HOME": str(daemon.home / "client-home"), "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "orchestrator", *args], env=env, input=data,
+                            capture_output=True, timeout=120)
+    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(errors="replace"),
+                                       result.stderr.decode(errors="replace"))
