@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 PG_POOL_SIZE = 10
 PG_MAX_OVERFLOW = 15
+PG_CONNECT_TIMEOUT_SECONDS = 10
 _MIGRATION_LOCK_ID = 7_311_001  # advisory lock key: replicas migrate one at a time
 
 
@@ -90,7 +91,11 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW, pool_pre_ping=True)
+    # A host that drops packets (or a server that accepts and never answers) otherwise holds start-up, and every
+    # loop's reconnect, for the OS TCP timeout (minutes) with nothing logged; a URL's own ?connect_timeout= wins.
+    connect = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
+    return create_engine(url, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW, pool_pre_ping=True,
+                         connect_args=connect)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,6 +98,20 @@ def test_serve_names_an_unreachable_postgresql(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://postgres:pw@127.0.0.1:{port}/spotwise"
     refused(serve(tmp_path / "home", env={"SPOTWISE_DATABASE_URL": url}), 1,
             f"cannot reach PostgreSQL at 127.0.0.1:{port}: Connection refused")
+
+
+def test_serve_gives_up_on_a_postgresql_that_never_answers(tmp_path: Path) -> None:
+    """A listener that never speaks (a hung server, or a firewall's black hole) held start-up for the OS TCP
+    timeout, minutes with nothing said; now the default connect timeout (10 s) ends it with one line."""
+    silent = socket.create_server(("127.0.0.1", 0))  # the kernel completes the handshake; nobody answers
+    port = silent.getsockname()[1]
+    try:
+        began = time.monotonic()
+        refused(serve(tmp_path / "home", env={"SPOTWISE_DATABASE_URL": f"postgresql+psycopg://u@127.0.0.1:{port}/x"}),
+                1, f"cannot reach PostgreSQL at 127.0.0.1:{port}: connection timeout expired")
+        assert time.monotonic() - began < 40
+    finally:
+        silent.close()
 
 
 def test_sigterm_stops_cleanly_and_logs_daemon_stopped(tmp_path: Path) -> None:
