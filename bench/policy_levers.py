@@ -9,6 +9,7 @@ Run: `.venv/bin/python bench/policy_levers.py [--starts 300]`. Two tables, multi
      runs at least 2d old, as the policy's own rule allows);
    - wait out an outage: idle with no spot where the policy bridges with on-demand, wait iff spot is back next tick;
    - take spot from idle: take it iff the run will last 2 more ticks, otherwise on-demand;
+   - move zones: on spot whose run ends within the hour, move to a zone whose run lasts an hour longer;
    - and, as the last row, no oracle: the "leave on-demand" lever driven by a model fitted causally on the
      signals of table 2.
    Every oracle keeps the safety net, so none misses a deadline (the table says).
@@ -99,6 +100,22 @@ def take_spot_from_idle(state: DeadlineState, base: Decision, future: Future, st
     return base
 
 
+def move_to_a_lasting_zone(state: DeadlineState, base: Decision, future: Future, start: int) -> Decision:
+    """On spot whose run ends within the hour: move now to another zone whose run lasts at least an hour longer
+    (one changeover at spot price now, instead of the preemption's later, maybe into an outage)."""
+    if state.market is not Market.SPOT or base.market is not Market.SPOT or base.zone != state.zone:
+        return base
+    t, hour = _tick(state, start), int(round(1.0 / state.tick_hours))
+    here = future.run_left[future.zone_index[state.zone or ""], t]
+    others = [z for z in state.zones if z.available and z.zone != state.zone]
+    if here > hour or not others or state.slack - state.changeover_hours < state.safety_slack - _EPS:
+        return base
+    there = max(others, key=lambda z: future.run_left[future.zone_index[z.zone], t])
+    if future.run_left[future.zone_index[there.zone], t] >= here + hour:
+        return Decision(Market.SPOT, there.zone, "oracle: this zone's run ends first")
+    return base
+
+
 def learned_leave(traces: TraceSet, threshold: float = 0.6) -> Lever:
     """Not an oracle: leave on-demand for a run 1-2 ticks old when a logistic regression of the signals below,
     refitted every 6 h on the returning runs whose outcome is already known, gives it >= `threshold` to last
@@ -141,6 +158,7 @@ LEVERS: dict[str, Callable[[TraceSet], Lever | None]] = {
     "leave on-demand, runs >= 2d old": lambda _: leave_on_demand(2.0),
     "wait out a 1-tick outage": lambda _: wait_out_outage,
     "take spot from idle only if it lasts": lambda _: take_spot_from_idle,
+    "move off spot that ends within the hour to a zone that lasts": lambda _: move_to_a_lasting_zone,
     "not an oracle: leave young runs a causal model trusts": learned_leave,
 }
 
