@@ -23,6 +23,7 @@ from orchestrator.cli import (  # issue 4  # issue 6
     secrets,  # issue 13
 )
 from orchestrator.cli.client import ApiClient, CliError, load_settings, segment
+from orchestrator.cli.console import make_console
 from orchestrator.cli.workdir import attach_workdir  # issue 13
 from orchestrator.config import Settings
 from orchestrator.specfile import SpecError, describe_validation_error, load_spec_file
@@ -49,7 +50,7 @@ app.add_typer(alerts.app, name="alerts")  # issue 6
 app.command("costs")(costs.costs)  # issue 6
 app.add_typer(secrets.app, name="secrets")  # issue 13
 
-console = Console()
+console = make_console()
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
 FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
@@ -115,7 +116,7 @@ def submit(
     _check_output(output)
     spec = load_spec_file(file)
     api = client()
-    human = Console(stderr=True) if output == "json" else console
+    human = make_console(stderr=True) if output == "json" else console
     spec = attach_workdir(api, settings(), spec, file.parent, human)  # issue 13: pack + upload, digest on the job
     job = api.post("/v1/jobs", spec.model_dump(mode="json", exclude_unset=True))
     if output == "json" and not wait:
@@ -315,5 +316,5 @@ def _is_click_error(exc: Exception) -> bool:
 
 
 def _fail(message: str, code: int) -> None:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    make_console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
     raise SystemExit(code)

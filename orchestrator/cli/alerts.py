@@ -6,13 +6,13 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Alerts and their delivery to sinks.")
-console = Console()
+console = make_console()
 
 
 def _client() -> ApiClient:

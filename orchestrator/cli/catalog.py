@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from orchestrator.cli.client import ApiClient, CliError, load_settings
+from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Price catalogs: import offline price files, see freshness.")
-console = Console()
+console = make_console()
 
 
 @app.command("import")

@@ -8,12 +8,12 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.console import make_console
 
-console = Console()
+console = make_console()
 
 
 def _client() -> ApiClient:

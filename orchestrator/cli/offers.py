@@ -6,12 +6,12 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from orchestrator.cli.client import ApiClient, CliError, load_settings
+from orchestrator.cli.console import make_console
 
-console = Console()
+console = make_console()
 
 
 def _age(seconds: float | None) -> str:

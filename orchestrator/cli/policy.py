@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.console import make_console
 from orchestrator.policyfile import PolicyError, parse_policy
 
 app = typer.Typer(no_args_is_help=True, help="Spending and idle policies (a YAML file).")
-console = Console()
+console = make_console()
 
 
 def _client() -> ApiClient:

@@ -10,13 +10,13 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from orchestrator.cli.client import ApiClient, CliError, segment
+from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Cloud providers the daemon uses (admin only).")
-console = Console()
+console = make_console()
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
 
 

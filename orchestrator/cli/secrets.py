@@ -8,12 +8,12 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from orchestrator.cli.client import ApiClient, CliError, segment
+from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Secrets jobs reference by name (values are never shown).")
-console = Console()
+console = make_console()
 Team = Annotated[str | None, typer.Option(help="team scope (admin tokens; default: admin-wide)")]
 
 

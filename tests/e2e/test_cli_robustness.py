@@ -141,3 +141,25 @@ def _cli_with_stdin(daemon: Daemon, data: bytes, *args: str) -> subprocess.Compl
                             capture_output=True, timeout=120)
     return subprocess.CompletedProcess(result.args, result.returncode, result.stdout.decode(errors="replace"),
                                        result.stderr.decode(errors="replace"))
+
+
+def test_piped_output_is_not_wrapped_at_80_columns(daemon: Daemon, tmp_path: Path) -> None:
+    """Not a terminal and no COLUMNS (a pipe, a CI log): rich wrapped at 80 columns, so `jobs list | grep` saw half
+    rows and a long error came out on three lines. Each row and each error is now one line."""
+    name = "piped-" + "n" * 110
+    job = daemon.api("POST", "/v1/jobs", json={"name": name, "team": "piped", "run": "true"})
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env.update({"SPOTWISE_URL": daemon.url, "SPOTWISE_TOKEN": daemon.token,
+                "SPOTWISE_HOME": str(tmp_path / "client-home")})
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "orchestrator", *args], env=env, capture_output=True, text=True,
+                              timeout=120)
+
+    listed = run("jobs", "list", "--team", "piped")
+    assert listed.returncode == 0, listed.stderr
+    assert any(job["id"] in line and name in line for line in listed.stdout.splitlines()), listed.stdout
+    missing = "j-" + "0" * 100
+    shown = run("jobs", "show", missing)
+    assert shown.returncode == 1
+    assert any(line.startswith("error:") and missing in line for line in shown.stderr.splitlines()), shown.stderr
