@@ -31,6 +31,9 @@ def list_alerts(kind: str | None = None, limit: int = 50,
     if output == "json":
         print(json.dumps(data, indent=2))
         return
+    if not data["items"]:
+        console.print("no alerts" + (f" of kind {kind!r}" if kind else ""))
+        return
     table = Table()
     for column in ("TIME", "KIND", "SEVERITY", "TEAM", "SUBJECT", "DELIVERY"):
         table.add_column(column)

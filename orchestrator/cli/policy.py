@@ -94,6 +94,9 @@ def history(output: Annotated[str, typer.Option("--output", "-o", help="table or
     if output == "json":
         print(json.dumps(data, indent=2))
         return
+    if not data["items"]:
+        console.print("no policy applied yet ('spotwise policy apply FILE')")
+        return
     for row in data["items"]:
         console.print(f"{row['version']:>4}  {row['applied_at']}  {row['sha256'][:12]}  {row['applied_by']}",
                       highlight=False)

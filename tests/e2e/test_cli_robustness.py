@@ -88,6 +88,7 @@ def test_a_bad_output_mode_is_a_usage_error_before_anything_is_sent(daemon: Daem
 
 
 def test_policy_history_and_diff_print_json(daemon: Daemon, tmp_path: Path) -> None:
+    assert "no policy applied yet" in daemon.cli("policy", "history", check=True).stdout  # was: nothing at all
     good = write(tmp_path / "p.yaml", POLICY)
     daemon.cli("policy", "apply", str(good), check=True)
     history = json.loads(daemon.cli("policy", "history", "-o", "json", check=True).stdout)
@@ -163,3 +164,9 @@ def test_piped_output_is_not_wrapped_at_80_columns(daemon: Daemon, tmp_path: Pat
     shown = run("jobs", "show", missing)
     assert shown.returncode == 1
     assert any(line.startswith("error:") and missing in line for line in shown.stderr.splitlines()), shown.stderr
+
+
+def test_empty_alert_list_says_so(daemon: Daemon) -> None:
+    """An empty table (header and borders only) read like a rendering fault."""
+    result = daemon.cli("alerts", "list", "--kind", "no.such.kind", check=True)
+    assert result.stdout.strip() == "no alerts of kind 'no.such.kind'"
