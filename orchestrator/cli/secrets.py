@@ -57,6 +57,10 @@ def secrets_list(team: Team = None, output: Annotated[str, typer.Option("--outpu
 
         print(json.dumps(data, indent=2))
         return
+    if not data["items"]:
+        console.print("no secrets" + (f" for team {team}" if team else "") + " ('spotwise secrets set NAME')")
+        return
+    console.print(f"{'NAME':<32} {'SCOPE':<16} UPDATED", highlight=False)
     for item in data["items"]:
         console.print(f"{item['name']:<32} {item['scope']:<16} {item['updated_at']}", highlight=False)
 

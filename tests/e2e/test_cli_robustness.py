@@ -170,3 +170,6 @@ def test_empty_alert_list_says_so(daemon: Daemon) -> None:
     """An empty table (header and borders only) read like a rendering fault."""
     result = daemon.cli("alerts", "list", "--kind", "no.such.kind", check=True)
     assert result.stdout.strip() == "no alerts of kind 'no.such.kind'"
+    listed = daemon.cli("secrets", "list", check=True).stdout.splitlines()  # other tests' secrets may be here
+    assert listed[0].split() == ["NAME", "SCOPE", "UPDATED"] or listed == [
+        "no secrets ('spotwise secrets set NAME')"], listed
