@@ -22,6 +22,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from orchestrator.models import store_url_problem
+
 # Every interval and timeout: zero or less made a loop spin (reconcile at -5 s took 95% of a CPU).
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 # Durations, rates and hours where 0 means "none" (no grace, no back-off, no limit); negative is a mistake.
@@ -202,6 +204,16 @@ class Settings(BaseSettings):
         own = self._refresh_overrides.get(provider, {})
         return (own.get("spot_price_refresh_seconds", self.spot_price_refresh_seconds),
                 own.get("instance_type_refresh_seconds", self.instance_type_refresh_seconds))
+
+    @field_validator("checkpoint_store")
+    @classmethod
+    def _usable_store(cls, value: str) -> str:
+        """The default store of every job without its own: a typo surfaced only when the first agent failed to
+        upload a checkpoint, after hours of training. The same rule as a spec's checkpoint.store."""
+        problem = store_url_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("log_format")
     @classmethod

@@ -11,6 +11,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
 from pydantic import (
     BaseModel,
@@ -52,6 +53,21 @@ MAX_GPUS_PER_NODE = 16  # the largest real shape (GCP a2-megagpu-16g); more can 
 # Checkpoint store URL schemes the agent has a backend for (orchestrator/checkpoint/backends.py: open_backend).
 CHECKPOINT_SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "abfss", "file")
 TEAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # one rule for specs, tokens and secrets
+
+
+def store_url_problem(url: str) -> str | None:
+    """Why the agent could not use this checkpoint store URL (None: it can). Mirrors
+    checkpoint/backends.open_backend; used for a spec's checkpoint.store and the daemon's checkpoint_store."""
+    schemes = ", ".join(f"{s}://" for s in CHECKPOINT_SCHEMES)
+    parsed = urlparse(url)
+    if parsed.scheme not in CHECKPOINT_SCHEMES:
+        return f"{url!r} is not a supported store URL; use one of {schemes} (e.g. s3://bucket/prefix)"
+    if parsed.scheme == "file":
+        if parsed.netloc or not parsed.path.startswith("/"):
+            return f"{url!r}: write a file store with an absolute path, e.g. file:///shared/checkpoints"
+    elif not parsed.netloc:
+        return f"{url!r} names no bucket; write it like {parsed.scheme}://BUCKET/PREFIX"
+    return None
 
 
 def parse_duration(value: Any) -> timedelta:

@@ -9,12 +9,11 @@ from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from orchestrator.models import CHECKPOINT_SCHEMES, MAX_GPUS_PER_NODE, CheckpointSpec, JobSpec, Resources
+from orchestrator.models import MAX_GPUS_PER_NODE, CheckpointSpec, JobSpec, Resources, store_url_problem
 
 TOO_DEEP = "nested too deeply; a job spec is a few levels of fields, lists and mappings"
 
@@ -125,23 +124,9 @@ def _checkpoint_problems(ckpt: CheckpointSpec | None) -> Iterator[str]:
     if not ckpt.dir.startswith("/") or ".." in ckpt.dir.split("/"):
         yield f"checkpoint.dir: {ckpt.dir!r} must be an absolute path without '..', e.g. /ckpt"
     if ckpt.store is not None:
-        problem = _store_problem(ckpt.store)
+        problem = store_url_problem(ckpt.store)
         if problem:
             yield f"checkpoint.store: {problem}"
-
-
-def _store_problem(url: str) -> str | None:
-    """Why the agent could not use this store URL (None: it can). Mirrors checkpoint/backends.open_backend."""
-    schemes = ", ".join(f"{s}://" for s in CHECKPOINT_SCHEMES)
-    parsed = urlparse(url)
-    if parsed.scheme not in CHECKPOINT_SCHEMES:
-        return f"{url!r} is not a supported store URL; use one of {schemes} (e.g. s3://bucket/prefix)"
-    if parsed.scheme == "file":
-        if parsed.netloc or not parsed.path.startswith("/"):
-            return f"{url!r}: write a file store with an absolute path, e.g. file:///shared/checkpoints"
-    elif not parsed.netloc:
-        return f"{url!r} names no bucket; write it like {parsed.scheme}://BUCKET/PREFIX"
-    return None
 
 
 def _exit_code_problems(codes: list[int]) -> Iterator[str]:

@@ -63,8 +63,11 @@ def config_file(tmp_path: Path, text: str) -> dict[str, str]:
     ([], {"SPOTWISE_RECONCILE_INTERVAL_SECONDS": "-5"}, 1,
      "reconcile_interval_seconds: Input should be greater than 0"),
     ([], {"SPOTWISE_HEARTBEAT_TIMEOUT_SECONDS": "0"}, 1, "heartbeat_timeout_seconds: Input should be greater than 0"),
+    ([], {"SPOTWISE_CHECKPOINT_STORE": "ftp://host/ckpt"}, 1,
+     "checkpoint_store: 'ftp://host/ckpt' is not a supported store URL; use one of s3://"),
+    ([], {"SPOTWISE_CHECKPOINT_STORE": "file://relative/ckpt"}, 1, "write a file store with an absolute path"),
 ], ids=["port-too-big", "port-negative", "env-port", "providers-json", "mysql", "missing-config", "unknown-provider",
-        "negative-interval", "zero-timeout"])
+        "negative-interval", "zero-timeout", "checkpoint-store-scheme", "checkpoint-store-relative"])
 def test_serve_refuses_a_bad_configuration(tmp_path: Path, args: list[str], env: dict[str, str], code: int,
                                            expected: str) -> None:
     refused(serve(tmp_path / "home", *args, env=env), code, expected)
