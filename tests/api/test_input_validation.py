@@ -137,6 +137,16 @@ def test_bad_json_names_line_and_column(api: TestClient, admin: dict[str, str]) 
     assert response.json()["error"]["message"] == "request body is not valid JSON at line 2, column 10: Expecting value"
 
 
+def test_a_repeated_key_in_a_json_spec_is_422(api: TestClient, admin: dict[str, str]) -> None:
+    """JSON keeps the last of a repeated key: {"spot": true, "spot": false} ran on-demand without a word."""
+    body = b'{"name": "dup", "run": "true", "resources": {"spot": true, "spot": false}}'
+    response = api.post("/v1/jobs", content=body, headers={**admin, "content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == {"code": "invalid_spec", "message": "duplicate key 'spot'; give each field once",
+                                        "details": ["duplicate key 'spot'; give each field once"]}
+    assert api.get("/v1/jobs", params={"name": "dup"}, headers=admin).json()["items"] == []
+
+
 @pytest.mark.parametrize("limit", [-5, 0, 501])
 def test_alert_limit_out_of_range_is_422(api: TestClient, admin: dict[str, str], limit: int) -> None:
     response = api.get("/v1/alerts", params={"limit": limit}, headers=admin)
