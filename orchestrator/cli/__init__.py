@@ -125,7 +125,13 @@ def submit(
     # With --output json, stdout carries only the JSON: progress goes to stderr.
     human.print(f"submitted job [bold]{job['id']}[/] ({job['name']}, team {job['team']})")
     if wait:
-        final = watch(api, job["id"], out=human)
+        try:
+            final = watch(api, job["id"], out=human)
+        except KeyboardInterrupt:  # Ctrl-C stops the following, not the job: say so, and how to get back to it
+            make_console(stderr=True).print(
+                f"stopped following {job['id']}; the job keeps running: follow it with 'spotwise jobs logs -f "
+                f"{job['id']}', stop it with 'spotwise jobs cancel {job['id']}'", highlight=False)
+            raise typer.Exit(130) from None
         if output == "json":
             print(json.dumps(final, indent=2))
         raise typer.Exit(0 if final["state"] == "SUCCEEDED" else 1)

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -173,3 +174,27 @@ def test_empty_alert_list_says_so(daemon: Daemon) -> None:
     listed = daemon.cli("secrets", "list", check=True).stdout.splitlines()  # other tests' secrets may be here
     assert listed[0].split() == ["NAME", "SCOPE", "UPDATED"] or listed == [
         "no secrets ('spotwise secrets set NAME')"], listed
+
+
+def test_ctrl_c_on_submit_wait_leaves_the_job_running_and_says_how_to_follow(daemon: Daemon, tmp_path: Path) -> None:
+    """Ctrl-C ended `submit --wait` with exit 130 and not a word: users could not tell whether the job had stopped."""
+    spec = write(tmp_path / "sleeper.yaml", "name: ctrl-c\nteam: ctrl-c\nrun: sleep 120\n")
+    env = {**os.environ, "SPOTWISE_URL": daemon.url, "SPOTWISE_TOKEN": daemon.token,
+           "SPOTWISE_HOME": str(tmp_path / "client-home"), "COLUMNS": "400"}
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "submit", str(spec), "--wait"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not daemon.api("GET", "/v1/jobs", params={"team": "ctrl-c"})["items"]:
+            assert time.monotonic() < deadline and proc.poll() is None, "the job was never submitted"
+            time.sleep(0.2)
+        time.sleep(1.0)  # into the follow loop
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    job = daemon.api("GET", "/v1/jobs", params={"team": "ctrl-c"})["items"][0]
+    assert proc.returncode == 130, (out, err)
+    assert f"stopped following {job['id']}; the job keeps running" in err and "Traceback" not in err, err
+    assert job["state"] not in ("CANCELLED", "FAILED", "SUCCEEDED")
+    daemon.api("POST", f"/v1/jobs/{job['id']}/cancel")
