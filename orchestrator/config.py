@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from orchestrator.models import store_url_problem
+from orchestrator.strictyaml import load_strict
 
 # Every interval and timeout: zero or less made a loop spin (reconcile at -5 s took 95% of a CPU).
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -63,7 +64,7 @@ class _ConfigFile(YamlConfigSettingsSource):
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read config file {file_path}: {exc}") from None
         try:
-            data = yaml.safe_load(text)
+            data = load_strict(text)  # a second `providers:` silently replaced the first
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {file_path} is not valid YAML{_yaml_where(exc)}") from None
         if data is None:

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from orchestrator.strictyaml import load_strict
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SCOPE = re.compile(r"^(global|team:[\w.-]+|project:[\w.-]+|label:[\w./-]+=[\w./-]*)$")
@@ -193,7 +195,7 @@ def parse_policy(text: str, source: str = "policy", *, stored: bool = False) -> 
     infinite numbers) are skipped, so a policy in force always reads back and the loops keep enforcing it."""
     try:
         root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        data = yaml.safe_load(text) if stored else load_strict(text)  # a repeated key: refused in new files
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""

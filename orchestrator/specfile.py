@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.models import MAX_GPUS_PER_NODE, CheckpointSpec, JobSpec, Resources, store_url_problem
+from orchestrator.strictyaml import load_strict
 
 TOO_DEEP = "nested too deeply; a job spec is a few levels of fields, lists and mappings"
 
@@ -142,27 +143,6 @@ def _deadline_problems(spec: JobSpec, now: datetime) -> Iterator[str]:
                "later time or a duration like '52h'")
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses duplicate keys: specs are strict, and last-wins silently dropped a setting."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue  # '<<: *base' overrides are YAML's own feature, not duplicates
-            key = self.construct_object(key_node, deep=True)
-            try:
-                first = seen.get(key)
-            except TypeError:
-                continue  # an unhashable key: the base class reports it
-            if first is not None:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r} (first at line {first}); give each field once",
-                    key_node.start_mark)
-            seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)
-
-
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """json.loads hook: a spec with a field given twice is refused like a YAML one (last-wins silently dropped
     one). Checks the count only (a few microseconds a submission); the loop runs only to name the key."""
@@ -179,7 +159,7 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def load_spec_text(text: str, source: str = "spec") -> JobSpec:
     """YAML (a superset of JSON) text -> JobSpec, checked as a new submission (a file is always about to be one)."""
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = load_strict(text)
     except RecursionError:
         raise SpecError(source, [TOO_DEEP]) from None
     except yaml.YAMLError as exc:

@@ -81,6 +81,8 @@ def test_serve_refuses_a_bad_config_file(tmp_path: Path) -> None:
     refused(serve(home, env=config_file(tmp_path, "reconcile_interval_seconds: -5\n")), 1,
             "reconcile_interval_seconds: Input should be greater than 0")
     refused(serve(home, env=config_file(tmp_path, "- port\n")), 1, "must be a mapping of settings")
+    refused(serve(home, env=config_file(tmp_path, "providers:\n  local: {}\nport: 8470\nproviders:\n  aws: {}\n")),
+            1, "is not valid YAML at line 4, column 1: duplicate key 'providers' (first at line 1)")
 
 
 @pytest.mark.parametrize("command", [["jobs", "list"], ["catalog", "status"], ["offers"], ["jobs", "show", "j-1"]])
@@ -200,6 +202,9 @@ def test_policy_files_that_silently_did_harm_are_refused(daemon: Daemon, tmp_pat
     assert unknown.status_code == 422
     assert ("unknown field 'bogus'; valid fields are: name, scope, period, timezone, limit_usd, thresholds, "
             "forecast_alert") in unknown.json()["error"]["message"]
+    twice = _apply(daemon, budget + "    limit_usd: 100000\n")  # which limit? YAML kept the last, silently
+    assert twice.status_code == 422
+    assert "line 5: not valid YAML: duplicate key 'limit_usd' (first at line 4)" in twice.json()["error"]["message"]
     assert daemon.api("GET", "/v1/policies/current")["text"] == budget  # nothing refused was applied
     cleared = _apply(daemon, "budgets: []\ncaps: []\nidle: []\n")  # the explicit way still removes everything
     assert cleared.status_code == 200 and cleared.json()["changed"]

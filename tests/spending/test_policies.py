@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,8 @@ from orchestrator.idle import record_sample, sweep_idle
 from orchestrator.policyfile import PolicyError, parse_policy
 from orchestrator.runtime import build_runtime
 from orchestrator.store.db import transaction
-from orchestrator.store.tables import Alert, Instance, Job
+from orchestrator.store.tables import Alert, Instance, Job, PolicyVersion
+from orchestrator.store.types import utcnow
 from orchestrator.tokens import create_api_token
 from policies.budget import evaluate, overspend_bound, period_bounds
 from policies.idle import Sample, idle_verdict
@@ -217,3 +219,19 @@ def test_block_stays_while_releasing_its_waiting_jobs_would_cross_it_again(sessi
         policy_store.apply(s, policy.format(limit=100))  # the release now fits: $5 + $60 < $100
     report = sweep_budgets(sessions, {"local": provider}, 60, now=at)  # type: ignore[dict-item]
     assert not report.blocked_scopes and report.unblocked == 1
+
+
+def test_versions_applied_before_a_rule_was_added_still_read_back(sessions: sessionmaker[Session]) -> None:
+    """Rules for new files (no empty file, no infinite numbers, no repeated key) must never make the policy in force
+    unreadable: the loops read it on every sweep and would stop enforcing budgets. Rows as an older daemon stored
+    them, read through the loops' own path."""
+    budget = "budgets:\n  - name: b\n    period: monthly\n    limit_usd: 100\n"
+    for version, text in enumerate(("", budget + "    limit_usd: 250\n"), start=1):
+        with transaction(sessions) as s:
+            s.add(PolicyVersion(version=version, text=text, sha256=hashlib.sha256(text.encode()).hexdigest(),
+                                applied_at=utcnow(), applied_by="older daemon"))
+        with transaction(sessions) as s:
+            policy = policy_store.current_policy(s)
+        assert [b.limit_usd for b in policy.budgets] == ([] if version == 1 else [250])  # YAML's last-wins
+        with pytest.raises(PolicyError), transaction(sessions) as s:  # the same text is refused as a new file
+            policy_store.apply(s, text)
