@@ -21,6 +21,7 @@ import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select, text
 
+from orchestrator.alerts.checks import alert_config_problems
 from orchestrator.api import create_app
 from orchestrator.api.inflight import API_THREADS
 from orchestrator.config import Settings
@@ -30,7 +31,7 @@ from orchestrator.logs import configure_logging, get_logger
 from orchestrator.loops import add_spending_loops
 from orchestrator.pricing import add_price_loop
 from orchestrator.reconcile import Reconciler
-from orchestrator.runtime import Runtime, build_runtime
+from orchestrator.runtime import Runtime, StartupError, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import ApiToken
 from orchestrator.tokens import create_api_token, hash_token
@@ -137,6 +138,9 @@ def _log_failure(name: str) -> Callable[[Exception], None]:
 
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_format, settings.log_level)
+    problems = alert_config_problems(settings.alert_sinks, settings.alert_routes)
+    if problems:  # before the database and the loops: nothing has started that would need stopping
+        raise StartupError("alert settings cannot work: " + "; ".join(problems))
     db_file = sqlite_path(settings.effective_database_url)
     guard = SqliteGuard(db_file) if db_file is not None else None
     if guard is not None:

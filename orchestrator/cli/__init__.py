@@ -322,5 +322,5 @@ def _is_click_error(exc: Exception) -> bool:
 
 
 def _fail(message: str, code: int) -> None:
-    make_console(stderr=True).print(f"[red]error:[/] {message}", highlight=False)
+    make_console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line
     raise SystemExit(code)

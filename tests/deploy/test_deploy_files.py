@@ -17,6 +17,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from orchestrator.alerts.checks import alert_config_problems
 from orchestrator.config import Settings
 from orchestrator.policyfile import parse_policy
 from providers.aws.config import AWSConfig
@@ -107,6 +108,7 @@ def test_compose_file_parses_with_the_daemon_and_postgresql() -> None:
 
 def _check_settings(raw: dict[str, Any], tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, **raw)  # extra="forbid": a misspelt key fails here
+    assert alert_config_problems(settings.alert_sinks, settings.alert_routes) == []  # serve's start-up check
     parsers = {"aws": lambda c: AWSConfig.parse(c, home=tmp_path), "gcp": GCPSettings.parse,
                "azure": lambda c: AzureConfig.from_dict(c, home=tmp_path)}
     for name, section in settings.providers.items():

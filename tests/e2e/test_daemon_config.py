@@ -98,6 +98,24 @@ def test_client_commands_print_a_bad_config_as_one_error_line(tmp_path: Path, co
             result.stderr + result.stdout)
 
 
+def test_serve_refuses_alert_settings_that_cannot_work(tmp_path: Path) -> None:
+    """A misspelt sink type was a multi-line pydantic error after `daemon_starting`; a route to a sink that does
+    not exist dropped its alerts silently; a webhook URL without a scheme failed every retry until it gave up."""
+    text = ("alert_sinks:\n"
+            "  ops: {type: webhok, url: 'https://hooks.example.com/a'}\n"
+            "  hook: {type: webhook, url: 'hooks.example.com/b', secret: s}\n"
+            "  team: {type: slack, url: 'https://hooks.slack.com/services/T/B/x'}\n"
+            "alert_routes:\n"
+            "  - {kinds: ['cost.*'], sinks: [team, pager], min_severity: warn}\n")
+    result = serve(tmp_path / "home", env=config_file(tmp_path, text))
+    refused(result, 1, "cannot start the daemon: alert settings cannot work: alert_sinks.ops: Input tag 'webhok'")
+    out = result.stderr + result.stdout
+    assert "alert_sinks.hook.url: must be an http:// or https:// URL with a host" in out
+    assert "alert_routes.0.sinks: no sink named 'pager'; configured sinks: hook, ops, team" in out
+    assert "alert_routes.0.min_severity: 'warn' is not one of info, warning, critical" in out
+    assert "daemon_starting" not in out and "pydantic.dev" not in out
+
+
 def test_serve_names_an_unreachable_postgresql(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     url = f"postgresql+psycopg://postgres:pw@127.0.0.1:{port}/spotwise"
