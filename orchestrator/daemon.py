@@ -8,6 +8,7 @@ running (a daemon restart must not cost anyone their job).
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import os
 import signal
@@ -136,18 +137,43 @@ def _log_failure(name: str) -> Callable[[Exception], None]:
     return LoopFailures(name).failed
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The API's listening socket, bound before anything else starts and handed to uvicorn.
+
+    Why: uvicorn bound it last, after migrations and the loops had started, and a port in use or a host that
+    does not resolve ended in its own 'ERROR: [Errno 98] ...' and exit code 3. Bound here, the same mistakes
+    are one line before any work, and there is no window in which another process can take the port."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror} (SPOTWISE_HOST / --host)") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts reuse the port
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        hint = ("; another process (another spotwise serve?) listens there: stop it or pick another port "
+                "(SPOTWISE_PORT / --port)") if exc.errno == errno.EADDRINUSE else ""
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
+    return sock
+
+
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_format, settings.log_level)
     problems = alert_config_problems(settings.alert_sinks, settings.alert_routes)
     if problems:  # before the database and the loops: nothing has started that would need stopping
         raise StartupError("alert settings cannot work: " + "; ".join(problems))
+    sock = listen(settings.host, settings.port)
     db_file = sqlite_path(settings.effective_database_url)
     guard = SqliteGuard(db_file) if db_file is not None else None
-    if guard is not None:
-        guard.acquire()  # SQLite: one replica only; a second `serve` exits here with a clear message
     try:
+        if guard is not None:
+            guard.acquire()  # SQLite: one replica only; a second `serve` exits here with a clear message
         rt = build_runtime(settings)
     except BaseException:
+        sock.close()
         if guard is not None:
             guard.release()
         raise
@@ -167,8 +193,9 @@ def serve(settings: Settings) -> None:
     gc.freeze()
     server = _Server(config)
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         loops.stop()
         rt.close()
         if guard is not None:

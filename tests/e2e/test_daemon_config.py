@@ -116,6 +116,20 @@ def test_serve_refuses_alert_settings_that_cannot_work(tmp_path: Path) -> None:
     assert "daemon_starting" not in out and "pydantic.dev" not in out
 
 
+def test_serve_says_when_it_cannot_listen(tmp_path: Path) -> None:
+    """uvicorn bound the port last, after migrations and loops, and said 'ERROR: [Errno 98] ...' with exit 3."""
+    taken = socket.create_server(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    try:
+        result = serve(tmp_path / "home", "--port", str(port))
+        refused(result, 1, f"cannot listen on 127.0.0.1:{port}: Address already in use; another process")
+        assert "daemon_starting" not in result.stdout + result.stderr  # refused before any work
+    finally:
+        taken.close()
+    refused(serve(tmp_path / "home", env={"SPOTWISE_HOST": "no-such-host.invalid"}), 1,
+            "cannot listen on no-such-host.invalid:")
+
+
 def test_serve_names_an_unreachable_postgresql(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     url = f"postgresql+psycopg://postgres:pw@127.0.0.1:{port}/spotwise"
