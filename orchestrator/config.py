@@ -32,6 +32,9 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=1)]
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
 class ConfigError(ValueError):
     """The configuration cannot be read (missing file, bad YAML, bad JSON in a variable): one line says which
     file or variable and what is wrong, for `spotwise serve` to print instead of a traceback."""
@@ -214,6 +217,23 @@ class Settings(BaseSettings):
         problem = store_url_problem(value) if value else None
         if problem:
             raise ValueError(problem)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        """'verbose' or 'warn' fell back to info without a word (logging.getattr default)."""
+        if value.lower() not in LOG_LEVELS:
+            raise ValueError(f"log_level must be one of: {', '.join(LOG_LEVELS)}, not {value!r}")
+        return value.lower()
+
+    @field_validator("carbon_prices")
+    @classmethod
+    def _carbon_prices_are_costs(cls, value: dict[str, float]) -> dict[str, float]:
+        """A negative (or infinite) price per kg CO2e would make placement prefer the dirtiest grid."""
+        for team, price in value.items():
+            if not (price >= 0 and price != float("inf")):
+                raise ValueError(f"carbon_prices.{team}: must be a finite USD amount >= 0 per kg CO2e, not {price}")
         return value
 
     @field_validator("log_format")

@@ -66,8 +66,11 @@ def config_file(tmp_path: Path, text: str) -> dict[str, str]:
     ([], {"SPOTWISE_CHECKPOINT_STORE": "ftp://host/ckpt"}, 1,
      "checkpoint_store: 'ftp://host/ckpt' is not a supported store URL; use one of s3://"),
     ([], {"SPOTWISE_CHECKPOINT_STORE": "file://relative/ckpt"}, 1, "write a file store with an absolute path"),
+    ([], {"SPOTWISE_LOG_LEVEL": "verbose"}, 1, "log_level must be one of: debug, info, warning, error, critical"),
+    ([], {"SPOTWISE_CARBON_PRICES": '{"vision": -5}'}, 1, "carbon_prices.vision: must be a finite USD amount >= 0"),
 ], ids=["port-too-big", "port-negative", "env-port", "providers-json", "mysql", "missing-config", "unknown-provider",
-        "negative-interval", "zero-timeout", "checkpoint-store-scheme", "checkpoint-store-relative"])
+        "negative-interval", "zero-timeout", "checkpoint-store-scheme", "checkpoint-store-relative", "log-level",
+        "negative-carbon-price"])
 def test_serve_refuses_a_bad_configuration(tmp_path: Path, args: list[str], env: dict[str, str], code: int,
                                            expected: str) -> None:
     refused(serve(tmp_path / "home", *args, env=env), code, expected)
