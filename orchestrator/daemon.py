@@ -137,12 +137,14 @@ def _log_failure(name: str) -> Callable[[Exception], None]:
     return LoopFailures(name).failed
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """The API's listening socket, bound before anything else starts and handed to uvicorn.
+def bind_api_socket(host: str, port: int) -> socket.socket:
+    """The API's socket, bound before anything else starts, listening only once the API is about to serve.
 
     Why: uvicorn bound it last, after migrations and the loops had started, and a port in use or a host that
     does not resolve ended in its own 'ERROR: [Errno 98] ...' and exit code 3. Bound here, the same mistakes
-    are one line before any work, and there is no window in which another process can take the port."""
+    are one line before any work. Not listening yet keeps connections refused (not queued unanswered) while this
+    replica migrates, so clients and proxies move on. (With SO_REUSEADDR, which restarts need, a second process
+    may still bind the port before this one listens; `start_listening` reports that the same way.)"""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as exc:
@@ -151,13 +153,23 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts reuse the port
         sock.bind(address)
-        sock.listen(2048)
     except OSError as exc:
         sock.close()
-        hint = ("; another process (another spotwise serve?) listens there: stop it or pick another port "
-                "(SPOTWISE_PORT / --port)") if exc.errno == errno.EADDRINUSE else ""
-        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
+        raise _cannot_listen(host, port, exc) from None
     return sock
+
+
+def start_listening(sock: socket.socket, host: str, port: int) -> None:
+    try:
+        sock.listen(2048)  # uvicorn's default backlog
+    except OSError as exc:
+        raise _cannot_listen(host, port, exc) from None
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> StartupError:
+    hint = ("; another process (another spotwise serve?) listens there: stop it or pick another port "
+            "(SPOTWISE_PORT / --port)") if exc.errno == errno.EADDRINUSE else ""
+    return StartupError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}")
 
 
 def serve(settings: Settings) -> None:
@@ -165,7 +177,7 @@ def serve(settings: Settings) -> None:
     problems = alert_config_problems(settings.alert_sinks, settings.alert_routes)
     if problems:  # before the database and the loops: nothing has started that would need stopping
         raise StartupError("alert settings cannot work: " + "; ".join(problems))
-    sock = listen(settings.host, settings.port)
+    sock = bind_api_socket(settings.host, settings.port)
     db_file = sqlite_path(settings.effective_database_url)
     guard = SqliteGuard(db_file) if db_file is not None else None
     try:
@@ -193,6 +205,7 @@ def serve(settings: Settings) -> None:
     gc.freeze()
     server = _Server(config)
     try:
+        start_listening(sock, settings.host, settings.port)
         server.run(sockets=[sock])
     finally:
         sock.close()
