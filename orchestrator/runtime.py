@@ -62,9 +62,8 @@ def check_provider_names(names: list[str]) -> None:
 
 
 def build_providers(settings: Settings) -> tuple[dict[str, Provider], dict[str, str]]:
-    """Create each configured provider; one whose section or SDK is bad is reported, not fatal (an unknown name is:
-    check_provider_names)."""
-    check_provider_names(list(settings.providers))
+    """Create each configured provider; one whose section or SDK is bad is reported, not fatal (an unknown name is
+    refused earlier, by build_runtime's check_provider_names)."""
     built: dict[str, Provider] = {}
     errors: dict[str, str] = {}
     for name, options in settings.providers.items():

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from orchestrator.cli import (  # issue 4  # issue 6
@@ -22,11 +21,11 @@ from orchestrator.cli import (  # issue 4  # issue 6
     render,
     secrets,  # issue 13
 )
-from orchestrator.cli.client import ApiClient, CliError, load_settings, segment
+from orchestrator.cli.client import ApiClient, CliError, check_output, load_settings, segment
 from orchestrator.cli.console import make_console
 from orchestrator.cli.workdir import attach_workdir  # issue 13
 from orchestrator.config import Settings
-from orchestrator.specfile import SpecError, describe_validation_error, load_spec_file
+from orchestrator.specfile import SpecError, load_spec_file
 
 app = typer.Typer(
     add_completion=False,
@@ -63,14 +62,8 @@ def client() -> ApiClient:
     return ApiClient.from_settings(settings())
 
 
-def _check_output(output: str) -> None:
-    """Before any request: a bad -o must not fail only after the job was submitted (or cancelled)."""
-    if output not in ("table", "json"):
-        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
-
-
 def _emit(data: Any, output: str, table: Any) -> None:
-    _check_output(output)
+    check_output(output)
     if output == "json":
         print(json.dumps(data, indent=2))
     else:
@@ -88,18 +81,8 @@ def serve(
     from orchestrator.runtime import StartupError
     from orchestrator.store.db import DatabaseError
 
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    try:  # the flags are validated like the file and environment (model_copy(update=...) validated nothing)
-        config = Settings(**overrides)
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    except ValidationError as exc:
-        flagged = [e for e in exc.errors() if e["loc"] and e["loc"][0] in overrides]
-        if flagged:
-            name = str(flagged[0]["loc"][0])
-            message = flagged[0]["msg"].removeprefix("Value error, ")
-            raise CliError(f"--{name} {overrides[name]}: {message}", exit_code=2) from None
-        raise CliError("bad configuration: " + "; ".join(describe_validation_error(exc, Settings))) from None
+    # The flags are validated like the file and environment (model_copy(update=...) validated nothing).
+    config = load_settings(**{k: v for k, v in {"host": host, "port": port}.items() if v is not None})
     try:
         run_daemon(config)
     except (ConfigError, StartupError, DatabaseError) as exc:  # one line, not a traceback
@@ -113,7 +96,7 @@ def submit(
     output: Output = "table",
 ) -> None:
     """Submit a job from a YAML or JSON spec file."""
-    _check_output(output)
+    check_output(output)
     spec = load_spec_file(file)
     api = client()
     human = make_console(stderr=True) if output == "json" else console
@@ -173,7 +156,7 @@ def jobs_list(
     output: Output = "table",
 ) -> None:
     """Jobs, newest first."""
-    _check_output(output)
+    check_output(output)
     params: dict[str, Any] = {"team": team, "limit": limit}
     if state:
         params["state"] = [s.upper() for s in state]
@@ -184,7 +167,7 @@ def jobs_list(
 @jobs_app.command("show")
 def jobs_show(job_id: str, output: Output = "table") -> None:
     """One job with its attempts and events."""
-    _check_output(output)
+    check_output(output)
     path = f"/v1/jobs/{segment(job_id, 'job id')}"
     api = client()
     job = api.get(path)
@@ -195,7 +178,7 @@ def jobs_show(job_id: str, output: Output = "table") -> None:
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: str, output: Output = "table") -> None:
     """Cancel a job; its instance is terminated by the next reconcile pass."""
-    _check_output(output)
+    check_output(output)
     job = client().post(f"/v1/jobs/{segment(job_id, 'job id')}/cancel")
     _emit(job, output, lambda: console.print(f"job {job['id']} is {job['state']}"))
 
@@ -227,7 +210,7 @@ def tokens_create(
     output: Output = "table",
 ) -> None:
     """Create an API token; it is shown once."""
-    _check_output(output)  # before creating it: a token made but never printed is lost
+    check_output(output)  # before creating it: a token made but never printed is lost
     if admin == (team is not None):
         raise CliError("give --team NAME for a team token, or --admin for an admin token", exit_code=2)
     body = {"team": team, "admin": admin, "name": name, "expires_in_hours": expires_in_hours}

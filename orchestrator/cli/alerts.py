@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.client import ApiClient, CliError, check_output
 from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Alerts and their delivery to sinks.")
@@ -25,8 +25,7 @@ def _client() -> ApiClient:
 def list_alerts(kind: str | None = None, limit: int = 50,
                 output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table") -> None:
     """Recent alerts, newest first, with each sink's delivery state."""
-    if output not in ("table", "json"):
-        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
+    check_output(output)
     data = _client().get("/v1/alerts", kind=kind, limit=limit)
     if output == "json":
         print(json.dumps(data, indent=2))

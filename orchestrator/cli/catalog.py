@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError, load_settings
+from orchestrator.cli.client import ApiClient, CliError, check_output, load_settings
 from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Price catalogs: import offline price files, see freshness.")
@@ -29,8 +29,7 @@ def import_file(
     output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
 ) -> None:
     """Load a SkyPilot-format vms.csv as CLOUD's catalog prices (used where no live price exists)."""
-    if output not in ("table", "json"):
-        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
+    check_output(output)
     cloud = cloud.strip().lower()  # cloud names are lowercase everywhere ('GCP' is gcp), as the daemon stores them
     if not cloud:
         raise CliError("--cloud is empty; give the cloud the file prices, e.g. --cloud gcp", exit_code=2)
@@ -51,8 +50,7 @@ def import_file(
 @app.command("status")
 def status(output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table") -> None:
     """Each price source: offers, age, stale or not, failed refreshes in a row."""
-    if output not in ("table", "json"):
-        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
+    check_output(output)
     items = ApiClient.from_settings(load_settings()).get("/v1/catalog")["items"]
     if output == "json":
         print(json.dumps(items, indent=2))

@@ -20,15 +20,31 @@ class CliError(Exception):
         self.status = status  # the HTTP status when the daemon refused, so a command can rephrase a 404
 
 
-def load_settings() -> Settings:
-    """The settings every client command starts from; a bad config file or variable is one 'error:' line."""
+def check_output(output: str, *choices: str) -> None:
+    """Refuse an unknown -o/--output before any request, so a typo never half-runs a command (a job submitted,
+    a token made and never shown); exit 2 like every other usage error. `choices` default: table, json."""
+    valid = choices or ("table", "json")
+    if output not in valid:
+        listed = ", ".join(valid[:-1]) + f" or {valid[-1]}"
+        raise CliError(f"unknown --output {output!r}; use {listed}", exit_code=2)
+
+
+def load_settings(**flags: Any) -> Settings:
+    """The settings every command starts from, with `flags` (command-line options, e.g. serve's --port) on top,
+    validated like the file and the environment. A bad value is one 'error:' line; a bad flag names the flag
+    and exits 2 like any usage error."""
     from orchestrator.specfile import describe_validation_error  # the spec loader is heavier than the client
 
     try:
-        return Settings()
+        return Settings(**flags)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
     except ValidationError as exc:
+        flagged = [e for e in exc.errors() if e["loc"] and e["loc"][0] in flags]
+        if flagged:
+            name = str(flagged[0]["loc"][0])
+            message = flagged[0]["msg"].removeprefix("Value error, ")
+            raise CliError(f"--{name} {flags[name]}: {message}", exit_code=2) from None
         raise CliError("bad configuration: " + "; ".join(describe_validation_error(exc, Settings))) from None
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.client import ApiClient, check_output
 from orchestrator.cli.console import make_console
 
 console = make_console()
@@ -31,8 +31,7 @@ def costs(
     = False,
 ) -> None:
     """Spend from the cost ledger (current to the second); with --energy, energy and carbon too."""
-    if output not in ("table", "json", "csv"):
-        raise CliError(f"unknown --output {output!r}; use table, json or csv", exit_code=2)
+    check_output(output, "table", "json", "csv")
     params: dict[str, Any] = {"by": by, "since": since, "until": until}
     if energy:
         params["energy"] = "true"

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError, load_settings
+from orchestrator.cli.client import ApiClient, check_output, load_settings
 from orchestrator.cli.console import make_console
 
 console = make_console()
@@ -60,8 +60,7 @@ def offers(
     carbon_price: Annotated[float, typer.Option(help="USD per kg CO2e added when ranking (implies --carbon)")] = 0.0,
 ) -> None:
     """The cheapest offers matching the filters across clouds (live prices, else imported ones)."""
-    if output not in ("table", "json"):
-        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
+    check_output(output)
     params: dict[str, Any] = {
         "gpu": gpu, "cloud": cloud or None, "region": region or None, "zone": zone or None,
         "market": "any" if spot is None else ("spot" if spot else "on-demand"), "max_price": max_price,

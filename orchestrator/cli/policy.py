@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.client import ApiClient, CliError, check_output
 from orchestrator.cli.console import make_console
 from orchestrator.policyfile import PolicyError, parse_policy
 
@@ -24,12 +24,6 @@ def _client() -> ApiClient:
     from orchestrator.cli import client  # orchestrator.cli imports this module while initialising
 
     return client()
-
-
-def _check_output(output: str, human: str) -> None:
-    """Before any request, so a typo in -o never half-runs a command; exit 2 like every other usage error."""
-    if output not in (human, "json"):
-        raise CliError(f"unknown --output {output!r}; use {human} or json", exit_code=2)
 
 
 def _read(file: Path) -> str:
@@ -50,7 +44,7 @@ def _read(file: Path) -> str:
 @app.command("apply")
 def apply(file: Path, output: Annotated[str, typer.Option("--output", "-o", help="text or json")] = "text") -> None:
     """Validate FILE and make it the policy in force (a new version in the history)."""
-    _check_output(output, "text")
+    check_output(output, "text", "json")
     result = _client().post("/v1/policies", {"text": _read(file), "source": str(file)})
     if output == "json":
         print(json.dumps(result, indent=2))
@@ -63,7 +57,7 @@ def apply(file: Path, output: Annotated[str, typer.Option("--output", "-o", help
 @app.command("diff")
 def diff(file: Path, output: Annotated[str, typer.Option("--output", "-o", help="text or json")] = "text") -> None:
     """Show what applying FILE would change (JSON: {"diff": unified diff text, "" when unchanged})."""
-    _check_output(output, "text")
+    check_output(output, "text", "json")
     data = _client().post("/v1/policies/diff", {"text": _read(file)})
     if output == "json":
         print(json.dumps(data, indent=2))
@@ -75,7 +69,7 @@ def diff(file: Path, output: Annotated[str, typer.Option("--output", "-o", help=
 @app.command("show")
 def show(output: Annotated[str, typer.Option("--output", "-o", help="yaml or json")] = "yaml") -> None:
     """The policy in force."""
-    _check_output(output, "yaml")
+    check_output(output, "yaml", "json")
     data = _client().get("/v1/policies/current")
     if output == "json":
         print(json.dumps(data, indent=2))
@@ -89,7 +83,7 @@ def show(output: Annotated[str, typer.Option("--output", "-o", help="yaml or jso
 @app.command("history")
 def history(output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table") -> None:
     """Every applied version, newest first."""
-    _check_output(output, "table")
+    check_output(output, "table", "json")
     data = _client().get("/v1/policies/history")
     if output == "json":
         print(json.dumps(data, indent=2))

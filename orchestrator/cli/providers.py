@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError, segment
+from orchestrator.cli.client import ApiClient, CliError, check_output, segment
 from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Cloud providers the daemon uses (admin only).")
@@ -27,11 +27,6 @@ def _client() -> ApiClient:
     return client()
 
 
-def _check_output(output: str) -> None:
-    if output not in ("table", "json"):
-        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
-
-
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     table = Table(title=title, title_justify="left")
     for column in columns:
@@ -41,24 +36,22 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     console.print(table)
 
 
-def _is_unknown(name: str) -> bool:
-    """Not a provider any installation knows: a typo, not a provider missing from the daemon's config."""
+def _rephrase_404(name: str, exc: CliError) -> CliError:
+    """A 404 for a name no installation knows is a typo, not a provider missing from the daemon's config:
+    say which names exist. Any other error is passed on as it is."""
     from providers.registry import available_names  # names only: imports no provider SDK, calls no cloud
 
-    return name not in available_names()
-
-
-def _unknown_provider(name: str) -> CliError:
-    from providers.registry import available_names
-
-    return CliError(f"unknown provider {name}; known: {', '.join(available_names())} "
+    known = available_names()
+    if exc.status != 404 or name in known:
+        return exc
+    return CliError(f"unknown provider {name}; known: {', '.join(known)} "
                     "('spotwise providers list' shows the ones the daemon has configured)")
 
 
 @app.command("list")
 def providers_list(output: Output = "table") -> None:
     """Configured providers, their capabilities, and any that failed to load (with why)."""
-    _check_output(output)
+    check_output(output)
     data = _client().get("/v1/providers")
     if output == "json":
         print(json.dumps(data, indent=2))
@@ -76,7 +69,7 @@ def providers_check(
     output: Output = "table",
 ) -> None:
     """Probe each provider's credentials from the daemon; exits 1 if any probe fails."""
-    _check_output(output)
+    check_output(output)
     params: dict[str, Any] = {"name": names} if names else {}
     data = _client().get("/v1/providers/check", **params)
     if output == "json":
@@ -98,11 +91,11 @@ def providers_setup(name: Annotated[str, typer.Argument(help="provider, e.g. aws
     aws: an EventBridge rule for spot interruption warnings and rebalance recommendations, with an
     SQS queue target, in every configured region.
     """
-    _check_output(output)
+    check_output(output)
     try:
         data = _client().post(f"/v1/providers/{segment(name, 'provider name')}/setup")
     except CliError as exc:
-        raise _unknown_provider(name) if exc.status == 404 and _is_unknown(name) else exc from None
+        raise _rephrase_404(name, exc) from None
     if output == "json":
         print(json.dumps(data, indent=2))
         return

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.client import ApiClient, CliError, segment
+from orchestrator.cli.client import ApiClient, CliError, check_output, segment
 from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Secrets jobs reference by name (values are never shown).")
@@ -49,8 +49,7 @@ def _read_stdin() -> str:
 @app.command("list")
 def secrets_list(team: Team = None, output: Annotated[str, typer.Option("--output", "-o")] = "table") -> None:
     """Names and scopes only."""
-    if output not in ("table", "json"):
-        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
+    check_output(output)
     data = _client().get("/v1/secrets", team=team)
     if output == "json":
         import json

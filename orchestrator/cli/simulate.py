@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.client import CliError
+from orchestrator.cli.client import CliError, check_output
 
 
 def simulate(
@@ -37,8 +37,7 @@ def simulate(
     )
     from orchestrator.sim.traces import load_trace_set
 
-    if output not in ("table", "json"):
-        raise CliError(f"unknown --output {output!r}; use table or json", exit_code=2)
+    check_output(output)
     if mode not in ("single", "multi", "both"):
         raise CliError(f"unknown --mode {mode!r}; use single, multi or both", exit_code=2)
     if traces.exists() and not traces.is_dir():
