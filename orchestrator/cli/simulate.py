@@ -12,8 +12,10 @@ from orchestrator.cli.client import CliError, check_output
 
 
 def simulate(
-    traces: Annotated[Path, typer.Option(help="folder of availability traces (one JSON file per zone)")],
-    pattern: Annotated[str, typer.Option(help="which files of the folder, e.g. '*_v100_1.json'")] = "*.json",
+    traces: Annotated[Path, typer.Option(
+        help="folder of availability traces: one JSON file or raw probe log (.txt/.csv) per zone")],
+    pattern: Annotated[str, typer.Option(
+        help="which files of the folder, e.g. '*_v100_1.json' or '*_v100_1.txt'")] = "*.json",
     zones: Annotated[list[str] | None, typer.Option("--zones", help="limit to these zones")] = None,
     job_hours: float = 48.0,
     deadline_hours: float = 52.0,
@@ -41,7 +43,7 @@ def simulate(
     if mode not in ("single", "multi", "both"):
         raise CliError(f"unknown --mode {mode!r}; use single, multi or both", exit_code=2)
     if traces.exists() and not traces.is_dir():
-        raise CliError(f"--traces must be a folder of trace files (one JSON file per zone), but {traces} is a "
+        raise CliError(f"--traces must be a folder of trace files (one file per zone), but {traces} is a "
                        "file; pass the folder that holds it and select files with --pattern", exit_code=2)
     try:
         check_arguments(job_hours, deadline_hours, changeover_hours, starts)  # before loading the traces

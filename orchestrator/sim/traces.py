@@ -1,6 +1,12 @@
-"""Loading availability traces: one JSON file per zone, `{"metadata": {"gap_seconds": g}, "data": [...]}`.
+"""Loading availability traces, one file per zone, in either of the two formats the published traces use.
 
-A value > 0 at index i means spot capacity was available during tick i. Files of a set must share their tick
+- JSON (`availability/1-node/`): `{"metadata": {"gap_seconds": g}, "data": [...]}`; a value > 0 at index i means
+  spot capacity was available during tick i.
+- Raw probe logs (`raw-probe-logs-2022/`, `.txt` or `.csv`): `index,timestamp,preempted` per line, where
+  preempted = 1 means the launch probe found no capacity. They hold periods the JSON files do not (2022-11-28
+  and 2022-12-13), which is what lets the benchmark test the policy on traces it was not tuned on.
+
+ Files of a set must share their tick
 length and are cut to the shortest, so that every zone has a value at every tick. Zones are kept in sorted name
 order: the baselines take "the first available zone", and a fixed order makes every run reproducible.
 """
@@ -8,7 +14,9 @@ order: the baselines take "the first available zone", and a fixed order makes ev
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -55,25 +63,76 @@ def zone_name(path: Path) -> str:
     return path.stem.split("_", 1)[0]
 
 
+#: File suffixes read as raw probe logs (`index,timestamp,preempted`); anything else is read as JSON.
+PROBE_LOG_SUFFIXES = (".txt", ".csv")
+
+
+@dataclass(frozen=True)
+class _ZoneTrace:
+    values: list[int]
+    gap_seconds: int
+    start: datetime | None
+
+
+def _read_json(path: Path) -> _ZoneTrace:
+    try:
+        doc = json.loads(path.read_text())
+        return _ZoneTrace([int(v) for v in doc["data"]], int(doc["metadata"]["gap_seconds"]), None)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: not an availability trace ({type(exc).__name__}: {exc}); expected "
+                         '{"metadata": {"gap_seconds": g}, "data": [...]}') from None
+
+
+def _read_probe_log(path: Path) -> _ZoneTrace:
+    """A raw probe log -> availability (1 - preempted). The tick is the median probe interval, rounded to the
+    second (probes drift by a second now and then); a gap of two intervals or more means probes are missing and
+    the log cannot be replayed on a fixed grid, so it is refused rather than silently compressed."""
+    stamps: list[datetime] = []
+    values: list[int] = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split(",")
+        try:
+            if len(parts) != 3 or parts[2].strip() not in ("0", "1"):
+                raise ValueError("expected index,timestamp,preempted with preempted 0 or 1")
+            stamps.append(datetime.fromisoformat(parts[1].strip().replace("Z", "+00:00")))
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number}: not a probe log line ({exc}): {line[:80]!r}") from None
+        values.append(1 - int(parts[2]))
+    if len(stamps) < 2:
+        raise ValueError(f"{path}: a probe log needs at least two probes to give a tick length")
+    steps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
+    gap = round(statistics.median(steps))
+    worst = max(steps)
+    if gap <= 0 or worst >= 1.5 * gap or min(steps) <= 0:
+        raise ValueError(f"{path}: probes are not evenly spaced (median {gap} s, longest gap {worst:.0f} s, "
+                         f"shortest {min(steps):.0f} s); fill or cut the log before replaying it")
+    return _ZoneTrace(values, gap, stamps[0])
+
+
 def load_trace_set(directory: str | Path, pattern: str = "*.json", name: str | None = None) -> TraceSet:
-    """Load every file matching `pattern` in `directory` as one zone each."""
+    """Load every file matching `pattern` in `directory` as one zone each (JSON, or probe logs: see the module)."""
     directory = Path(directory)
     files = sorted(directory.glob(pattern))
     if not files:
         raise FileNotFoundError(f"no trace files matching {pattern!r} in {directory}; point --traces at a "
                                 "folder such as ../shared/data/spot-traces/availability/1-node/aws-02-15-2023")
-    zones: dict[str, list[int]] = {}
-    gaps = set()
+    zones: dict[str, _ZoneTrace] = {}
     for f in files:
-        doc = json.loads(f.read_text())
-        gaps.add(int(doc["metadata"]["gap_seconds"]))
         zone = zone_name(f)
         if zone in zones:
             raise ValueError(f"two files for zone {zone} in {directory}; narrow the pattern (e.g. '*_v100_1.json')")
-        zones[zone] = doc["data"]
+        zones[zone] = _read_probe_log(f) if f.suffix.lower() in PROBE_LOG_SUFFIXES else _read_json(f)
+    gaps = {t.gap_seconds for t in zones.values()}
     if len(gaps) != 1:
         raise ValueError(f"trace files in {directory} mix tick lengths {sorted(gaps)}")
-    length = min(len(v) for v in zones.values())
+    gap = gaps.pop()
+    starts = [t.start for t in zones.values() if t.start is not None]
+    if starts and (max(starts) - min(starts)).total_seconds() >= gap:
+        raise ValueError(f"probe logs in {directory} start more than one tick apart ({min(starts)} to "
+                         f"{max(starts)}); replay only logs of the same period together")
+    length = min(len(t.values) for t in zones.values())
     names = tuple(sorted(zones))
-    capacity = np.array([zones[z][:length] for z in names], dtype=np.int32)
-    return TraceSet(name or directory.name, names, gaps.pop() / 3600.0, capacity)
+    capacity = np.array([zones[z].values[:length] for z in names], dtype=np.int32)
+    return TraceSet(name or directory.name, names, gap / 3600.0, capacity)

@@ -9,7 +9,8 @@ import pytest
 
 from orchestrator.sim.traces import TraceSet
 
-TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "spot-traces" / "availability" / "1-node"
+SPOT_TRACES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "spot-traces"
+TRACES = SPOT_TRACES / "availability" / "1-node"
 
 
 def synthetic(capacity: list[list[int]], tick_hours: float = 0.25) -> TraceSet:
@@ -22,3 +23,11 @@ def real_traces() -> Path:
     if not TRACES.is_dir():
         pytest.skip(f"real spot traces not found at {TRACES} (../shared/data relative to the repository)")
     return TRACES
+
+
+@pytest.fixture
+def probe_logs() -> Path:
+    folder = SPOT_TRACES / "raw-probe-logs-2022"
+    if not folder.is_dir():
+        pytest.skip(f"raw probe logs not found at {folder} (../shared/data relative to the repository)")
+    return folder
