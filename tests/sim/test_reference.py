@@ -35,3 +35,18 @@ def test_aws_02_15_2023_multi_zone_matches_the_reference(real_traces: Path) -> N
     for policy, want in {"greedy": 0.367, "uniform-progress": 0.362, "lower-bound": 0.318}.items():
         assert rows[policy].mean == pytest.approx(want, abs=0.02), policy
     assert rows["spotwise"].misses == 0 and rows["spotwise"].mean <= 0.34
+
+
+@pytest.mark.parametrize("period", ["2022-11-28T22-23", "2022-12-13T19-23"])
+def test_spotwise_beats_the_baselines_on_held_out_periods(probe_logs: Path, period: str) -> None:
+    """The policy's constants were tuned on the two sets above; these later periods of the same zones were never
+    looked at while tuning, so this is the check that Spotwise's lead is not fitted to the traces it knows.
+    Measured: 0.391 / 0.483 (2022-11-28 multi / single) and 0.360 / 0.558 (2022-12-13) against the best
+    baseline's 0.429 / 0.574 and 0.379 / 0.577."""
+    traces = load_trace_set(probe_logs / period, "*_v100_1.txt")
+    rows = {(r.mode, r.policy): r for r in run_simulation(traces, POLICIES)}
+    assert all(r.misses == 0 for r in rows.values())
+    for mode in ("single", "multi"):
+        rivals = min(rows[mode, "greedy"].mean, rows[mode, "uniform-progress"].mean)
+        assert rows[mode, "spotwise"].mean < rivals - 0.01, mode
+        assert rows[mode, "spotwise"].mean >= rows[mode, "lower-bound"].mean
