@@ -93,6 +93,8 @@ def _read_probe_log(path: Path) -> _ZoneTrace:
         if not line.strip():
             continue
         parts = line.split(",")
+        if number == 1 and parts[0].strip().lower() == "index":
+            continue  # a header row, as a spreadsheet export writes one
         try:
             if len(parts) != 3 or parts[2].strip() not in ("0", "1"):
                 raise ValueError("expected index,timestamp,preempted with preempted 0 or 1")

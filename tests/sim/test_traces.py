@@ -31,6 +31,8 @@ def _log(path: Path, preempted: list[int], step_seconds: list[int] | None = None
 def test_probe_logs_load_as_availability_on_a_ten_minute_grid(tmp_path: Path) -> None:
     _log(tmp_path / "us-west-2b_v100_1.txt", [1, 0, 0, 1, 0])
     _log(tmp_path / "us-west-2a_v100_1.txt", [0, 0, 1, 1, 1, 0])
+    header = tmp_path / "us-west-2b_v100_1.txt"
+    header.write_text("index,timestamp,preempted\n" + header.read_text())
     traces = load_trace_set(tmp_path, "*_v100_1.txt")
     assert traces.zones == ("us-west-2a", "us-west-2b")
     assert traces.tick_hours == pytest.approx(600 / 3600)
