@@ -28,8 +28,13 @@ def simulate(
     plot: Annotated[Path | None, typer.Option(help="write a PNG of mean cost vs deadline per policy")] = None,
     plot_deadlines: Annotated[str | None, typer.Option(
         help="deadlines (hours, comma-separated) for --plot; default D and the slack x3 and x8")] = None,
+    workload: Annotated[Path | None, typer.Option(
+        help="multi-job mode: a JSON file of jobs (hours, deadline_hours, submit_hours, gpus) replayed over "
+             "the traces; prints totals per policy instead of the per-start table")] = None,
 ) -> None:
-    """Mean and p90 cost relative to on-demand, deadline misses and changeovers, per policy."""
+    """Mean and p90 cost relative to on-demand, deadline misses and changeovers, per policy.
+
+    With --workload, the totals of a whole workload per policy instead (cost, misses, preemptions)."""
     from orchestrator.sim.runner import (
         ALL_POLICIES,
         SimulationArgumentError,
@@ -45,6 +50,12 @@ def simulate(
     if traces.exists() and not traces.is_dir():
         raise CliError(f"--traces must be a folder of trace files (one file per zone), but {traces} is a "
                        "file; pass the folder that holds it and select files with --pattern", exit_code=2)
+    if workload is not None:
+        if plot is not None:
+            raise CliError("--plot draws the single-job deadline sweep; it does not combine with --workload",
+                           exit_code=2)
+        _simulate_workload(traces, pattern, zones, workload, policy, changeover_hours, output)
+        return
     try:
         check_arguments(job_hours, deadline_hours, changeover_hours, starts)  # before loading the traces
     except SimulationArgumentError as exc:
@@ -78,6 +89,38 @@ def simulate(
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
         print(format_table(rows))
+
+
+def _simulate_workload(traces: Path, pattern: str, zones: list[str] | None, workload: Path, policy: str,
+                       changeover_hours: float, output: str) -> None:
+    """Multi-job mode: every policy over the same workload, all zones of the set (or --zones) allowed."""
+    from orchestrator.sim.runner import ALL_POLICIES, check_arguments
+    from orchestrator.sim.traces import load_trace_set
+    from orchestrator.sim.workload import format_workload_table, load_workload, run_workload
+
+    policies = ALL_POLICIES if policy == "all" else tuple(policy.split(","))
+    unknown = sorted(set(policies) - set(ALL_POLICIES))
+    if unknown:
+        raise CliError(f"unknown --policy {', '.join(unknown)}; choose from {', '.join(ALL_POLICIES)} or 'all'",
+                       exit_code=2)
+    try:
+        check_arguments(1.0, 1.0, changeover_hours, 1)
+    except ValueError as exc:
+        raise CliError(_as_options(str(exc)), exit_code=2) from None
+    try:
+        jobs = load_workload(workload)
+        trace_set = load_trace_set(traces, pattern)
+        if zones:
+            trace_set = trace_set.subset(zones)
+        views, outlooks = trace_set.zone_stats(), trace_set.outlooks()
+        results = [run_workload(trace_set, jobs, p, changeover_hours=changeover_hours, views=views,
+                                outlooks=outlooks) for p in policies]
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    if output == "json":
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        print(format_workload_table(results))
 
 
 def _as_options(message: str) -> str:
