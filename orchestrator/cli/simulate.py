@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestrator.cli.client import CliError, check_output
+
+if TYPE_CHECKING:
+    from orchestrator.sim.traces import TraceSet
 
 
 def simulate(
@@ -28,6 +31,10 @@ def simulate(
     plot: Annotated[Path | None, typer.Option(help="write a PNG of mean cost vs deadline per policy")] = None,
     plot_deadlines: Annotated[str | None, typer.Option(
         help="deadlines (hours, comma-separated) for --plot; default D and the slack x3 and x8")] = None,
+    catalog: Annotated[Path | None, typer.Option(
+        help="price the zones from a SkyPilot vms.csv (with --cloud and --instance-type); costs in USD")] = None,
+    cloud: Annotated[str | None, typer.Option(help="the --catalog's cloud: aws, gcp or azure")] = None,
+    instance_type: Annotated[str | None, typer.Option(help="the --catalog row to price, e.g. p3.2xlarge")] = None,
     workload: Annotated[Path | None, typer.Option(
         help="multi-job mode: a JSON file of jobs (hours, deadline_hours, submit_hours, gpus) replayed over "
              "the traces; prints totals per policy instead of the per-start table")] = None,
@@ -42,7 +49,6 @@ def simulate(
         format_table,
         run_simulation,
     )
-    from orchestrator.sim.traces import load_trace_set
 
     check_output(output)
     if mode not in ("single", "multi", "both"):
@@ -54,16 +60,16 @@ def simulate(
         if plot is not None:
             raise CliError("--plot draws the single-job deadline sweep; it does not combine with --workload",
                            exit_code=2)
-        _simulate_workload(traces, pattern, zones, workload, policy, changeover_hours, output)
+        _simulate_workload(traces, pattern, zones, _pricing(catalog, cloud, instance_type), workload, policy,
+                           changeover_hours, output)
         return
     try:
         check_arguments(job_hours, deadline_hours, changeover_hours, starts)  # before loading the traces
     except SimulationArgumentError as exc:
         raise CliError(_as_options(str(exc)), exit_code=2) from None
+    pricing = _pricing(catalog, cloud, instance_type)
     try:
-        trace_set = load_trace_set(traces, pattern)
-        if zones:
-            trace_set = trace_set.subset(zones)
+        trace_set = _load_traces(traces, pattern, zones, pricing)
         policies = ALL_POLICIES if policy == "all" else tuple(policy.split(","))
         modes = ("single", "multi") if mode == "both" else (mode,)
         cache: dict = {}
@@ -91,11 +97,44 @@ def simulate(
         print(format_table(rows))
 
 
-def _simulate_workload(traces: Path, pattern: str, zones: list[str] | None, workload: Path, policy: str,
-                       changeover_hours: float, output: str) -> None:
+def _pricing(catalog: Path | None, cloud: str | None, instance_type: str | None) -> tuple[Path, str, str] | None:
+    """--catalog, --cloud and --instance-type go together; a partial set is a usage error, not a guess."""
+    if catalog is None:
+        if cloud or instance_type:
+            raise CliError("--cloud and --instance-type only price a --catalog; pass the catalog too", exit_code=2)
+        return None
+    if cloud not in ("aws", "gcp", "azure") or not instance_type:
+        raise CliError("--catalog needs --cloud (aws, gcp or azure) and --instance-type (e.g. p3.2xlarge)",
+                       exit_code=2)
+    return catalog, cloud, instance_type
+
+
+def _load_traces(traces: Path, pattern: str, zones: list[str] | None,
+                 pricing: tuple[Path, str, str] | None) -> TraceSet:
+    """The trace set, narrowed to --zones and priced from --catalog; price notes go to stderr."""
+    from orchestrator.sim.prices import catalog_prices
+    from orchestrator.sim.traces import load_trace_set
+
+    trace_set = load_trace_set(traces, pattern)
+    if zones:
+        trace_set = trace_set.subset(zones)
+    if pricing is None:
+        return trace_set
+    path, cloud, instance_type = pricing
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read --catalog {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    prices = catalog_prices(text, cloud, instance_type, trace_set.zones)
+    for note in prices.notes:
+        typer.echo(f"note: {note}", err=True)
+    return trace_set.with_prices(prices.spot, prices.on_demand)
+
+
+def _simulate_workload(traces: Path, pattern: str, zones: list[str] | None, pricing: tuple[Path, str, str] | None,
+                       workload: Path, policy: str, changeover_hours: float, output: str) -> None:
     """Multi-job mode: every policy over the same workload, all zones of the set (or --zones) allowed."""
     from orchestrator.sim.runner import ALL_POLICIES, check_arguments
-    from orchestrator.sim.traces import load_trace_set
     from orchestrator.sim.workload import format_workload_table, load_workload, run_workload
 
     policies = ALL_POLICIES if policy == "all" else tuple(policy.split(","))
@@ -109,9 +148,7 @@ def _simulate_workload(traces: Path, pattern: str, zones: list[str] | None, work
         raise CliError(_as_options(str(exc)), exit_code=2) from None
     try:
         jobs = load_workload(workload)
-        trace_set = load_trace_set(traces, pattern)
-        if zones:
-            trace_set = trace_set.subset(zones)
+        trace_set = _load_traces(traces, pattern, zones, pricing)
         views, outlooks = trace_set.zone_stats(), trace_set.outlooks()
         results = [run_workload(trace_set, jobs, p, changeover_hours=changeover_hours, views=views,
                                 outlooks=outlooks) for p in policies]

@@ -81,11 +81,11 @@ def draw_starts(ticks: int, deadline_hours: float, tick_hours: float, starts: in
 def _replay_all(traces: TraceSet, policy: str, job: SimJob, starts: list[int], k: float,
                 views_cache: dict) -> tuple[np.ndarray, int, float, float]:
     if policy == LOWER_BOUND:
-        prices = tick_prices(traces, k)
+        prices = tick_prices(traces, k, None if traces.spot_prices is None else np.array(traces.spot_prices))
         costs = np.array([lower_bound(prices, s, job.work_hours, job.deadline_hours, traces.tick_hours)
                           for s in starts])
         return costs, 0, 0.0, 0.0
-    key = (traces.name, traces.zones)
+    key = (traces.name, traces.zones, traces.spot_prices)
     if key not in views_cache:
         views_cache[key] = (traces.zone_stats(), traces.outlooks())
     views, outlooks = views_cache[key]
@@ -99,10 +99,14 @@ def _replay_all(traces: TraceSet, policy: str, job: SimJob, starts: list[int], k
 def run_simulation(traces: TraceSet, policies: Iterable[str] = ALL_POLICIES, *, work_hours: float = 48.0,
                    deadline_hours: float = 52.0, changeover_hours: float = 0.2, starts: int = 300, seed: int = 0,
                    modes: Iterable[str] = ("single", "multi"),
-                   on_demand_price: float = DEFAULT_ON_DEMAND_PRICE,
+                   on_demand_price: float | None = None,
                    views_cache: dict | None = None) -> list[ResultRow]:
-    """Replay every policy over the same starts; one `ResultRow` per (mode, policy). Deterministic for a seed."""
+    """Replay every policy over the same starts; one `ResultRow` per (mode, policy). Deterministic for a seed.
+
+    On-demand costs `on_demand_price` if given, else the trace set's catalog price, else the paper's k."""
     cache = {} if views_cache is None else views_cache
+    if on_demand_price is None:
+        on_demand_price = traces.on_demand_price or DEFAULT_ON_DEMAND_PRICE
     check_arguments(work_hours, deadline_hours, changeover_hours, starts)
     modes = tuple(modes)
     bad_modes = [m for m in modes if m not in ("single", "multi")]

@@ -33,6 +33,10 @@ class TraceSet:
     zones: tuple[str, ...]
     tick_hours: float
     capacity: np.ndarray
+    #: Spot price per zone (same order as `zones`) and the on-demand price, in USD per hour, when a catalog
+    #: priced the set (`with_prices`); None: a spot hour costs 1 and on-demand the caller's k.
+    spot_prices: tuple[float, ...] | None = None
+    on_demand_price: float | None = None
 
     @property
     def ticks(self) -> int:
@@ -45,11 +49,24 @@ class TraceSet:
             raise ValueError(f"unknown zones {unknown}; this trace set has {list(self.zones)}")
         keep = sorted(set(zones))
         rows = [self.zones.index(z) for z in keep]
-        return TraceSet(self.name, tuple(keep), self.tick_hours, self.capacity[rows])
+        prices = None if self.spot_prices is None else tuple(self.spot_prices[i] for i in rows)
+        return TraceSet(self.name, tuple(keep), self.tick_hours, self.capacity[rows], prices, self.on_demand_price)
+
+    def with_prices(self, spot: dict[str, float], on_demand: float) -> TraceSet:
+        """The same traces priced per zone (e.g. from `orchestrator.sim.prices.catalog_prices`)."""
+        missing = [z for z in self.zones if z not in spot]
+        if missing:
+            raise ValueError(f"no spot price for zone(s) {', '.join(missing)}")
+        bad = [f"{z}={spot[z]!r}" for z in self.zones if not (0 < spot[z] < float("inf"))]
+        if bad or not (0 < on_demand < float("inf")):
+            raise ValueError(f"prices must be positive and finite: {', '.join(bad) or f'on-demand={on_demand!r}'}")
+        return TraceSet(self.name, self.zones, self.tick_hours, self.capacity,
+                        tuple(float(spot[z]) for z in self.zones), float(on_demand))
 
     def zone_stats(self) -> list[tuple[ZoneStats, ...]]:
         """Causal per-zone statistics for every tick: `result[t][z]` uses only ticks <= t of zone z."""
-        series = [zone_stats_series(z, (self.capacity[i] > 0).tolist(), self.tick_hours)
+        prices = self.spot_prices or (1.0,) * len(self.zones)
+        series = [zone_stats_series(z, (self.capacity[i] > 0).tolist(), self.tick_hours, prices[i])
                   for i, z in enumerate(self.zones)]
         return list(zip(*series, strict=True))
 

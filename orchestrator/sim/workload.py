@@ -14,6 +14,8 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from orchestrator.sim.bound import lower_bound, tick_prices
 from orchestrator.sim.engine import SimJob, replay
 from orchestrator.sim.runner import DEFAULT_ON_DEMAND_PRICE, LOWER_BOUND, SimulationArgumentError
@@ -130,9 +132,13 @@ def _start(traces: TraceSet, job: WorkloadJob) -> int:
 
 
 def run_workload(traces: TraceSet, jobs: list[WorkloadJob], policy: str = "spotwise", *,
-                 changeover_hours: float = 0.2, on_demand_price: float = DEFAULT_ON_DEMAND_PRICE,
+                 changeover_hours: float = 0.2, on_demand_price: float | None = None,
                  views: list | None = None, outlooks: list | None = None) -> WorkloadResult:
-    """Replay every job of the workload with `policy` (or price the d = 0 lower bound); deterministic."""
+    """Replay every job of the workload with `policy` (or price the d = 0 lower bound); deterministic.
+
+    On-demand costs `on_demand_price` if given, else the trace set's catalog price, else the paper's k."""
+    if on_demand_price is None:
+        on_demand_price = traces.on_demand_price or DEFAULT_ON_DEMAND_PRICE
     if not (math.isfinite(changeover_hours) and changeover_hours >= 0):
         raise SimulationArgumentError(f"changeover hours must be zero or more, not {changeover_hours:g}")
     if policy != LOWER_BOUND and policy not in POLICIES:
@@ -141,7 +147,8 @@ def run_workload(traces: TraceSet, jobs: list[WorkloadJob], policy: str = "spotw
     check_fits(traces, jobs)
     od_cost = sum(on_demand_price * (j.hours + changeover_hours) * j.gpus for j in jobs)
     if policy == LOWER_BOUND:
-        prices = tick_prices(traces, on_demand_price)
+        prices = tick_prices(traces, on_demand_price,
+                             None if traces.spot_prices is None else np.array(traces.spot_prices))
         cost = sum(lower_bound(prices, _start(traces, j), j.hours, j.deadline_hours, traces.tick_hours) * j.gpus
                    for j in jobs)
         return WorkloadResult(policy, len(jobs), cost, od_cost, (), 0, 0)
