@@ -283,10 +283,25 @@ PROVEN_RUN_HOURS = 2.0
 
 
 def _longest_lived(state: DeadlineState) -> ZoneStats | None:
+    """The available zone whose expected spot run saves the most against on-demand, net of its changeover.
+
+    Savings = (k - spot price) x min(expected lifetime, work left) - spot price x d. At equal prices this is
+    the zone expected to last longest (ties: the longer expected lifetime, then the first in name order), the
+    rule the benchmarks measure; with prices apart (the daemon's offers, a catalog-priced replay) a cheaper
+    zone wins unless a dearer one is expected to last long enough to pay for its price. Without the price
+    term the daemon, whose zones all start from the same prior lifetime, preferred the first zone by name.
+    """
     best: ZoneStats | None = None
+    best_saving = 0.0
+    left = state.remaining_work
     for z in state.zones:
-        if z.available and (best is None or z.expected_up_hours > best.expected_up_hours + _EPS):
-            best = z
+        if not z.available:
+            continue
+        saving = ((state.on_demand_price - z.spot_price) * min(z.expected_up_hours, left)
+                  - z.spot_price * state.changeover_hours)
+        if (best is None or saving > best_saving + _EPS
+                or (saving > best_saving - _EPS and z.expected_up_hours > best.expected_up_hours + _EPS)):
+            best, best_saving = z, saving
     return best
 
 

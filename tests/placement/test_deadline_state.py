@@ -94,3 +94,18 @@ def test_the_state_is_measured_from_submission_and_the_policy_answers_it() -> No
     assert decide(late, "spotwise").market is Market.ON_DEMAND
     with pytest.raises(ValueError, match="deadline"):
         deadline_state_for(JobRow(deadline_at=None), [], [], offers, at(0), settings)
+
+
+def test_the_policy_prefers_the_cheaper_zone_when_lifetimes_are_alike() -> None:
+    """Every zone starts from the same prior lifetime, so before this rule the policy's zone (which placement
+    ranks first) was the first by name: z-a at three times z-b's price."""
+    job = JobRow(deadline_at=at(240))
+    settings = Settings(changeover_seconds=360, providers={})
+    offers = [make_offer("c", "z-a", 0.3), make_offer("c", "z-b", 0.1), make_offer("c", "z-a", 0.9, spot=False)]
+    state = deadline_state_for(job, [], [], offers, at(0), settings)
+    decision = decide(state, "spotwise")
+    assert decision.market is Market.SPOT and decision.zone == "z-b"
+    # the cheaper zone lost two instances to preemption lately, so its expected run is a third of the prior:
+    # 0.8 $/h saved for 0.67 h is less than 0.6 $/h for 2 h in the dearer zone
+    state = deadline_state_for(job, [], [], offers, at(0), settings, preemptions={offers[1].pool: 2})
+    assert decide(state, "spotwise").zone == "z-a"

@@ -128,3 +128,17 @@ def test_spotwise_dp_answers_through_the_same_interface_with_its_prior() -> None
     assert decide(state(now=48.0, done=44.3, zones=(zone("a", True),)), "spotwise-dp").market is Market.ON_DEMAND
     assert decide(state(zones=(zone("a", True, age=30.0),)), "spotwise-dp").market is Market.SPOT
     assert decide(state(now=44.0, done=46.0, zones=(zone("a", False),)), "spotwise-dp").market is Market.NONE
+
+
+def _priced(name: str, price: float, expected: float) -> ZoneStats:
+    return ZoneStats(name, True, 3.0, expected, 0.0, 0.5, price)
+
+
+@pytest.mark.parametrize("policy", ["spotwise", "spotwise-dp"])
+def test_spotwise_weighs_price_against_expected_lifetime(policy: str) -> None:
+    # equal lifetimes: the cheaper zone, whatever the name order
+    assert decide(state(zones=(_priced("a", 2.0, 3.0), _priced("b", 1.0, 3.0))), policy).zone == "b"
+    # equal prices: the longer expected run (the benchmarked rule)
+    assert decide(state(zones=(_priced("a", 1.0, 3.0), _priced("b", 1.0, 5.0))), policy).zone == "b"
+    # a slightly dearer zone expected to last ten times longer pays for its price
+    assert decide(state(zones=(_priced("a", 1.1, 10.0), _priced("b", 1.0, 1.0))), policy).zone == "a"
