@@ -3,72 +3,93 @@
 Why another bound: the d = 0 lower bound (bound.py) ignores changeovers, so on a volatile trace it sits far
 below anything a real job can reach (aws-10-26-2022 multi-zone: 0.372, while every causal policy pays ~10
 changeovers of 0.2 h). This plan knows the whole window, as the lower bound does, but pays the changeover d of
-every new instance in money and slack, so the gap between it and a policy is the price of not knowing the
+every new instance in money and time, so the gap between it and a policy is the price of not knowing the
 future, and the gap between it and the lower bound is the price of changeovers.
 
-Model: dynamic programming over the ticks of the window. Before each tick the state is (wait ticks so far,
-changeovers so far, what runs: nothing, on-demand, or spot in zone z); a tick either waits (nothing runs, no
-cost), keeps the instance that runs (one tick of progress at its price) or starts another one available in
-that tick (its price for the tick plus its changeover d, one more changeover). A plan is feasible while
-waits x g + changeovers x d <= D - C, and it ends when floor(C/g) ticks of progress are done (a fraction of a
-tick left over is charged at the cheapest price). The changeover's time is booked as slack rather than laid
-on the tick grid, meant as a relaxation of the engine, which pays it tick by tick: tests/sim/test_properties.py
-checks on random traces (changeovers that are and are not whole ticks) that no policy's replay is ever cheaper
-than this plan, and that the plan never beats the d = 0 bound.
+Model: the engine's own (engine.py), solved by dynamic programming over the ticks of the window instead of
+replayed. Before each tick the state is (wait ticks so far a, changeovers so far b, what runs: nothing,
+on-demand or spot in zone z, and how many ticks the instance has run, up to the m = ceil(d/g) its changeover
+takes). Slack used is S = a*g + b*d, so progress at tick t is t*g - S once the instance's changeover is over,
+and the job finishes at F = C + S, which must not pass D. A tick waits (nothing runs, no cost), keeps the
+instance (its price for the tick, while its zone has capacity) or starts another one available then (its
+price, one more changeover). The tick in which F falls is charged only up to F.
 
-Work grows with (D - C)^2 / (g^2 d) per start and the number of zones: about 0.1 s per start at D = 52 h on
-10-minute ticks with 2 zones, but minutes at D = 80 h on 195-second ticks with 9, which is why the benchmark
+The first version booked the changeover as slack but laid progress on whole ticks from the window's start, so
+a plan ended at C + waits and never used the capacity in the d x changeovers after that, which a replay does:
+a random trace ending in a long spot run let a replay beat it (tests/sim/test_properties.py found one).
+Dropping an instance in the middle of its changeover is not a move: waiting those ticks instead costs less and
+uses the same time. So the plan is the cheapest replay of the window any sequence of decisions can give, which
+tests/sim/test_hindsight.py checks by trying every sequence through the engine on small windows.
+
+Work grows with (D - C)^2 / (g d) x (zones + 1) x m per tick: about 0.1-0.3 s per start at D = 52 h with
+2 zones on 10-minute ticks, more with 9 zones on 195-second ticks, which is why the benchmark
 (bench/policy_headroom.py) computes it for the issue-9 settings rather than for every configuration.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 _INF = 1e18
+_EPS = 1e-9
 
 
 def hindsight_cost(available: np.ndarray, start: int, work_hours: float, deadline_hours: float,
                    changeover_hours: float, tick_hours: float, on_demand_price: float,
                    spot_prices: np.ndarray | None = None) -> float:
     """Cheapest plan (spot-price-hours) for the window from tick `start`; `available[z, t]` is zone z's capacity."""
-    g, d = tick_hours, changeover_hours
+    g, d, work = tick_hours, changeover_hours, work_hours
     zones = available.shape[0]
     prices = np.concatenate([[on_demand_price],
                              np.ones(zones) if spot_prices is None else np.asarray(spot_prices, dtype=float)])
-    n = int(deadline_hours / g + 1e-9)
-    need = int(work_hours / g + 1e-9)
-    leftover = (work_hours / g - need) * g * float(prices.min()) if work_hours / g - need > 1e-9 else 0.0
-    slack = deadline_hours - work_hours
-    if need > n or slack < 0:
-        raise ValueError(f"the job needs {work_hours / g:.1f} ticks of work but the deadline allows {n}")
-    waits = int(slack / g + 1e-9) + 1
-    switches = int(slack / d + 1e-9) + 1 if d > 0 else 1
-    feasible = (np.arange(waits)[:, None] * g + np.arange(switches)[None, :] * d) <= slack + 1e-9
+    slack = deadline_hours - work
+    if slack < -_EPS:
+        raise ValueError(f"the job needs {work:g} h of work but the deadline allows {deadline_hours:g} h")
+    n = min(int(deadline_hours / g + _EPS) + 1, available.shape[1] - start)  # ticks that may hold work
+    waits = int(max(slack, 0.0) / g + _EPS) + 1
+    switches = int(max(slack, 0.0) / d + _EPS) + 1 if d > 0 else 1
+    m = max(1, math.ceil(d / g - _EPS))  # ticks until the changeover is over (the instance is productive)
+    used = np.arange(waits)[:, None] * g + np.arange(switches)[None, :] * d  # S = a*g + b*d
+    feasible = used <= slack + _EPS
+    finish = work + used  # F, where progress reaches C
     window = available[:, start:start + n] > 0
-    # value[w, c, i]: cheapest cost so far; i = 0 nothing runs, 1 on-demand, 2 + z spot in zone z
-    value = np.full((waits, switches, zones + 2), _INF)
-    value[0, 0, 0] = 0.0
+    idle = np.full((waits, switches), _INF)
+    idle[0, 0] = 0.0
+    # run[a, b, i, j]: instance i (0 = on-demand, 1 + z = spot in zone z) has run j + 1 ticks (capped at m)
+    run = np.full((waits, switches, zones + 1, m), _INF)
     best = _INF
-    for t in range(n + 1):
-        w_done = t - need  # states that have done `need` ticks of work now have waited t - need ticks
-        if 0 <= w_done < waits:
-            best = min(best, float(value[w_done].min()))
-            value[w_done] = _INF
-        if t == n:
-            break
-        nxt = np.full_like(value, _INF)
-        nxt[1:, :, 0] = value[:-1].min(axis=2)
-        for j in range(zones + 1):
-            if j > 0 and not window[j - 1, t]:
-                continue
-            i, price = j + 1, prices[j]
-            nxt[:, :, i] = np.minimum(nxt[:, :, i], value[:, :, i] + price * g)
-            others = np.delete(value, i, axis=2).min(axis=2)
+    for t in range(n):
+        up = np.concatenate([[True], window[:, t]])
+        nxt_idle = np.full_like(idle, _INF)
+        nxt_idle[1:] = np.minimum(idle[:-1], run[:-1].min(axis=(2, 3)))  # wait: drop whatever runs
+        nxt_run = np.full_like(run, _INF)
+        for i in np.flatnonzero(up):
+            cost = prices[i] * g
+            # keep instance i: one more tick of it
+            kept = run[:, :, i, :]
+            nxt_run[:, :, i, 1:] = kept[:, :, :-1] + cost
+            nxt_run[:, :, i, m - 1] = np.minimum(nxt_run[:, :, i, m - 1], kept[:, :, m - 1] + cost)
+            # start instance i from nothing or from another instance: one more changeover
+            others = idle
+            if zones:
+                others = np.minimum(idle, np.delete(run, i, axis=2).min(axis=(2, 3)))
             if d > 0:
-                nxt[:, 1:, i] = np.minimum(nxt[:, 1:, i], others[:, :-1] + price * (g + d))
+                nxt_run[:, 1:, i, 0] = np.minimum(nxt_run[:, 1:, i, 0], others[:, :-1] + cost)
             else:
-                nxt[:, :, i] = np.minimum(nxt[:, :, i], others + price * g)
-        nxt[~feasible] = _INF
-        value = nxt
-    return best + leftover
+                nxt_run[:, :, i, 0] = np.minimum(nxt_run[:, :, i, 0], others + cost)
+        nxt_run[~feasible] = _INF
+        nxt_idle[~feasible] = _INF
+        productive = nxt_run[:, :, :, m - 1]
+        end = (t + 1) * g
+        done = feasible & (finish <= end + _EPS)  # the job finished during tick t, at F
+        if done.any():
+            refund = (end - finish)[:, :, None] * prices[None, None, :]
+            charged = np.where(done[:, :, None], productive - refund, _INF)
+            best = min(best, float(charged.min()))
+            nxt_run[done] = _INF  # a finished job runs no further
+        idle, run = nxt_idle, nxt_run
+    if best >= _INF / 2:
+        raise ValueError("no plan meets the deadline in this window (the traces end too early?)")
+    return best
