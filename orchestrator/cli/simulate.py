@@ -35,6 +35,9 @@ def simulate(
         help="price the zones from a SkyPilot vms.csv (with --cloud and --instance-type); costs in USD")] = None,
     cloud: Annotated[str | None, typer.Option(help="the --catalog's cloud: aws, gcp or azure")] = None,
     instance_type: Annotated[str | None, typer.Option(help="the --catalog row to price, e.g. p3.2xlarge")] = None,
+    history_hours: Annotated[float | None, typer.Option(
+        help="hours of trace before each start the policy has seen (default: all; 0: a daemon started with "
+             "the job, deciding on its prior alone)")] = None,
     workload: Annotated[Path | None, typer.Option(
         help="multi-job mode: a JSON file of jobs (hours, deadline_hours, submit_hours, gpus) replayed over "
              "the traces; prints totals per policy instead of the per-start table")] = None,
@@ -60,11 +63,14 @@ def simulate(
         if plot is not None:
             raise CliError("--plot draws the single-job deadline sweep; it does not combine with --workload",
                            exit_code=2)
+        if history_hours is not None:
+            raise CliError("--history-hours applies to the single-job replays; a --workload shares one history "
+                           "from the trace's first tick", exit_code=2)
         _simulate_workload(traces, pattern, zones, _pricing(catalog, cloud, instance_type), workload, policy,
                            changeover_hours, output)
         return
     try:
-        check_arguments(job_hours, deadline_hours, changeover_hours, starts)  # before loading the traces
+        check_arguments(job_hours, deadline_hours, changeover_hours, starts, history_hours)  # before loading
     except SimulationArgumentError as exc:
         raise CliError(_as_options(str(exc)), exit_code=2) from None
     pricing = _pricing(catalog, cloud, instance_type)
@@ -75,7 +81,7 @@ def simulate(
         cache: dict = {}
         rows = run_simulation(trace_set, policies, work_hours=job_hours, deadline_hours=deadline_hours,
                               changeover_hours=changeover_hours, starts=starts, seed=seed, modes=modes,
-                              views_cache=cache)
+                              views_cache=cache, history_hours=history_hours)
         if plot is not None:
             from orchestrator.sim.plot import plot_cost_vs_deadline
 
@@ -85,7 +91,7 @@ def simulate(
                 if extra != deadline_hours:
                     curve += run_simulation(trace_set, policies, work_hours=job_hours, deadline_hours=extra,
                                             changeover_hours=changeover_hours, starts=starts, seed=seed,
-                                            modes=modes, views_cache=cache)
+                                            modes=modes, views_cache=cache, history_hours=history_hours)
             plot_cost_vs_deadline(curve, plot, f"{trace_set.name}: C = {job_hours:g} h, {starts} starts")
     except SimulationArgumentError as exc:
         raise CliError(_as_options(str(exc)), exit_code=2) from None
@@ -163,7 +169,8 @@ def _simulate_workload(traces: Path, pattern: str, zones: list[str] | None, pric
 def _as_options(message: str) -> str:
     """The runner names its arguments in words; on the command line, name the options to change."""
     for words, option in (("job hours", "--job-hours"), ("deadline hours", "--deadline-hours"),
-                          ("changeover hours", "--changeover-hours"), ("starts", "--starts")):
+                          ("changeover hours", "--changeover-hours"), ("history hours", "--history-hours"),
+                          ("starts", "--starts")):
         message = message.replace(words, option)
     return message
 

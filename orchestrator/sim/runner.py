@@ -3,7 +3,8 @@
 Protocol (issue 9): start ticks come from `random.Random(seed).randrange(0, ticks - n)` with n = floor(D/g), the
 same starts for every policy and zone; cost is reported relative to on-demand only, k * (C + d). "single" mode
 replays each zone alone and reports the mean over zones (the user pinned a zone); "multi" lets the policy use
-every zone of the set.
+every zone of the set. `history_hours` limits what the policy has seen before each start (None: the whole trace
+before it; 0: nothing, a daemon started with the job), since a new daemon decides on the prior alone.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class SimulationArgumentError(ValueError):
     """An argument no replay can use (negative hours, NaN, no starts): the caller's mistake, not the traces'."""
 
 
-def check_arguments(work_hours: float, deadline_hours: float, changeover_hours: float, starts: int) -> None:
+def check_arguments(work_hours: float, deadline_hours: float, changeover_hours: float, starts: int,
+                    history_hours: float | None = None) -> None:
     """Refuse numbers the engine cannot replay. Why up front: they otherwise surface deep in numpy or the
     engine as IndexError, broadcast errors or 'cannot convert float NaN to integer', naming no argument."""
     problems = []
@@ -65,6 +67,8 @@ def check_arguments(work_hours: float, deadline_hours: float, changeover_hours: 
         problems.append(f"changeover hours must be zero or more, not {changeover_hours:g}")
     if starts < 1:
         problems.append(f"starts must be at least 1, not {starts}")
+    if history_hours is not None and not (math.isfinite(history_hours) and history_hours >= 0):
+        problems.append(f"history hours must be zero or more, not {history_hours:g}")
     if problems:
         raise SimulationArgumentError("; ".join(problems))
 
@@ -78,18 +82,41 @@ def draw_starts(ticks: int, deadline_hours: float, tick_hours: float, starts: in
     return [rng.randrange(0, ticks - n) for _ in range(starts)]
 
 
+def _views(traces: TraceSet, views_cache: dict, starts: list[int], job: SimJob,
+           history_hours: float | None) -> list[tuple[list, list, int]]:
+    """Per start: (zone statistics, outlooks, index of the start in them), built once per trace set and history.
+
+    With `history_hours`, each start gets statistics computed afresh from a window that begins that many hours
+    before it, so nothing older can reach the policy."""
+    key = (traces.name, traces.zones, traces.spot_prices)
+    if key not in views_cache:
+        views_cache[key] = (traces.zone_stats(), traces.outlooks())
+    if history_hours is None:
+        views, outlooks = views_cache[key]
+        return [(views, outlooks, s) for s in starts]
+    g = traces.tick_hours
+    window_key = (*key, history_hours, job.deadline_hours, tuple(starts))
+    if window_key not in views_cache:
+        back, ahead = int(history_hours / g + 1e-9), int(job.deadline_hours / g + 1e-9) + 2
+        windows = []
+        for s in starts:
+            lo = max(0, s - back)
+            part = TraceSet(traces.name, traces.zones, g, traces.capacity[:, lo:s + ahead], traces.spot_prices,
+                            traces.on_demand_price)
+            windows.append((part.zone_stats(), part.outlooks(), s - lo))
+        views_cache[window_key] = windows
+    return list(views_cache[window_key])
+
+
 def _replay_all(traces: TraceSet, policy: str, job: SimJob, starts: list[int], k: float,
-                views_cache: dict) -> tuple[np.ndarray, int, float, float]:
+                views_cache: dict, history_hours: float | None = None) -> tuple[np.ndarray, int, float, float]:
     if policy == LOWER_BOUND:
         prices = tick_prices(traces, k, None if traces.spot_prices is None else np.array(traces.spot_prices))
         costs = np.array([lower_bound(prices, s, job.work_hours, job.deadline_hours, traces.tick_hours)
                           for s in starts])
         return costs, 0, 0.0, 0.0
-    key = (traces.name, traces.zones, traces.spot_prices)
-    if key not in views_cache:
-        views_cache[key] = (traces.zone_stats(), traces.outlooks())
-    views, outlooks = views_cache[key]
-    results = [replay(views, s, job, POLICIES[policy], traces.tick_hours, k, outlooks) for s in starts]
+    results = [replay(views, s, job, POLICIES[policy], traces.tick_hours, k, outlooks)
+               for views, outlooks, s in _views(traces, views_cache, starts, job, history_hours)]
     costs = np.array([r.cost for r in results])
     misses = sum(r.missed for r in results)
     return (costs, misses, float(np.mean([r.changeovers for r in results])),
@@ -100,14 +127,15 @@ def run_simulation(traces: TraceSet, policies: Iterable[str] = ALL_POLICIES, *, 
                    deadline_hours: float = 52.0, changeover_hours: float = 0.2, starts: int = 300, seed: int = 0,
                    modes: Iterable[str] = ("single", "multi"),
                    on_demand_price: float | None = None,
-                   views_cache: dict | None = None) -> list[ResultRow]:
+                   views_cache: dict | None = None, history_hours: float | None = None) -> list[ResultRow]:
     """Replay every policy over the same starts; one `ResultRow` per (mode, policy). Deterministic for a seed.
 
-    On-demand costs `on_demand_price` if given, else the trace set's catalog price, else the paper's k."""
+    On-demand costs `on_demand_price` if given, else the trace set's catalog price, else the paper's k.
+    `history_hours`: how much of the trace before each start the policy may have seen (None: all of it)."""
     cache = {} if views_cache is None else views_cache
     if on_demand_price is None:
         on_demand_price = traces.on_demand_price or DEFAULT_ON_DEMAND_PRICE
-    check_arguments(work_hours, deadline_hours, changeover_hours, starts)
+    check_arguments(work_hours, deadline_hours, changeover_hours, starts, history_hours)
     modes = tuple(modes)
     bad_modes = [m for m in modes if m not in ("single", "multi")]
     if bad_modes:
@@ -122,7 +150,8 @@ def run_simulation(traces: TraceSet, policies: Iterable[str] = ALL_POLICIES, *, 
     for mode in modes:
         groups = [traces.subset([z]) for z in traces.zones] if mode == "single" else [traces]
         for policy in policies:
-            per_group = [_replay_all(g, policy, job, points, on_demand_price, cache) for g in groups]
+            per_group = [_replay_all(g, policy, job, points, on_demand_price, cache, history_hours)
+                         for g in groups]
             ratios = np.concatenate([c for c, *_ in per_group]) / reference
             rows.append(ResultRow(
                 traces=traces.name, mode=mode, zones=len(traces.zones), policy=policy,
