@@ -89,9 +89,9 @@ def _views(traces: TraceSet, views_cache: dict, starts: list[int], job: SimJob,
     With `history_hours`, each start gets statistics computed afresh from a window that begins that many hours
     before it, so nothing older can reach the policy."""
     key = (traces.name, traces.zones, traces.spot_prices)
-    if key not in views_cache:
-        views_cache[key] = (traces.zone_stats(), traces.outlooks())
     if history_hours is None:
+        if key not in views_cache:
+            views_cache[key] = (traces.zone_stats(), traces.outlooks())
         views, outlooks = views_cache[key]
         return [(views, outlooks, s) for s in starts]
     g = traces.tick_hours
@@ -105,7 +105,7 @@ def _views(traces: TraceSet, views_cache: dict, starts: list[int], job: SimJob,
                             traces.on_demand_price)
             windows.append((part.zone_stats(), part.outlooks(), s - lo))
         views_cache[window_key] = windows
-    return list(views_cache[window_key])
+    return views_cache[window_key]
 
 
 def _replay_all(traces: TraceSet, policy: str, job: SimJob, starts: list[int], k: float,
