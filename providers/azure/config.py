@@ -53,7 +53,7 @@ class AzureConfig:
             raise ValueError(f"azure config: unknown keys {unknown}; valid keys: {sorted(known)}")
         missing = [key for key in ("subscription_id", "resource_group") if not raw.get(key)]
         if missing:
-            raise ValueError(f"azure config: set {', '.join(missing)} (see docs/providers/azure.md)")
+            raise ValueError(f"azure config: set {', '.join(missing)} (see docs/clouds/azure.md)")
         values = dict(raw)
         if "locations" in values:
             locations = values["locations"]
