@@ -6,8 +6,11 @@ Conventions (the documentation follows them; `test_readme_commands.py` enforces 
   exist, with flags that exist and no more positional arguments than the command takes. Cloud blocks stay
   plain `sh`: they are checked, never run.
 - A block opened with ```` ```sh run ```` is also *run*, top to bottom, by bash with `set -euo pipefail`,
-  against a real daemon on SQLite and the local provider, with `HOME` a temporary directory whose
-  `.spotwise` is the daemon's home and `127.0.0.1:8470` replaced by the daemon's address.
+  against a real daemon on SQLite and the local provider, from the repository root. The run blocks of one
+  page share one shell (as a reader's terminal would), the README's first, then each docs page's, all
+  against the same daemon. `HOME` is a temporary directory whose `.spotwise` is the daemon's home, and the
+  daemon's port stands in for the default one (`SPOTWISE_PORT`; `127.0.0.1:8470` in the text is replaced).
+  So a run block may only use what the local provider offers and what earlier run blocks created.
 - The reference notation of the README is understood: `[...]` marks optional parts (checked as if given),
   and `spotwise policy apply FILE | show | history` lists alternative subcommands of one group: after a
   `spotwise GROUP ...` segment, a `|` segment whose first word is a subcommand of that group, or no program

@@ -91,23 +91,35 @@ def _shim(bin_dir: Path) -> None:
     shim.chmod(0o755)
 
 
-def test_the_readme_run_blocks_succeed_against_a_real_daemon(tmp_path: Path) -> None:
+def _run_page(page: Path, env: dict[str, str], port: int) -> tuple[int, list[str], str]:
+    """All `sh run` blocks of one page in one shell, as a reader types them into one terminal (exports carry
+    from block to block): (exit code, each block's stdout, everything printed)."""
+    runs = [b for b in sh_blocks(page) if b.runs]
+    marker = "::spotwise-docs-block::"
+    script = "set -euo pipefail\n" + "\n".join(f"echo '{marker}{b.where(ROOT)}'\n{b.text}" for b in runs)
+    script = script.replace("127.0.0.1:8470", f"127.0.0.1:{port}")
+    result = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    outputs = result.stdout.split(marker)[1:]
+    where = outputs[-1].splitlines()[0] if outputs else f"{page.relative_to(ROOT)}, before its first block"
+    if result.returncode == 0:
+        assert len(outputs) == len(runs)
+    return result.returncode, outputs, f"the block at {where} failed:\n{result.stdout}\n{result.stderr}"
+
+
+def test_the_run_blocks_succeed_against_a_real_daemon(tmp_path: Path) -> None:
+    """The README's first, then every docs page's `sh run` blocks, against one daemon on SQLite + local."""
     home = tmp_path / "home"
     _shim(tmp_path / "bin")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTWISE_")}
     env.update(HOME=str(home), PATH=f"{tmp_path / 'bin'}{os.pathsep}{env.get('PATH', '')}", COLUMNS="200")
-    runs = [b for b in sh_blocks(README) if b.runs]
-    # One shell for all of them, as a reader types them into one terminal: exports carry from block to block.
-    marker = "::spotwise-docs-block::"
-    script = "set -euo pipefail\n" + "\n".join(f"echo '{marker}{b.where(ROOT)}'\n{b.text}" for b in runs)
+    pages = [p for p in PAGES if any(b.runs for b in sh_blocks(p))]
+    assert pages[0] == README
     with running_daemon(home / ".spotwise") as daemon:
-        script = script.replace("127.0.0.1:8470", f"127.0.0.1:{daemon.port}")
-        result = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                                timeout=240)
+        env["SPOTWISE_PORT"] = str(daemon.port)  # the reader's daemon listens on the default port; ours cannot
+        results = [(page, *_run_page(page, env, daemon.port)) for page in pages]
         jobs = daemon.api("GET", "/v1/jobs")["items"]
-    outputs = result.stdout.split(marker)[1:]
-    failed_in = outputs[-1].splitlines()[0] if outputs else "before the first block"
-    assert result.returncode == 0, f"the block at {failed_in} failed:\n{result.stdout}\n{result.stderr}"
-    assert len(outputs) == len(runs)
-    assert "SUCCEEDED" in outputs[0]  # the first job, followed with --wait, ended as the README says
+    for _page, code, _outputs, failure in results:
+        assert code == 0, failure
+    readme_outputs = results[0][2]
+    assert "SUCCEEDED" in readme_outputs[0]  # the first job, followed with --wait, ended as the README says
     assert len(jobs) == 2 and {j["state"] for j in jobs} == {"SUCCEEDED"}, jobs
