@@ -8,6 +8,7 @@ removed command should fail here, not in their terminal.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,14 @@ def test_the_documentation_shows_spotwise_commands_at_all() -> None:
     assert len(shown) >= 40
     assert ["jobs", "list", "--state", "RUNNING", "--team", "vision", "-o", "json"] in shown
     assert any(b.runs for b in sh_blocks(README))
+
+
+def test_commands_are_shown_only_in_sh_blocks() -> None:
+    """A `spotwise` command in a ```bash or ```console block would escape every check here."""
+    fence = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.S | re.M)
+    stray = [f"{page.relative_to(ROOT)}: ```{lang}" for page in PAGES for lang, body in fence.findall(page.read_text())
+             if lang != "sh" and re.search(r"^\s*(\$ )?spotwise ", body, re.M)]
+    assert not stray, f"spotwise commands outside ```sh blocks: {stray}"
 
 
 def test_the_checker_fails_on_a_misspelt_flag_an_unknown_command_and_an_extra_argument() -> None:
