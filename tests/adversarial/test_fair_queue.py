@@ -23,7 +23,7 @@ from orchestrator.config import Settings
 from orchestrator.fair_queue import Claimed, next_look_delay, placement_order
 from orchestrator.launcher import CLAIM_BATCH
 from orchestrator.models import JobSpec
-from orchestrator.queue import insert_submissions, job_by_id, submit, submit_values
+from orchestrator.queue import claim_runnable, insert_submissions, job_by_id, submit, submit_values
 from orchestrator.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
@@ -92,6 +92,29 @@ def test_unplaceable_jobs_do_not_hold_the_head_of_their_own_team(rt: Runtime) ->
         assert job_by_id(s, own).state == "PROVISIONING"
         waits = s.scalars(select(Job.not_before).where(Job.team == "b", Job.id != own)).all()
     assert all(w is not None and w > utcnow() for w in waits)
+
+
+def test_a_second_replica_skips_the_locked_turns_and_takes_the_next_ones(postgres_url: str, tmp_path: Path) -> None:
+    """PostgreSQL, two replicas claiming at once: the ranking is shared, the locked rows are skipped, and the
+    second replica gets each team's next turn rather than nothing."""
+    runtime = build_runtime(Settings(home=tmp_path, database_url=postgres_url, providers={}), with_providers=False)
+    try:
+        with transaction(runtime.sessions) as s:
+            ids = {(team, n): submit(s, JobSpec.model_validate({**FEASIBLE, "team": team, "name": f"{team}{n}"})).id
+                   for n in range(3) for team in ("a", "b")}
+        first, second = runtime.sessions(), runtime.sessions()
+        try:
+            held = [j.id for j in claim_runnable(first, 2)]
+            taken = [j.id for j in claim_runnable(second, 2)]
+        finally:
+            first.rollback()
+            second.rollback()
+            first.close()
+            second.close()
+    finally:
+        runtime.close()
+    assert sorted(held) == sorted([ids[("a", 0)], ids[("b", 0)]])
+    assert sorted(taken) == sorted([ids[("a", 1)], ids[("b", 1)]])
 
 
 def _claimed(team: str, priority: int, rank: int, seq: int) -> Claimed:
