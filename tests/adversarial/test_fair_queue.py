@@ -23,11 +23,13 @@ from orchestrator.config import Settings
 from orchestrator.fair_queue import Claimed, next_look_delay, placement_order
 from orchestrator.launcher import CLAIM_BATCH
 from orchestrator.models import JobSpec
+from orchestrator.policyfile import PolicyError, parse_policy
+from orchestrator.priority_caps import clamp_queued, over_cap, priority_cap
 from orchestrator.queue import claim_runnable, insert_submissions, job_by_id, submit, submit_values
 from orchestrator.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
-from orchestrator.store.tables import Attempt, Job
+from orchestrator.store.tables import Attempt, Job, JobEvent
 from orchestrator.store.types import utcnow
 from tests.e2e.conftest import Daemon, running_daemon
 from tests.e2e.wheel import agent_wheel_env
@@ -192,3 +194,28 @@ def test_daemon_places_team_a_job_while_team_b_queues_1000_unplaceable_jobs(daem
     assert "max_priority cap of 10 for team:b" in refused.json()["error"]["message"], refused.text
     assert _post(d, tb, {**HOG, "priority": 10}).status_code == 201
     assert _post(d, ta, {**FEASIBLE, "priority": 1000}).status_code == 201  # the cap is team b's only
+
+
+def test_the_strictest_matching_priority_cap_wins_and_a_bad_one_is_refused_by_line() -> None:
+    policy = parse_policy("caps:\n  - {scope: global, max_priority: 50}\n  - {scope: 'label:tier=batch', "
+                          "max_priority: 5}\n  - {scope: 'team:b', max_price_per_hour: 3}\n")
+    assert priority_cap(policy, "b", None, {}) == (50, "global")
+    assert priority_cap(policy, "a", None, {"tier": "batch"}) == (5, "label:tier=batch")
+    spec = JobSpec.model_validate({**FEASIBLE, "team": "a", "priority": 6, "labels": {"tier": "batch"}})
+    assert over_cap(policy, spec) == ("priority: 6 is above the max_priority cap of 5 for label:tier=batch (policy "
+                                      "file); submit with priority 5 or lower, or ask an admin to raise the cap")
+    with pytest.raises(PolicyError, match=r"line 2: caps.0.max_priority: Input should be less than or equal to 1000"):
+        parse_policy("caps:\n  - max_priority: 5000\n")
+
+
+def test_applying_a_lower_cap_lowers_queued_jobs_only_in_its_scope(rt: Runtime) -> None:
+    with transaction(rt.sessions) as s:
+        hog = submit(s, JobSpec.model_validate({**HOG, "team": "b", "project": "p"})).id
+        other = submit(s, JobSpec.model_validate({**HOG, "team": "b"})).id
+    with transaction(rt.sessions) as s:
+        assert clamp_queued(s, parse_policy("caps:\n  - {scope: 'project:p', max_priority: -3}\n")) == 1
+    with transaction(rt.sessions) as s:
+        lowered, kept = job_by_id(s, hog), job_by_id(s, other)
+        assert (lowered.priority, lowered.spec["priority"], kept.priority) == (-3, -3, 1000)
+        events = s.scalars(select(JobEvent.reason).where(JobEvent.job_id == hog, JobEvent.kind == "policy")).all()
+    assert events == ["priority lowered from 1000 to -3: the policy's max_priority cap for project:p"]
