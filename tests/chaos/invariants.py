@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from orchestrator.fair_queue import next_look_delay
 from orchestrator.launcher import backoff_seconds
 from orchestrator.ledger import pending_instances
 from orchestrator.store.tables import Alert, AlertDelivery, Attempt, Instance, Job, JobEvent, LedgerEntry
@@ -214,6 +215,12 @@ def _waiting_check(s: Session, exp: Expectations, skip: set[str]) -> Check:
             n = n + 1 if state == "LAUNCH_FAILED" else 0
         return n
 
+    submitted = {j: _epoch(at) for j, at in s.execute(select(Job.id, Job.submitted_at))}
+
+    def waiting_since(job_id: str, at: float) -> float:
+        lost = [e for _, state, e in attempts.get(job_id, []) if state in ("PREEMPTED", "LOST") and e is not None
+                and e <= at + 0.5]
+        return max(lost, default=submitted[job_id])
     entered: dict[str, float] = {}
     spells = 0
     longest = 0.0
@@ -226,7 +233,10 @@ def _waiting_check(s: Session, exp: Expectations, skip: set[str]) -> Check:
             start = entered.pop(job_id)
             spells += 1
             longest = max(longest, when - start)
-            allowed = (backoff_seconds(streak(job_id, start)) + exp.wait_bound_s + 2.0  # 2 s: a busy 2-core box
+            # the delay grows with the time waited (fair_queue.next_look_delay, from placement_state.waiting_since:
+            # the last lost instance, else the submission); the spell's end bounds the wait at its last look
+            delay = next_look_delay(backoff_seconds(streak(job_id, start)), when - waiting_since(job_id, start))
+            allowed = (delay + exp.wait_bound_s + 2.0  # 2 s: a busy 2-core box
                        + _overlap(start, when, exp.outages))
             if when - start > allowed:
                 too_long.append((job_id, round(when - start, 1), round(allowed, 1)))
