@@ -58,7 +58,7 @@ def policy_caps() -> list[dict[str, Any]]:
 class HostileTenant:
     url: str
     admin_token: str
-    infeasible_per_wave: int = 10
+    infeasible_per_wave: int = 30  # 60 in all at priority 100: three claim batches, as many as starved a team
     token: str = ""
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)  # kind -> (status, message)
     accepted: dict[str, str] = field(default_factory=dict)  # job id -> kind
