@@ -36,13 +36,14 @@ from orchestrator.attempts import (
 from orchestrator.budgets import budget_gate
 from orchestrator.caps import limits_for
 from orchestrator.deadline_state import apply_deadline, deadline_applies, rank_preferring
+from orchestrator.fair_queue import next_look_delay
 from orchestrator.gang import gang_note, launch_gang
 from orchestrator.logs import get_logger
 from orchestrator.models import JobSpec, JobState
 from orchestrator.placement_state import load_blocks, recent_preemptions, save_block, spot_mode, waiting_since
 from orchestrator.policy_store import current_policy
 from orchestrator.pricing import OfferCache, refresh_due
-from orchestrator.queue import claim_runnable, job_by_id
+from orchestrator.queue import claim_runnable, has_runnable, job_by_id
 from orchestrator.runtime import Runtime
 from orchestrator.serialize import offer_from_json
 from orchestrator.store.db import transaction
@@ -148,7 +149,7 @@ class Launcher:
     def place_queue(self) -> int:
         """Claim runnable jobs in queue order, start an attempt for each that can be placed, launch."""
         with transaction(self.rt.sessions) as s:
-            if not claim_runnable(s, 1):
+            if not has_runnable(s):
                 return 0
         index, blocks, priors = self._view()
         limit = max(1, self.rt.settings.placement_max_launch_attempts)
@@ -189,7 +190,8 @@ class Launcher:
         return len(started)
 
     def _wait(self, s: Session, job: Job, req: PlacementRequest, blocks: Blocks) -> None:
-        delay = backoff_seconds(consecutive_launch_failures(s, job.id))
+        waited = (utcnow() - waiting_since(s, job)).total_seconds()  # a job that keeps missing is looked at less
+        delay = next_look_delay(backoff_seconds(consecutive_launch_failures(s, job.id)), waited)
         market = " spot" if req.spot is True else ""
         nodes = JobSpec.model_validate(job.spec).resources.num_nodes
         per = f" per node ({nodes} nodes)" if nodes > 1 else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -18,9 +19,30 @@ def current(session: Session) -> PolicyVersion | None:
 
 
 def current_policy(session: Session) -> PolicyFile:
-    """The policy in force; an empty one (no budgets, caps or idle rules) before any apply."""
-    row = current(session)
-    return parse_policy(row.text, f"policy version {row.version}", stored=True) if row else PolicyFile()
+    """The policy in force; an empty one (no budgets, caps or idle rules) before any apply.
+
+    Parsed once per version (the models are frozen): submissions check it for priority caps, and a YAML parse
+    per submission would cost the API's hot path more than its INSERT."""
+    head = session.execute(select(PolicyVersion.version, PolicyVersion.sha256)
+                           .order_by(PolicyVersion.version.desc()).limit(1)).first()
+    if head is None:
+        return PolicyFile()
+    return _parsed(head.version, head.sha256, lambda: session.scalar(
+        select(PolicyVersion.text).where(PolicyVersion.version == head.version)) or "")
+
+
+_CACHE: dict[tuple[int, str], PolicyFile] = {}
+
+
+def _parsed(version: int, sha256: str, text: Callable[[], str]) -> PolicyFile:
+    key = (version, sha256)
+    policy = _CACHE.get(key)
+    if policy is None:
+        policy = parse_policy(text(), f"policy version {version}", stored=True)
+        if len(_CACHE) >= 8:  # versions are few and only the newest is read; keep the cache small
+            _CACHE.clear()
+        _CACHE[key] = policy
+    return policy
 
 
 def apply(session: Session, text: str, applied_by: str = "") -> tuple[PolicyVersion, bool]:

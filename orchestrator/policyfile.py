@@ -80,6 +80,8 @@ class Cap(_Strict):
     max_price_per_hour: float | None = Field(default=None, gt=0)
     max_runtime: float | None = Field(default=None, description="seconds, or 30m / 48h")
     max_cost_per_job: float | None = Field(default=None, gt=0)
+    # the highest `priority` a job in scope may have: a submit above it is refused (orchestrator/priority_caps.py)
+    max_priority: int | None = Field(default=None, ge=-1000, le=1000)
 
     _check_scope = field_validator("scope")(classmethod(lambda cls, v: _scope(v)))
 

@@ -1,4 +1,4 @@
-"""The job queue: submit, claim in priority/FIFO order, list and look up.
+"""The job queue: submit, claim in fair order (orchestrator/fair_queue.py), list and look up.
 
 Claiming uses `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers (or daemon
 replicas) each get different jobs; SQLite has one writer at a time, which gives the same result.
@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
+from orchestrator.fair_queue import claim_fair, ready
 from orchestrator.models import JobSpec, JobState
 from orchestrator.store.tables import Job, JobEvent
 from orchestrator.store.types import utcnow
@@ -68,16 +69,14 @@ def insert_submissions(conn: Connection, jobs: Sequence[dict[str, Any]]) -> None
 
 
 def claim_runnable(session: Session, limit: int, now: datetime | None = None) -> list[Job]:
-    """Jobs ready for placement, highest priority first, FIFO within a priority, row-locked."""
-    now = now or utcnow()
-    stmt = (
-        select(Job)
-        .where(Job.state.in_(RUNNABLE), or_(Job.not_before.is_(None), Job.not_before <= now))
-        .order_by(Job.priority.desc(), Job.seq.asc())
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list(session.scalars(stmt))
+    """Jobs ready for placement, row-locked, in placement order: round-robin across teams for the claim,
+    priority then fair share within the pass (see orchestrator/fair_queue.py for why)."""
+    return claim_fair(session, RUNNABLE, limit, now or utcnow())
+
+
+def has_runnable(session: Session, now: datetime | None = None) -> bool:
+    """Whether any job is ready for placement: a pass's cheap first look (no ranking, no lock)."""
+    return session.scalar(select(Job.seq).where(*ready(RUNNABLE, now or utcnow())).limit(1)) is not None
 
 
 def job_by_id(session: Session, job_id: str) -> Job:

@@ -11,6 +11,7 @@ from orchestrator import policy_store
 from orchestrator.api.deps import AdminDep, SessionDep, UserDep
 from orchestrator.api.errors import ApiError
 from orchestrator.policyfile import PolicyError
+from orchestrator.priority_caps import clamp_queued
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -31,7 +32,9 @@ def apply_policy(body: PolicyText, principal: AdminDep, session: SessionDep) -> 
         row, changed = policy_store.apply(session, body.text, applied_by=principal.token_id or "admin")
     except PolicyError as exc:
         raise _refused(exc) from None
-    return {"version": row.version, "changed": changed, "applied_at": row.applied_at.isoformat()}
+    clamped = clamp_queued(session, policy_store.current_policy(session)) if changed else 0  # lowered max_priority
+    return {"version": row.version, "changed": changed, "applied_at": row.applied_at.isoformat(),
+            "priorities_lowered": clamped}
 
 
 @router.post("/diff")

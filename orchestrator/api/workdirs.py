@@ -16,6 +16,8 @@ from orchestrator import jobsecrets
 from orchestrator.api.deps import RuntimeDep, UserDep
 from orchestrator.api.errors import ApiError
 from orchestrator.models import JobSpec
+from orchestrator.policy_store import current_policy
+from orchestrator.priority_caps import over_cap
 from orchestrator.runtime import Runtime
 from orchestrator.workdir import store
 
@@ -60,6 +62,9 @@ def check_submission(session: Session, rt: Runtime, spec: JobSpec) -> None:
     if ref is not None and ref.store == store.DAEMON and not store.exists(
             store.daemon_backend(rt.settings.home), ref.digest):
         raise ApiError(422, "invalid_spec", f"workdir_ref: workdir {ref.digest} was never uploaded to this daemon")
+    refused = over_cap(current_policy(session), spec)  # the policy's max_priority for the job's team/scope
+    if refused:
+        raise ApiError(422, "priority_above_cap", refused)
     absent = jobsecrets.missing(session, spec.team, spec.secrets)
     if absent:
         raise ApiError(422, "invalid_spec", f"secrets: not set for team {spec.team!r}: {', '.join(absent)}; create "

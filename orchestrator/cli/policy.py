@@ -50,6 +50,8 @@ def apply(file: Path, output: Annotated[str, typer.Option("--output", "-o", help
         print(json.dumps(result, indent=2))
     elif result["changed"]:
         console.print(f"policy version {result['version']} applied")
+        if result.get("priorities_lowered"):
+            console.print(f"{result['priorities_lowered']} queued job(s) lowered to their team's max_priority cap")
     else:
         console.print(f"unchanged: version {result['version']} is already this file")
 

@@ -31,6 +31,7 @@ import httpx
 from orchestrator.cli.demo import free_port
 from providers.local import processes
 from tests.chaos.dbfaults import PostgresFaults
+from tests.chaos.hostile import HOSTILE, HostileTenant, hostile_check, policy_caps
 from tests.chaos.invariants import FINAL, WAITING, Check, Expectations, _epoch, check_all, ledger_caught_up
 from tests.chaos.pgcluster import ThrowawayPostgres
 from tests.chaos.receiver import Receiver
@@ -63,6 +64,7 @@ class ChaosConfig:
     capped_limit: float = CAPPED_LIMIT
     budget_edge: bool = True  # one long SIGKILL outage as the capped team's spend nears its limit
     sink_outages: bool = True  # off in short runs: after one, delivery backoff can add a minute to the settle
+    hostile: bool = True  # a third team submits malformed, infeasible, never-starting, log-flooding jobs (2 waves)
 
 
 @dataclass
@@ -73,7 +75,7 @@ class Faults:
         self.counts[kind] += n
 
 
-def _policy(capped_limit: float) -> str:
+def _policy(capped_limit: float, hostile: bool) -> str:
     budgets: list[dict[str, Any]] = [
         {"name": "all", "scope": "global", "period": "monthly", "limit_usd": 0.02,
          "thresholds": [{"percent": p, "action": "alert"} for p in range(10, 101, 10)]},
@@ -83,7 +85,7 @@ def _policy(capped_limit: float) -> str:
     ]
     budgets += [{"name": f"team-{t}", "scope": f"team:{t}", "period": "monthly", "limit_usd": 0.004,
                  "thresholds": [{"percent": p, "action": "alert"} for p in (25, 50, 75, 100)]} for t in TEAMS]
-    return json.dumps({"budgets": budgets})
+    return json.dumps({"budgets": budgets, "caps": policy_caps() if hostile else []})
 
 
 class ChaosRun:
@@ -108,6 +110,7 @@ class ChaosRun:
         self.pgf: PostgresFaults | None = None
         # the random kinds each run deals at least once before it drains (while any job is left to hit)
         self._kinds = ["preemption", "agent crash"] + (["alert sink down"] if cfg.sink_outages else [])
+        self.tenant: HostileTenant | None = None
 
     def _env(self) -> dict[str, str]:
         providers = {"faulty": {"wraps": "local", "error_rate": self.cfg.error_rate, "seed": self.cfg.seed,
@@ -170,9 +173,11 @@ class ChaosRun:
                 time.sleep(0.2)
         raise RuntimeError(f"daemon unreachable for {method} {path}")
 
-    def _unfinished(self) -> list[str]:
+    def _unfinished(self, hostile: bool = False) -> list[str]:
         items = self._api("GET", "/v1/jobs", params={"limit": 500})["items"]
         seen = {j["id"]: j["state"] for j in items}
+        if hostile:  # the hostile team's jobs that must still end by themselves
+            return self.tenant.unfinished(seen) if self.tenant else []
         # a job the store lost is not waited for: the "no acknowledged submission lost" invariant reports it
         return [j for j in self.job_ids if j in seen and seen[j] not in FINAL | WAITING]
 
@@ -283,12 +288,16 @@ class ChaosRun:
         self.daemon.extra_env = self._env()
         self.daemon.start()
         cluster = self.daemon.cluster_id()
-        self._api("POST", "/v1/policies", json={"text": _policy(self.cfg.capped_limit), "source": "chaos"})
+        self._api("POST", "/v1/policies", json={"text": _policy(self.cfg.capped_limit, self.cfg.hostile),
+                                                "source": "chaos"})
+        self.tenant = HostileTenant(self.daemon.url, self.daemon.token) if self.cfg.hostile else None
         kills_done = lambda: sum(n for k, n in self.faults.counts.items() if k.startswith("sigkill"))  # noqa: E731
         pg_left = lambda: self.pgf is not None and self.pgf.done < self.cfg.pg_restarts  # noqa: E731
         try:
             while time.monotonic() - started < self.cfg.timeout_s:
                 unfinished = self._unfinished()
+                if self.tenant and self.tenant.waves < 2 and len(self.job_ids) >= self.cfg.jobs * self.tenant.waves / 2:
+                    self.tenant.wave()  # at the start and half way through the workload
                 room = self.cfg.concurrency - len(unfinished)
                 to_submit = min(max(room, 0), self.cfg.jobs - len(self.job_ids))
                 if to_submit:
@@ -315,6 +324,7 @@ class ChaosRun:
                 self._random_fault(kills_done() < self.cfg.kills, progress)
                 time.sleep(self.rng.uniform(0.2, 1.0))
             self.receiver.down = False
+            waited = self.tenant.cancel_infeasible() if self.tenant else {}
             self._settle()
             received = Counter(self.receiver.received)
         finally:
@@ -328,8 +338,10 @@ class ChaosRun:
                            capped_limit_usd=self.cfg.capped_limit, budget_interval_s=BUDGET_INTERVAL,
                            stop_grace_s=STOP_GRACE,
                            stops_interval_s=STOPS_INTERVAL, outages=list(self.outages),
-                           wait_bound_s=CAPACITY_BLOCK + RECONCILE_INTERVAL)
+                           wait_bound_s=CAPACITY_BLOCK + RECONCILE_INTERVAL, hostile_team=HOSTILE)
         checks = check_all(self.database_url, self.home, cluster, received, exp)
+        if self.tenant is not None:
+            checks.append(hostile_check(self.database_url, self.tenant, waited))
         if self.pgf is not None:
             checks.append(Check("API answered 503 JSON while the database was down", *self.pgf.api_check()))
         self.receiver.stop()
@@ -360,7 +372,8 @@ class ChaosRun:
             pending = [a for a in alerts if not a["deliveries"] or any(d["state"] != "delivered"
                                                                          for d in a["deliveries"])]
             open_instances = self._api("GET", "/v1/instances")["items"]
-            if not pending and not open_instances and not self._unfinished() and ledger_caught_up(self.database_url):
+            if (not pending and not open_instances and not self._unfinished() and not self._unfinished(hostile=True)
+                    and ledger_caught_up(self.database_url)):
                 return
             time.sleep(0.5)
 
