@@ -43,7 +43,7 @@ def _psycopg_operational(exc: BaseException | None) -> bool:
     return isinstance(error, type) and isinstance(exc, error)
 
 
-def _psycopg_unavailable(exc: BaseException) -> bool:
+def _psycopg_unavailable(exc: BaseException | None) -> bool:
     state: str | None = getattr(exc, "sqlstate", None)
     return state is None or state.startswith("08") or state in _UNAVAILABLE_SQLSTATES
 
