@@ -333,5 +333,7 @@ def _is_click_error(exc: Exception) -> bool:
 
 
 def _fail(message: str, code: int) -> None:
-    make_console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line
+    from rich.markup import escape  # a message's own brackets ('spotwise[postgres]') are text, not markup
+
+    make_console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise SystemExit(code)

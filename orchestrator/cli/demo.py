@@ -22,11 +22,13 @@ from rich.console import Console
 
 from orchestrator.cli import demo_spending
 from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.console import make_console
 from orchestrator.cli.workdir import attach_workdir
 from orchestrator.config import Settings
 from orchestrator.specfile import load_spec_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+LOG_TAIL_LINES = 20  # of the daemon's log, shown when it does not start
 
 
 def free_port() -> int:
@@ -58,6 +60,25 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0)
             pass
         time.sleep(0.2)
     raise CliError(f"the daemon did not become healthy within {timeout:g}s")
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last `lines` lines of a log file ([] when there is none yet)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]
+
+
+def show_log_tail(path: Path) -> None:
+    """The end of the daemon's log on stderr, as written (it names what stopped the daemon)."""
+    err = make_console(stderr=True)
+    tail = log_tail(path)
+    err.print(f"the daemon's log ({path}), last {len(tail)} lines:" if tail else f"the daemon wrote no log ({path})",
+              highlight=False, soft_wrap=True)
+    for line in tail:
+        err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
 def stop_daemon(proc: subprocess.Popen[bytes]) -> None:
@@ -94,12 +115,21 @@ def run_demo(console: Console, keep: bool = False) -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
-    console.rule("[bold]Spotwise demo[/]: SQLite + the local provider, no cloud account")
+    from rich.rule import Rule
+
+    # as wide as the terminal, but not 1000 columns of dashes in a pipe or a CI log (console.PIPE_WIDTH)
+    console.print(Rule("[bold]Spotwise demo[/]: SQLite + the local provider, no cloud account"),
+                  width=min(console.width, 100))
     console.print(f"home {home}\ndaemon {url} (log: {home / 'daemon.log'})")
     receiver = demo_spending.WebhookReceiver()  # issue 6: alerts go to the log and to this receiver
     proc = start_daemon(home, port, demo_spending.daemon_env(receiver))
     try:
-        wait_healthy(url, proc)
+        try:
+            wait_healthy(url, proc)
+        except CliError as exc:  # say why: the log is the only place that does, so it and the home are kept
+            keep = True
+            show_log_tail(home / "daemon.log")
+            raise CliError(f"{exc}; the end of its log is above (all of it: {home / 'daemon.log'})") from None
         token = (home / "admin-token").read_text().strip()
         api = ApiClient(url, token)
         console.print(f"dashboard [bold]{url}/ui[/], sign in with the admin token [bold]{token}[/] "
@@ -134,6 +164,6 @@ def run_demo(console: Console, keep: bool = False) -> int:
         stop_daemon(proc)
         receiver.close()
         if keep:
-            console.print(f"kept {home}")
+            console.print(f"kept the demo's home {home} (remove it when done)", highlight=False, soft_wrap=True)
         else:
             shutil.rmtree(home, ignore_errors=True)
