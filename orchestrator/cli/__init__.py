@@ -137,9 +137,12 @@ def submit(
         raise typer.Exit(0 if final["state"] == "SUCCEEDED" else 1)
 
 
-def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = None) -> dict[str, Any]:
-    """A live status line with the latest output until the job is final; returns the final job."""
+def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = None,
+          timeout: float | None = None) -> dict[str, Any]:
+    """A live status line with the latest output until the job is final; returns the final job. With `timeout`
+    (seconds), a CliError saying the job's state and reason when it is not final by then."""
     out = out or console
+    give_up = None if timeout is None else time.monotonic() + timeout
     cursor = 0
     path = f"/v1/jobs/{segment(job_id, 'job id')}"
     with out.status(f"{job_id}: waiting") as status:
@@ -160,6 +163,8 @@ def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = 
             status.update(f"{job_id}: {job['state']}{where}  ${job['cost_usd']:.4f}")
             if job["state"] in FINAL and logs["final"] and not logs["items"]:
                 break
+            if give_up is not None and time.monotonic() > give_up:
+                raise CliError(f"job {job_id} is still {job['state']} after {timeout:g}s: {job.get('reason') or '-'}")
             time.sleep(poll)
     render.job_summary(out, job)
     return job  # type: ignore[no-any-return]

@@ -29,6 +29,7 @@ from orchestrator.specfile import load_spec_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LOG_TAIL_LINES = 20  # of the daemon's log, shown when it does not start
+JOB_TIMEOUT_S = 300.0  # the example job takes ~15 s; one not done in 5 minutes will not finish on its own
 
 
 def free_port() -> int:
@@ -141,7 +142,13 @@ def run_demo(console: Console, keep: bool = False) -> int:
         console.print(f"submitted [bold]{job['id']}[/]: {spec.name} ({spec.resources.accelerators}, spot)")
         idle_job = demo_spending.start(api, console, spec.model_dump(mode="json"))
         preempt_once(api, job["id"], console)  # issue 5: a spot reclaim mid-training, then the resume
-        final = watch(api, job["id"], poll=0.5, out=console)
+        try:
+            final = watch(api, job["id"], poll=0.5, out=console, timeout=JOB_TIMEOUT_S)
+        except CliError as exc:  # a job that cannot finish (e.g. its agent keeps failing): say so, do not hang
+            keep = True
+            show_log_tail(home / "daemon.log")
+            raise CliError(f"{exc}; the end of the daemon's log is above; the instances' logs are under "
+                           f"{home / 'local-provider' / 'instances'}") from None
         for a in final.get("attempt_list") or []:
             resumed = f", resumed from checkpoint {a['resumed_from']}" if a.get("resumed_from") else ""
             console.print(f"attempt {a['number']}: {a['state']} on {a['zone']}{resumed}: {a['end_reason']}")

@@ -6,9 +6,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
+
+from orchestrator.cli import watch
+from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.console import make_console
 from orchestrator.cli.demo import free_port
+from tests.e2e.conftest import Daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,3 +57,17 @@ def test_serve_without_the_postgres_extra_names_the_extra(tmp_path: Path) -> Non
     assert lines == ["error: cannot start the daemon: database URL 'postgresql+psycopg://spotwise:***@127.0.0.1:5432/"
                      "spotwise' needs PostgreSQL's driver psycopg, which is not installed: pip install "
                      "'spotwise[postgres]'"], result.stderr
+
+
+def test_following_a_job_gives_up_after_its_timeout_with_the_state(daemon: Daemon) -> None:
+    """The demo follows its job with a time limit: a job that cannot finish (its agent failing on every instance
+    left the demo waiting forever) ends the demo with the job's state and reason instead of a silent hang."""
+    job = daemon.api("POST", "/v1/jobs", json={"name": "long", "team": "t", "run": "sleep 600",
+                                                "resources": {"accelerators": "T4:1"}})
+    try:
+        began = time.monotonic()
+        with pytest.raises(CliError, match=rf"job {job['id']} is still [A-Z_]+ after 2s: "):
+            watch(ApiClient(daemon.url, daemon.token), job["id"], poll=0.2, out=make_console(), timeout=2)
+        assert time.monotonic() - began < 30
+    finally:
+        daemon.api("POST", f"/v1/jobs/{job['id']}/cancel")
