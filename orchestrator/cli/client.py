@@ -1,7 +1,7 @@
 """The CLI's HTTP client of the API. Every failure becomes a `CliError` with a message to act on.
 
 Imports only the standard library at module level: every command imports this module; the transport, pydantic
-and the settings model are imported by the code that uses them (see `client_settings`, `http.py`).
+and the settings model are imported by the code that uses them (see `client_settings`, `transport.py`).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def resolve_token(settings: Endpoint) -> str:
 
 class ApiClient:
     def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
-        from orchestrator.cli.http import StdlibHttp  # here, not at module level: `spotwise --help` never needs it
+        from orchestrator.cli.transport import StdlibHttp  # here, not at module level: `spotwise --help` never needs it
 
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -125,7 +125,7 @@ class ApiClient:
         return cls(settings.effective_url, resolve_token(settings))
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        from orchestrator.cli.http import ConnectFailed, TimedOut, TransportError
+        from orchestrator.cli.transport import ConnectFailed, TimedOut, TransportError
 
         try:
             response = self._http.request(method, path, **kwargs)
