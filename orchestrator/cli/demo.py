@@ -14,8 +14,11 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -82,6 +85,18 @@ def show_log_tail(path: Path) -> None:
         err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
+def _interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # the demo's `finally` stops its daemon; then click reports 'aborted'
+
+
+def _stop_on_sigterm() -> signal.Handlers | Callable[..., Any] | int | None:
+    """SIGTERM (a CI timeout, `kill`) ends the demo as Ctrl-C does, so its daemon is stopped rather than left
+    running with no parent; returns the handler to restore (None off the main thread, where none can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupted)
+
+
 def stop_daemon(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -124,6 +139,7 @@ def run_demo(console: Console, keep: bool = False) -> int:
     console.print(f"home {home}\ndaemon {url} (log: {home / 'daemon.log'})")
     receiver = demo_spending.WebhookReceiver()  # issue 6: alerts go to the log and to this receiver
     proc = start_daemon(home, port, demo_spending.daemon_env(receiver))
+    previous = _stop_on_sigterm()
     try:
         try:
             wait_healthy(url, proc)
@@ -170,6 +186,8 @@ def run_demo(console: Console, keep: bool = False) -> int:
     finally:
         stop_daemon(proc)
         receiver.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if keep:
             console.print(f"kept the demo's home {home} (remove it when done)", highlight=False, soft_wrap=True)
         else:

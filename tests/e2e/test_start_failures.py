@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -71,3 +73,27 @@ def test_following_a_job_gives_up_after_its_timeout_with_the_state(daemon: Daemo
         assert time.monotonic() - began < 30
     finally:
         daemon.api("POST", f"/v1/jobs/{job['id']}/cancel")
+
+
+def test_sigterm_ends_the_demo_and_its_daemon(tmp_path: Path) -> None:
+    """A CI timeout or `kill` used to end the demo without its `finally`: the daemon kept running, orphaned."""
+    demo = subprocess.Popen([sys.executable, "-m", "orchestrator", "demo"], cwd=tmp_path, env=_env(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert demo.stdout is not None
+        url = ""
+        for line in demo.stdout:
+            if line.startswith("daemon http://"):
+                url = line.split()[1]
+            if line.startswith("submitted "):
+                break
+        assert url, "the demo never said where its daemon is"
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=60) != 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as probe:
+        assert probe.connect_ex((host, int(port))) != 0, "the demo's daemon is still listening"
+    assert not list(tmp_path.glob("spotwise-demo-*")), "the demo's home was not removed"
