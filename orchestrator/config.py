@@ -6,13 +6,11 @@ SPOTWISE_CONFIG (or $SPOTWISE_HOME/config.yaml when it exists), defaults.
 
 from __future__ import annotations
 
-import os
 import re
 from importlib.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
@@ -22,8 +20,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from orchestrator.configfile import ConfigError, config_path, default_home, read_config_text
 from orchestrator.models import store_url_problem
-from orchestrator.strictyaml import load_strict
 
 # Every interval and timeout: zero or less made a loop spin (reconcile at -5 s took 95% of a CPU).
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -35,29 +33,6 @@ Count = Annotated[int, Field(ge=1)]
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
-class ConfigError(ValueError):
-    """The configuration cannot be read (missing file, bad YAML, bad JSON in a variable): one line says which
-    file or variable and what is wrong, for `spotwise serve` to print instead of a traceback."""
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("SPOTWISE_HOME") or Path.home() / ".spotwise")
-
-
-def _yaml_path() -> Path | None:
-    """The config file, if any. A SPOTWISE_CONFIG that names no file is an error: silently running on
-    defaults (another database, no providers) is worse than not starting."""
-    explicit = os.environ.get("SPOTWISE_CONFIG")
-    if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            why = "is a directory" if path.is_dir() else "does not exist"
-            raise ConfigError(f"SPOTWISE_CONFIG names {path}, which {why}; point it at a YAML file or unset it")
-        return path
-    candidate = default_home() / "config.yaml"
-    return candidate if candidate.exists() else None
-
-
 class _ConfigFile(YamlConfigSettingsSource):
     """The YAML source, with errors that name the file (and line) instead of a yaml/pydantic traceback."""
 
@@ -66,24 +41,7 @@ class _ConfigFile(YamlConfigSettingsSource):
             text = file_path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"cannot read config file {file_path}: {exc}") from None
-        try:
-            data = load_strict(text)  # a second `providers:` silently replaced the first
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {file_path} is not valid YAML{_yaml_where(exc)}") from None
-        if data is None:
-            return {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"config file {file_path} must be a mapping of settings (port: 8470, ...), "
-                              f"not a {type(data).__name__}")
-        return data
-
-
-def _yaml_where(exc: yaml.YAMLError) -> str:
-    """' at line L, column C: problem' from a YAML error, as far as it says."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return f"{where}: {problem}"
+        return read_config_text(text, file_path)
 
 
 def _env_error(exc: SettingsError) -> ConfigError:
@@ -264,7 +222,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = _yaml_path()
+        path = config_path()
         if path is not None:
             sources.append(_ConfigFile(settings_cls, yaml_file=path))
         return tuple(sources)

@@ -14,14 +14,17 @@ What counts as "the database is unavailable" (`is_db_unavailable`), deliberately
 Not counted: psycopg's other `OperationalError` subclasses (a statement timeout 57014, a deadlock, a
 serialization failure, a lock timeout are the server answering), and SQLite's "database is locked" (a busy
 writer, not an outage; the pass is retried and the traceback says who held the lock).
+
+psycopg is an optional dependency (the `postgres` extra): it is looked up in `sys.modules`, never imported here.
+If it was never imported, no psycopg error can exist, so a SQLite-only install never needs it.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
-import psycopg
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from orchestrator.logs import get_logger
@@ -33,8 +36,15 @@ WARN_EVERY_SECONDS = 60.0
 _UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}
 
 
-def _psycopg_unavailable(exc: psycopg.OperationalError) -> bool:
-    state = exc.sqlstate
+def _psycopg_operational(exc: BaseException | None) -> bool:
+    """`exc` is a psycopg `OperationalError` (False when psycopg was never imported: then it cannot be one)."""
+    psycopg = sys.modules.get("psycopg")
+    error = getattr(psycopg, "OperationalError", None)
+    return isinstance(error, type) and isinstance(exc, error)
+
+
+def _psycopg_unavailable(exc: BaseException | None) -> bool:
+    state: str | None = getattr(exc, "sqlstate", None)
     return state is None or state.startswith("08") or state in _UNAVAILABLE_SQLSTATES
 
 
@@ -49,10 +59,10 @@ def is_db_unavailable(exc: BaseException) -> bool:
         if isinstance(current, DBAPIError):
             if current.connection_invalidated:
                 return True
-            if isinstance(current.orig, psycopg.OperationalError):
+            if _psycopg_operational(current.orig):
                 return _psycopg_unavailable(current.orig)
             return False  # another driver's error (SQLite's "database is locked" among them)
-        if isinstance(current, psycopg.OperationalError):
+        if _psycopg_operational(current):
             return _psycopg_unavailable(current)
         current = current.__cause__
     return False

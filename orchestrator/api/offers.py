@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.deps import AdminDep, RuntimeDep, UserDep
 from orchestrator.api.errors import ApiError
@@ -127,7 +128,15 @@ async def import_catalog(
         why = f": {describe_problems(skipped)}" if skipped else " (the file has a header but no rows)"
         raise ApiError(422, "invalid_catalog", f"no offers found in {name or 'the file'} for cloud {cloud}{why}",
                        [f"line {line}: {reason}" for line, reason in skipped[:SHOWN_PROBLEMS]])
-    with transaction(rt.sessions) as s:
-        stored = store_offers(s, cloud, "catalog", offers, detail=name)
-        wake_waiting_jobs(s)
+    cache = _cache(request)
+
+    def store() -> int:  # the index is ready when the import answers: the next `offers` is as fast as any
+        with transaction(rt.sessions) as s:
+            stored = store_offers(s, cloud, "catalog", offers, detail=name)
+            wake_waiting_jobs(s)
+            make_current = cache.after_store(s, cloud, "catalog", offers)
+        make_current()
+        return stored
+
+    stored = await run_in_threadpool(store)  # seconds of database work: off the event loop
     return {"cloud": cloud, "source": "catalog", "offers": stored, "name": name, "skipped_rows": len(skipped)}

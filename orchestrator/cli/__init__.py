@@ -1,4 +1,9 @@
-"""`spotwise`: the command line. A thin client of the API (SPOTWISE_URL, SPOTWISE_TOKEN)."""
+"""`spotwise`: the command line. A thin client of the API (SPOTWISE_URL, SPOTWISE_TOKEN).
+
+Fast to start: this module and the command modules it registers import no pydantic model, settings model,
+HTTP library, numpy or cloud SDK at module level; each command imports what it uses (tests/unit/
+test_runtime_imports.py holds this; bench/cli_startup.py measures `--help` and `jobs list`, target < 0.25 s).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -16,21 +21,25 @@ from orchestrator.cli import (  # issue 4  # issue 6
     catalog,
     costs,
     offers,
+    plainparams,
     policy,
     providers,
     render,
     secrets,  # issue 13
 )
-from orchestrator.cli.client import ApiClient, CliError, check_output, load_settings, segment
+from orchestrator.cli.client import ApiClient, CliError, check_output, client_settings, load_settings, segment
 from orchestrator.cli.console import make_console
 from orchestrator.cli.workdir import attach_workdir  # issue 13
-from orchestrator.config import Settings
-from orchestrator.specfile import SpecError, load_spec_file
+
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
+    from orchestrator.models import JobSpec
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, as kubectl's: typer's rich help imports rich.markdown, ~0.07 s per --help
     help="Run GPU jobs on the cheapest spot capacity without losing work or money.",
 )
 jobs_app = typer.Typer(no_args_is_help=True, help="List, inspect and cancel jobs.")
@@ -49,6 +58,7 @@ app.add_typer(alerts.app, name="alerts")  # issue 6
 app.command("costs")(costs.costs)  # issue 6
 app.add_typer(secrets.app, name="secrets")  # issue 13
 
+plainparams.install()  # str/int/float options without typer's pydantic adapters (~0.18 s of every command)
 console = make_console()
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
 FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -59,7 +69,14 @@ def settings() -> Settings:
 
 
 def client() -> ApiClient:
-    return ApiClient.from_settings(settings())
+    return ApiClient.from_settings(client_settings())
+
+
+def load_spec_file(path: Path) -> JobSpec:
+    """orchestrator.specfile.load_spec_file, imported when a command reads a spec (the job model is heavy)."""
+    from orchestrator.specfile import load_spec_file as load
+
+    return load(path)
 
 
 def _emit(data: Any, output: str, table: Any) -> None:
@@ -120,9 +137,12 @@ def submit(
         raise typer.Exit(0 if final["state"] == "SUCCEEDED" else 1)
 
 
-def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = None) -> dict[str, Any]:
-    """A live status line with the latest output until the job is final; returns the final job."""
+def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = None,
+          timeout: float | None = None) -> dict[str, Any]:
+    """A live status line with the latest output until the job is final; returns the final job. With `timeout`
+    (seconds), a CliError saying the job's state and reason when it is not final by then."""
     out = out or console
+    give_up = None if timeout is None else time.monotonic() + timeout
     cursor = 0
     path = f"/v1/jobs/{segment(job_id, 'job id')}"
     with out.status(f"{job_id}: waiting") as status:
@@ -143,6 +163,8 @@ def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = 
             status.update(f"{job_id}: {job['state']}{where}  ${job['cost_usd']:.4f}")
             if job["state"] in FINAL and logs["final"] and not logs["items"]:
                 break
+            if give_up is not None and time.monotonic() > give_up:
+                raise CliError(f"job {job_id} is still {job['state']} after {timeout:g}s: {job.get('reason') or '-'}")
             time.sleep(poll)
     render.job_summary(out, job)
     return job  # type: ignore[no-any-return]
@@ -273,8 +295,6 @@ def main() -> None:
         code = app(standalone_mode=False)
         if isinstance(code, int) and code:
             raise SystemExit(code)
-    except SpecError as exc:
-        _fail(f"{exc.source}: invalid job spec:\n" + "\n".join(f"  - {p}" for p in exc.problems), 1)
     except CliError as exc:
         _fail(str(exc), exc.exit_code)
     except typer.Exit as exc:
@@ -282,10 +302,23 @@ def main() -> None:
     except typer.Abort:
         _fail("aborted", 130)
     except Exception as exc:  # click usage errors and anything unexpected: a message, not a traceback
+        spec_problems = _spec_error_text(exc)
+        if spec_problems is not None:
+            _fail(spec_problems, 1)
         if _is_click_error(exc):  # usage text and click's own exit code (2 for a usage error)
             exc.show()  # type: ignore[attr-defined]
             raise SystemExit(exc.exit_code) from None  # type: ignore[attr-defined]
         _fail(f"unexpected error: {type(exc).__name__}: {exc}", 1)
+
+
+def _spec_error_text(exc: Exception) -> str | None:
+    """The message for an orchestrator.specfile.SpecError, None for anything else. The class is looked up, not
+    imported: unless a command loaded the spec module no spec error can exist, and importing it here would cost
+    every command the job model."""
+    specfile = sys.modules.get("orchestrator.specfile")
+    if specfile is None or not isinstance(exc, specfile.SpecError):
+        return None
+    return f"{exc.source}: invalid job spec:\n" + "\n".join(f"  - {p}" for p in exc.problems)
 
 
 def _is_click_error(exc: Exception) -> bool:
@@ -305,5 +338,7 @@ def _is_click_error(exc: Exception) -> bool:
 
 
 def _fail(message: str, code: int) -> None:
-    make_console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)  # one line
+    from rich.markup import escape  # a message's own brackets ('spotwise[postgres]') are text, not markup
+
+    make_console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise SystemExit(code)

@@ -1,14 +1,20 @@
-"""The CLI's HTTP client of the API. Every failure becomes a `CliError` with a message to act on."""
+"""The CLI's HTTP client of the API. Every failure becomes a `CliError` with a message to act on.
+
+Imports only the standard library at module level: every command imports this module; the transport, pydantic
+and the settings model are imported by the code that uses them (see `client_settings`, `transport.py`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-import httpx
-from pydantic import ValidationError
+from orchestrator.configfile import ConfigError
 
-from orchestrator.config import ConfigError, Settings
+if TYPE_CHECKING:
+    from orchestrator.cli.clientsettings import ClientSettings
+    from orchestrator.config import Settings
 
 
 class CliError(Exception):
@@ -29,10 +35,36 @@ def check_output(output: str, *choices: str) -> None:
         raise CliError(f"unknown --output {output!r}; use {listed}", exit_code=2)
 
 
+class Endpoint(Protocol):
+    """Where the daemon is and how to sign in: `ClientSettings` or the full `Settings`."""
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def effective_url(self) -> str: ...
+
+    @property
+    def admin_token_file(self) -> Path: ...
+
+
+def client_settings() -> ClientSettings:
+    """The url, token, port and home a client command needs, without building the daemon's `Settings`."""
+    from orchestrator.cli.clientsettings import load_client_settings
+
+    try:
+        return load_client_settings()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
 def load_settings(**flags: Any) -> Settings:
-    """The settings every command starts from, with `flags` (command-line options, e.g. serve's --port) on top,
+    """The full settings (serve, submit), with `flags` (command-line options, e.g. serve's --port) on top,
     validated like the file and the environment. A bad value is one 'error:' line; a bad flag names the flag
     and exits 2 like any usage error."""
+    from pydantic import ValidationError
+
+    from orchestrator.config import Settings
     from orchestrator.specfile import describe_validation_error  # the spec loader is heavier than the client
 
     try:
@@ -70,7 +102,7 @@ def _check_token(token: str, source: str) -> str:
     return token
 
 
-def resolve_token(settings: Settings) -> str:
+def resolve_token(settings: Endpoint) -> str:
     if settings.token:
         return _check_token(settings.token, "SPOTWISE_TOKEN")
     path = settings.admin_token_file
@@ -82,23 +114,27 @@ def resolve_token(settings: Settings) -> str:
 
 class ApiClient:
     def __init__(self, url: str, token: str, timeout: float = 30.0) -> None:
+        from orchestrator.cli.transport import StdlibHttp  # here, not at module level: `spotwise --help` never needs it
+
         self.url = url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self._http: Any = StdlibHttp(self.url, headers, timeout)  # tests may swap in a TestClient
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ApiClient:
+    def from_settings(cls, settings: Endpoint) -> ApiClient:
         return cls(settings.effective_url, resolve_token(settings))
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        from orchestrator.cli.transport import ConnectFailed, TimedOut, TransportError
+
         try:
             response = self._http.request(method, path, **kwargs)
-        except httpx.ConnectError:
+        except ConnectFailed:
             raise CliError(f"cannot reach the Spotwise daemon at {self.url}; start it with 'spotwise serve' "
                            "or point SPOTWISE_URL at it") from None
-        except httpx.TimeoutException:
+        except TimedOut:
             raise CliError(f"the daemon at {self.url} did not answer in time") from None
-        except httpx.HTTPError as exc:
+        except TransportError as exc:
             raise CliError(f"request to {self.url} failed: {exc}") from None
         except (UnicodeError, ValueError) as exc:  # e.g. NaN or unpaired surrogates in a JSON body
             raise CliError(f"cannot send this request: {exc}", exit_code=2) from None

@@ -14,19 +14,25 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
 
 from orchestrator.cli import demo_spending
 from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.console import make_console
 from orchestrator.cli.workdir import attach_workdir
 from orchestrator.config import Settings
 from orchestrator.specfile import load_spec_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+LOG_TAIL_LINES = 20  # of the daemon's log, shown when it does not start
+JOB_TIMEOUT_S = 300.0  # the example job takes ~15 s; one not done in 5 minutes will not finish on its own
 
 
 def free_port() -> int:
@@ -58,6 +64,37 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0)
             pass
         time.sleep(0.2)
     raise CliError(f"the daemon did not become healthy within {timeout:g}s")
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last `lines` lines of a log file ([] when there is none yet)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]
+
+
+def show_log_tail(path: Path) -> None:
+    """The end of the daemon's log on stderr, as written (it names what stopped the daemon)."""
+    err = make_console(stderr=True)
+    tail = log_tail(path)
+    err.print(f"the daemon's log ({path}), last {len(tail)} lines:" if tail else f"the daemon wrote no log ({path})",
+              highlight=False, soft_wrap=True)
+    for line in tail:
+        err.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # the demo's `finally` stops its daemon; then click reports 'aborted'
+
+
+def _stop_on_sigterm() -> signal.Handlers | Callable[..., Any] | int | None:
+    """SIGTERM (a CI timeout, `kill`) ends the demo as Ctrl-C does, so its daemon is stopped rather than left
+    running with no parent; returns the handler to restore (None off the main thread, where none can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupted)
 
 
 def stop_daemon(proc: subprocess.Popen[bytes]) -> None:
@@ -94,12 +131,22 @@ def run_demo(console: Console, keep: bool = False) -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.monotonic()
-    console.rule("[bold]Spotwise demo[/]: SQLite + the local provider, no cloud account")
+    from rich.rule import Rule
+
+    # as wide as the terminal, but not 1000 columns of dashes in a pipe or a CI log (console.PIPE_WIDTH)
+    console.print(Rule("[bold]Spotwise demo[/]: SQLite + the local provider, no cloud account"),
+                  width=min(console.width, 100))
     console.print(f"home {home}\ndaemon {url} (log: {home / 'daemon.log'})")
     receiver = demo_spending.WebhookReceiver()  # issue 6: alerts go to the log and to this receiver
     proc = start_daemon(home, port, demo_spending.daemon_env(receiver))
+    previous = _stop_on_sigterm()
     try:
-        wait_healthy(url, proc)
+        try:
+            wait_healthy(url, proc)
+        except CliError as exc:  # say why: the log is the only place that does, so it and the home are kept
+            keep = True
+            show_log_tail(home / "daemon.log")
+            raise CliError(f"{exc}; the end of its log is above (all of it: {home / 'daemon.log'})") from None
         token = (home / "admin-token").read_text().strip()
         api = ApiClient(url, token)
         console.print(f"dashboard [bold]{url}/ui[/], sign in with the admin token [bold]{token}[/] "
@@ -111,7 +158,13 @@ def run_demo(console: Console, keep: bool = False) -> int:
         console.print(f"submitted [bold]{job['id']}[/]: {spec.name} ({spec.resources.accelerators}, spot)")
         idle_job = demo_spending.start(api, console, spec.model_dump(mode="json"))
         preempt_once(api, job["id"], console)  # issue 5: a spot reclaim mid-training, then the resume
-        final = watch(api, job["id"], poll=0.5, out=console)
+        try:
+            final = watch(api, job["id"], poll=0.5, out=console, timeout=JOB_TIMEOUT_S)
+        except CliError as exc:  # a job that cannot finish (e.g. its agent keeps failing): say so, do not hang
+            keep = True
+            show_log_tail(home / "daemon.log")
+            raise CliError(f"{exc}; the end of the daemon's log is above; the instances' logs are under "
+                           f"{home / 'local-provider' / 'instances'}") from None
         for a in final.get("attempt_list") or []:
             resumed = f", resumed from checkpoint {a['resumed_from']}" if a.get("resumed_from") else ""
             console.print(f"attempt {a['number']}: {a['state']} on {a['zone']}{resumed}: {a['end_reason']}")
@@ -133,7 +186,9 @@ def run_demo(console: Console, keep: bool = False) -> int:
     finally:
         stop_daemon(proc)
         receiver.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if keep:
-            console.print(f"kept {home}")
+            console.print(f"kept the demo's home {home} (remove it when done)", highlight=False, soft_wrap=True)
         else:
             shutil.rmtree(home, ignore_errors=True)

@@ -14,7 +14,6 @@ import typer
 
 from orchestrator.cli.client import ApiClient, CliError, check_output
 from orchestrator.cli.console import make_console
-from orchestrator.policyfile import PolicyError, parse_policy
 
 app = typer.Typer(no_args_is_help=True, help="Spending and idle policies (a YAML file).")
 console = make_console()
@@ -27,6 +26,8 @@ def _client() -> ApiClient:
 
 
 def _read(file: Path) -> str:
+    from orchestrator.policyfile import PolicyError, parse_policy  # pydantic models: only for apply and diff
+
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:

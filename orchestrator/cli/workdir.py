@@ -4,15 +4,15 @@ spec with `workdir_ref` so every attempt -- relaunches included -- unpacks exact
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-
-from orchestrator.checkpoint.backends import CheckpointStorageError
 from orchestrator.cli.client import ApiClient, CliError
-from orchestrator.config import Settings
-from orchestrator.models import JobSpec, WorkdirRef
-from orchestrator.workdir import WorkdirError, pack_workdir
-from orchestrator.workdir import store as wstore
+
+if TYPE_CHECKING:  # imported by attach_workdir: every CLI command imports this module, few submit a workdir
+    from rich.console import Console
+
+    from orchestrator.config import Settings
+    from orchestrator.models import JobSpec
 
 
 def _upload_to_daemon(api: ApiClient, digest: str, data: bytes) -> bool:
@@ -29,6 +29,11 @@ def attach_workdir(api: ApiClient, settings: Settings, spec: JobSpec, base: Path
     """The spec with `workdir_ref` set (relative workdirs are relative to the spec file's directory)."""
     if not spec.workdir:
         return spec
+    from orchestrator.checkpoint.backends import CheckpointStorageError
+    from orchestrator.models import WorkdirRef
+    from orchestrator.workdir import WorkdirError, pack_workdir
+    from orchestrator.workdir import store as wstore
+
     root = (base / spec.workdir).resolve()
     try:
         packed = pack_workdir(root, settings.workdir_max_bytes)

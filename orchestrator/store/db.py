@@ -94,8 +94,12 @@ def make_engine(url: str) -> Engine:
     # A host that drops packets (or a server that accepts and never answers) otherwise holds start-up, and every
     # loop's reconnect, for the OS TCP timeout (minutes) with nothing logged; a URL's own ?connect_timeout= wins.
     connect = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS}
-    return create_engine(url, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW, pool_pre_ping=True,
-                         connect_args=connect)
+    try:
+        return create_engine(url, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW, pool_pre_ping=True,
+                             connect_args=connect)
+    except ModuleNotFoundError as exc:  # psycopg is the `postgres` extra: a runtime-only install has no driver
+        raise DatabaseError(f"database URL {_redacted(url)!r} needs PostgreSQL's driver {exc.name or 'psycopg'}, "
+                            "which is not installed: pip install 'spotwise[postgres]'") from None
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -112,3 +112,38 @@ def test_digest_mismatch_is_refused(tmp_path: Path) -> None:
     (tmp_path / "w.tar.gz").write_bytes(packed.data)
     with pytest.raises(UnsafeArchive, match="digest"):
         unpack_workdir(tmp_path / "w.tar.gz", tmp_path / "out", "0" * 64)
+
+
+def test_pythons_without_the_data_filter_unpack_safely(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python 3.11.0-3.11.3 (Debian 12 ships 3.11.2) have no `filter=` on extractall: the demo's first job failed
+    there with a TypeError. Without the filter a workdir still unpacks, with links, and link chains that the
+    filter would have stopped are refused from the names alone, before anything is written."""
+    monkeypatch.delattr(tarfile, "data_filter")
+    root = tmp_path / "root"
+    _write(root, {"real.txt": b"r", "bin/run.sh": b"#!/bin/sh\n"})
+    (root / "bin" / "run.sh").chmod(0o4777)  # setuid and world-writable: dropped
+    (root / "inside").symlink_to("real.txt")
+    packed = pack_workdir(root, 2**20)
+    archive = tmp_path / "w.tar.gz"
+    archive.write_bytes(packed.data)
+    assert unpack_workdir(archive, tmp_path / "out", packed.digest) == 2
+    assert (tmp_path / "out" / "inside").read_bytes() == b"r"
+    assert (tmp_path / "out" / "bin" / "run.sh").stat().st_mode & 0o7777 == 0o755
+
+    def chain(tar: tarfile.TarFile) -> None:  # x/y -> .. is "." from x's parent; z -> x/y/.. is then above the root
+        for name, target in (("x/y", ".."), ("z", "x/y/..")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+
+    def through(tar: tarfile.TarFile) -> None:
+        info = tarfile.TarInfo("l")
+        info.type, info.linkname = tarfile.SYMTYPE, "sub"
+        tar.addfile(info)
+        tar.addfile(*_file("l/f.txt"))
+
+    for build, why in ((chain, "has '..'"), (through, "written through the link 'l'")):
+        target = tmp_path / f"t-{build.__name__}"
+        with pytest.raises(UnsafeArchive, match=why):
+            unpack_workdir(_evil(tmp_path, build), target)
+        assert not target.exists()
