@@ -1,0 +1,89 @@
+"""A stored job that no longer validates fails alone: the reconcile pass goes on and places the other team's job.
+
+The broken rows are written straight into the store (as an old row or a bug would leave them, bypassing the API),
+at the head of the queue, beside a good job of another team.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.models import JobSpec
+from orchestrator.queue import insert_submissions, submit_values
+from orchestrator.store.types import utcnow
+from tests.adversarial.containment_support import Tenants, shared_daemon
+
+# field -> (broken stored value, words the job's reason must contain)
+BROKEN: dict[str, tuple[Any, str]] = {
+    "accelerators": ({"accelerators": "a100:-5"}, "GPU count must be at least 1"),
+    "num_nodes": ({"num_nodes": "many"}, "node count"),
+    "max_restarts": ("not a number", "max_restarts"),
+}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def tenants(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Tenants]:
+    url = None if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
+    with shared_daemon(tmp_path / "home", url) as t:
+        yield t
+
+
+def _insert_broken(t: Tenants) -> dict[str, str]:
+    """One team-b job per broken field, at priority 1000 (claimed before anything else): field -> job id."""
+    rows, ids = [], {}
+    for field, (value, _) in BROKEN.items():
+        spec = JobSpec.model_validate({"name": f"broken-{field}", "team": "b", "priority": 1000, "run": "true"})
+        values = submit_values(spec, utcnow())
+        stored = values["spec"]
+        if field == "max_restarts":
+            stored["max_restarts"] = value
+        else:
+            stored["resources"].update(value)
+        rows.append(values)
+        ids[field] = values["id"]
+    engine = t.engine()
+    try:
+        with engine.begin() as conn:
+            insert_submissions(conn, rows)
+    finally:
+        engine.dispose()
+    return ids
+
+
+def test_broken_stored_jobs_fail_alone_and_the_other_team_is_placed(tenants: Tenants) -> None:
+    broken = _insert_broken(tenants)
+    good = tenants.submit_ok("a", {"name": "good", "run": "echo fine"})
+
+    job = tenants.wait_final("a", good, timeout=60)
+    assert job["state"] == "SUCCEEDED", job
+
+    for field, job_id in broken.items():
+        failed = tenants.wait_final("b", job_id, timeout=30)
+        assert failed["state"] == "FAILED", failed
+        words = BROKEN[field][1]
+        assert words in failed["reason"], (field, failed["reason"])
+        assert any(e["to"] == "FAILED" and words in e["reason"] for e in tenants.events("b", job_id)), field
+        assert "Traceback" not in failed["reason"]
+
+
+def test_every_form_of_accelerators_gets_the_same_checks(tenants: Tenants) -> None:
+    """The dict form was stored as 'a100:-5' without the string form's checks; now both refuse alike, and a good
+    dict form is stored exactly like its string form."""
+    for bad in ({"model": "a100", "count": -5}, {"model": "a100", "count": 0}, {"model": "a 100", "count": 1},
+                {"model": "a100", "count": True}, {"model": "a100", "count": 2, "extra": 1}, "a100:-5"):
+        response = tenants.submit("b", {"name": "x", "run": "true", "resources": {"accelerators": bad}})
+        assert response.status_code == 422, (bad, response.text)
+        assert "accelerators" in response.json()["error"]["message"], response.text
+    as_dict = tenants.submit("b", {"name": "x", "run": "true", "resources": {"accelerators": {"model": "t4",
+                                                                                               "count": "2"}}})
+    as_text = tenants.submit("b", {"name": "x", "run": "true", "resources": {"accelerators": "T4:2"}})
+    assert as_dict.status_code == as_text.status_code == 201, (as_dict.text, as_text.text)
+    assert as_dict.json()["accelerators"] == as_text.json()["accelerators"] == "T4:2"
+    for job_id in (as_dict.json()["id"], as_text.json()["id"]):
+        tenants.call("b", "POST", f"/v1/jobs/{job_id}/cancel")
+    good = tenants.submit_ok("a", {"name": "good", "run": "echo fine"})
+    assert tenants.wait_final("a", good)["state"] == "SUCCEEDED"
