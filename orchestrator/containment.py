@@ -5,9 +5,10 @@ row that raised (a stored spec that no longer validates, a bug its data hit) rol
 pass: one team's malformed job stopped placement for every team until an admin cancelled it. Here each item runs
 on its own (in a SAVEPOINT when it shares the pass's transaction), and what it raises is sorted:
 
-- the database being unreachable or busy (`transient`: connection loss, a lock or statement timeout, a deadlock or
-  serialization failure) says nothing about the item: it is re-raised and the whole pass fails and is retried,
-  exactly as before (orchestrator/dberrors.py logs it);
+- the database being unreachable or busy, or a race with another writer (`transient`: connection loss, a lock or
+  statement timeout, a deadlock, a serialization failure, a duplicate key between replicas) says nothing about the
+  item: it is re-raised and the whole pass fails and is retried, exactly as before (orchestrator/dberrors.py logs
+  it); only a DataError (a value the database refuses) is the item's own;
 - a transition refused because another writer moved the job first: the item is skipped; the next pass re-reads;
 - anything else is the item's own fault. `job_errors` moves the job to FAILED with the error as its reason (an
   event its owner reads in `jobs show`); `item_errors` logs it with its traceback and skips the item (it is
@@ -21,7 +22,7 @@ from contextlib import contextmanager, nullcontext
 
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
@@ -37,9 +38,12 @@ MAX_REASON = 1500  # a job's reason is read in a terminal; the log line keeps th
 
 
 def transient(exc: BaseException) -> bool:
-    """True when `exc` is about the database (down, busy, locked), not about the item being processed."""
-    return is_db_unavailable(exc) or isinstance(exc, OperationalError | InterfaceError | DisconnectionError |
-                                                PoolTimeout)
+    """True when `exc` is about the database (down, busy, locked) or a race with another writer (a duplicate key
+    when two replicas record the same instance), not about the item itself. Of the database's errors only a
+    DataError (a value it refuses) is the item's own."""
+    if is_db_unavailable(exc) or isinstance(exc, DisconnectionError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and not isinstance(exc, DataError)
 
 
 def describe(exc: BaseException) -> str:

@@ -7,14 +7,18 @@ at the head of the queue, beside a good job of another team.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestrator.attempts import create_attempt
 from orchestrator.models import JobSpec
-from orchestrator.queue import insert_submissions, submit_values
+from orchestrator.queue import insert_submissions, job_by_id, submit_values
+from orchestrator.store.db import make_session_factory, transaction
 from orchestrator.store.types import utcnow
+from providers.base import Offer
 from tests.adversarial.containment_support import Tenants, shared_daemon
 
 # field -> (broken stored value, words the job's reason must contain)
@@ -87,3 +91,39 @@ def test_every_form_of_accelerators_gets_the_same_checks(tenants: Tenants) -> No
         tenants.call("b", "POST", f"/v1/jobs/{job_id}/cancel")
     good = tenants.submit_ok("a", {"name": "good", "run": "echo fine"})
     assert tenants.wait_final("a", good)["state"] == "SUCCEEDED"
+
+
+def _in_flight(t: Tenants, name: str, attempt_state: str, **stored: Any) -> str:
+    """A team-b job already PROVISIONING/RUNNING (an attempt recorded) whose stored spec no longer validates."""
+    spec = JobSpec.model_validate({"name": name, "team": "b", "run": "true"})
+    values = submit_values(spec, utcnow())
+    values["spec"].update(stored)
+    engine = t.engine()
+    try:
+        with engine.begin() as conn:
+            insert_submissions(conn, [values])
+        with transaction(make_session_factory(engine)) as s:
+            job = job_by_id(s, values["id"])
+            offer = Offer(cloud="local", region="local", zone="local-a", instance_type="cpu", gpu_model="",
+                          gpu_count=0, vcpus=1, memory_gb=1, spot=False, price_per_hour=0.0,
+                          price_fetched_at=datetime.now(UTC))
+            attempt = create_attempt(s, job, offer)
+            job.state, job.attempts_count = ("RUNNING" if attempt_state == "RUNNING" else "PROVISIONING"), 1
+            attempt.state = attempt_state
+            if attempt_state == "RUNNING":  # its instance is gone: reconcile ends the attempt and decides a retry
+                attempt.launched_at = attempt.started_at = attempt.last_heartbeat_at = utcnow()
+    finally:
+        engine.dispose()
+    return str(values["id"])
+
+
+def test_in_flight_jobs_whose_spec_no_longer_validates_fail_alone(tenants: Tenants) -> None:
+    launching = _in_flight(tenants, "relaunch", "LAUNCHING", resources={"accelerators": "a100:-5"})
+    running = _in_flight(tenants, "lost", "RUNNING", max_restarts="x")
+    good = tenants.submit_ok("a", {"name": "good", "run": "echo fine"})
+
+    assert tenants.wait_final("a", good, timeout=60)["state"] == "SUCCEEDED"
+    job = tenants.wait_final("b", launching, timeout=30)
+    assert job["state"] == "FAILED" and "GPU count must be at least 1" in job["reason"], job
+    job = tenants.wait_final("b", running, timeout=30)
+    assert job["state"] == "FAILED" and "max_restarts" in job["reason"], job
