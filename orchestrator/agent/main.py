@@ -176,7 +176,13 @@ class Agent:
         workdir = self.work_root / "job"
         workdir.mkdir(parents=True, exist_ok=True)
         checkpoint_dir = self._checkpoint_dir(spec)
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # the spec's checkpoint.dir (e.g. under /proc): the job's failure, not the instance's
+            code, why = start_failure(f"checkpoint.dir {checkpoint_dir}", exc)
+            _log(why)
+            self.client.exit(code, message=why[:2000])
+            return 0
         after_restart(self.client, self.work_root, _log)  # issue 13: a supervisor restart is reported
         try:
             prepare(self.client, spec, workdir, self.path_prefix, _log)  # issue 13: workdir digest, file_mounts
@@ -209,7 +215,7 @@ class Agent:
             try:
                 self.job = JobProcess(command, cwd=str(workdir), env=phase_env, pump=pump)
             except (OSError, ValueError) as exc:  # the job's own spec cannot start: a user failure, not the agent's
-                code, start_error = start_failure(phase, exc)
+                code, start_error = start_failure(f"{phase} command", exc)
                 _log(start_error)
                 pump.write("stderr", start_error + "\n")
                 break

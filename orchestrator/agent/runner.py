@@ -127,17 +127,17 @@ def _read_stream(pipe: IO[bytes], stream: str, pump: LogPump) -> None:
     pipe.close()
 
 
-def start_failure(phase: str, exc: OSError | ValueError) -> tuple[int, str]:
-    """(exit code, message) for a job command that could not be started: the spec's own failure, reported like a
-    shell would (127: not found, 126: found but not executable / arguments too long / a NUL byte), so the daemon
-    counts it as the job's user failure, never an infrastructure one that blocks a pool for every team."""
+def start_failure(what: str, exc: OSError | ValueError) -> tuple[int, str]:
+    """(exit code, message) when the job could not start because of `what` of its own spec (its run command, its
+    checkpoint.dir, ...), reported like a shell would (127: not found; 126: not executable, arguments too long, a NUL
+    byte), so the daemon counts it as the job's user failure, never an infrastructure one that blocks a pool."""
     if isinstance(exc, FileNotFoundError):
-        code, what = 127, "a program or directory it needs was not found (check env PATH and the workdir)"
+        code, why = 127, "something it needs was not found (check env PATH and the workdir)"
     elif isinstance(exc, OSError) and exc.errno == errno.E2BIG:
-        code, what = 126, "its command and environment are too long for the kernel (E2BIG)"
+        code, why = 126, "too long for the kernel (E2BIG)"
     else:
-        code, what = 126, "the command cannot be executed"
-    return code, f"the job's {phase} command could not start: {what}: {exc}"
+        code, why = 126, "cannot be used"
+    return code, f"the job could not start: its {what}: {why}: {exc}"
 
 
 class JobProcess:

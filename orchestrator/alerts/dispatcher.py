@@ -131,6 +131,9 @@ class Dispatcher:
                 send(sink_name, sink, message)
             except SinkError as exc:
                 error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - an alert's content (a team's job name) must not stall the sink
+                log.exception("alert_send_raised", alert_id=message["id"], sink=sink_name)
+                error = f"sending raised {type(exc).__name__}"  # the class only: a library's message may hold secrets
         with transaction(self.sessions) as s:
             d = s.get(AlertDelivery, delivery_id)
             assert d is not None

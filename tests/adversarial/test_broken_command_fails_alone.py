@@ -66,9 +66,10 @@ def test_a_command_that_cannot_start_fails_its_job_and_blocks_no_pool(tenants: T
     no_path = tenants.submit_ok("b", {"name": "no-path", "run": "echo hi", "env": {"PATH": "/nope"}})
     nul = _insert(tenants, "nul-run", run="echo a\x00b")  # the kernel takes no NUL: ValueError in the agent
     too_long = _insert(tenants, "e2big", run="echo " + "x" * (200 * KIB))  # over MAX_ARG_STRLEN: E2BIG
+    bad_dir = tenants.submit_ok("b", {"name": "bad-dir", "run": "true", "checkpoint": {"dir": "/" + "d" * 300}})
 
     for job_id, code, words in ((no_path, 127, "not found"), (nul, 126, "could not start"),
-                                (too_long, 126, "E2BIG")):
+                                (too_long, 126, "E2BIG"), (bad_dir, 126, "checkpoint.dir")):
         job = tenants.wait_final("b", job_id, timeout=60)
         assert job["state"] == "FAILED", job
         assert job["exit_code"] == code, job
