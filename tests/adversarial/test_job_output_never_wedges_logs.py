@@ -104,3 +104,22 @@ def test_an_agent_upload_of_any_text_is_stored_or_refused_with_a_4xx(
     with transaction(rt.sessions) as s:
         stored = [c.data for c in s.scalars(select(LogChunk).order_by(LogChunk.stream, LogChunk.seq))]
     assert stored == [ANSI, f"a{NUL_SYMBOL}b", "still logging\n"]
+
+
+def test_a_value_the_database_refuses_is_a_4xx_not_a_500(database: str | None, tmp_path: Path) -> None:
+    """A NUL in a text column nothing else checks (a token's name): PostgreSQL refuses it (DataError); the
+    answer is a 422 naming the refusal, never a 500 a client retries. SQLite stores it."""
+    rt = build_runtime(Settings(home=tmp_path, database_url=database or ""), with_providers=False)
+    try:
+        with transaction(rt.sessions) as s:
+            admin = create_api_token(s, role="admin", team=None)[1]
+        api = TestClient(create_app(rt))
+        response = api.post("/v1/tokens", json={"team": "c", "name": "a\x00b"},
+                            headers={"Authorization": f"Bearer {admin}"})
+        if database is None:
+            assert response.status_code == 201, response.text
+        else:
+            assert response.status_code == 422, response.text
+            assert response.json()["error"]["code"] == "invalid_data", response.text
+    finally:
+        rt.close()
