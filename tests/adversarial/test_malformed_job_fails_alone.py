@@ -26,6 +26,7 @@ BROKEN: dict[str, tuple[Any, str]] = {
     "accelerators": ({"accelerators": "a100:-5"}, "GPU count must be at least 1"),
     "num_nodes": ({"num_nodes": "many"}, "node count"),
     "max_restarts": ("not a number", "max_restarts"),
+    "resources": ("gpu please", "resources"),
 }
 
 
@@ -43,8 +44,8 @@ def _insert_broken(t: Tenants) -> dict[str, str]:
         spec = JobSpec.model_validate({"name": f"broken-{field}", "team": "b", "priority": 1000, "run": "true"})
         values = submit_values(spec, utcnow())
         stored = values["spec"]
-        if field == "max_restarts":
-            stored["max_restarts"] = value
+        if field in ("max_restarts", "resources"):
+            stored[field] = value
         else:
             stored["resources"].update(value)
         rows.append(values)
@@ -72,6 +73,8 @@ def test_broken_stored_jobs_fail_alone_and_the_other_team_is_placed(tenants: Ten
         assert words in failed["reason"], (field, failed["reason"])
         assert any(e["to"] == "FAILED" and words in e["reason"] for e in tenants.events("b", job_id)), field
         assert "Traceback" not in failed["reason"]
+    listed = tenants.call("b", "GET", "/v1/jobs")  # the broken rows do not break the owner's listing
+    assert listed.status_code == 200 and len(listed.json()["items"]) == len(broken), listed.text[:300]
 
 
 def test_every_form_of_accelerators_gets_the_same_checks(tenants: Tenants) -> None:
