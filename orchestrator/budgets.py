@@ -28,6 +28,7 @@ from orchestrator import ledger
 from orchestrator import transitions as T
 from orchestrator.alerts import emit
 from orchestrator.attempts import ACTIVE, open_instances
+from orchestrator.containment import item_errors
 from orchestrator.ledger_sql import json_label
 from orchestrator.logs import get_logger
 from orchestrator.models import JobState
@@ -172,17 +173,19 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
                 report.blocked_scopes[b.name] = b.scope
             if "stop" in v.actions:
                 for job in scoped_running:
-                    if stops_left > 0 and not JobState(job.state).is_final:
-                        stops_left -= 1
-                        if _stop(s, job, b.name, v.reason, grace_s, now):
-                            report.stopped.append(job.id)
+                    with item_errors("budget_stop", job.id, s):
+                        if stops_left > 0 and not JobState(job.state).is_final:
+                            stops_left -= 1
+                            if _stop(s, job, b.name, v.reason, grace_s, now):
+                                report.stopped.append(job.id)
         if not policy.dry_run:
             _set_blocks(s, report.blocked_scopes)
             waiting = list(s.scalars(select(Job).where(Job.state == JobState.BLOCKED_BUDGET).order_by(Job.seq)))
             for job in waiting:
-                if not any(in_scope(sc, job) for sc in report.blocked_scopes.values()):
-                    T.unblock_budget(s, job, "no budget blocks this job any more")
-                    report.unblocked += 1
+                with item_errors("budget_unblock", job.id, s):
+                    if not any(in_scope(sc, job) for sc in report.blocked_scopes.values()):
+                        T.unblock_budget(s, job, "no budget blocks this job any more")
+                        report.unblocked += 1
     if grace_s <= 0:
         finish_due(sessions, providers, now)
     return report

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orchestrator import ledger
 from orchestrator.attempts import ACTIVE, open_instances
 from orchestrator.budgets import in_scope
+from orchestrator.containment import item_errors
 from orchestrator.policy_store import current_policy
 from orchestrator.policyfile import PolicyFile
 from orchestrator.stops import finish_due, request_stop
@@ -69,18 +70,19 @@ def sweep_caps(sessions: sessionmaker[Session], providers: dict[str, Provider], 
         used = usage(s, watched, now) if watched else {}
         budget = policy.max_actions_per_sweep
         for attempt in attempts:
-            job = jobs.get(attempt.job_id)
-            if job is None or job.id not in watched or budget <= 0:
-                continue
-            cost, seconds = used.get(job.id, (0.0, 0.0))
-            hit = breach(limits[job.id], runtime_s=seconds, spent_usd=cost,
-                         price_per_hour=running[attempt.id], horizon_s=interval_s + grace_s)
-            if hit is None or policy.dry_run:
-                continue
-            if request_stop(s, job, attempt, cause="cap", name=hit.field, reason=hit.reason, grace_s=grace_s,
-                            now=now) is not None:
-                budget -= 1
-                report.stopped[job.id] = hit.reason
+            with item_errors("cap_sweep", attempt.id, s):  # one attempt that raises is skipped
+                job = jobs.get(attempt.job_id)
+                if job is None or job.id not in watched or budget <= 0:
+                    continue
+                cost, seconds = used.get(job.id, (0.0, 0.0))
+                hit = breach(limits[job.id], runtime_s=seconds, spent_usd=cost,
+                             price_per_hour=running[attempt.id], horizon_s=interval_s + grace_s)
+                if hit is None or policy.dry_run:
+                    continue
+                if request_stop(s, job, attempt, cause="cap", name=hit.field, reason=hit.reason, grace_s=grace_s,
+                                now=now) is not None:
+                    budget -= 1
+                    report.stopped[job.id] = hit.reason
     if grace_s <= 0 and report.stopped:
         finish_due(sessions, providers, now)
     return report

@@ -29,6 +29,7 @@ from orchestrator import transitions as T
 from orchestrator.alerts import emit
 from orchestrator.attempts import ACTIVE, AttemptState, close_instance, end_attempt, open_instances
 from orchestrator.budgets import in_scope
+from orchestrator.containment import item_errors
 from orchestrator.logs import get_logger
 from orchestrator.models import JobState
 from orchestrator.policy_store import current_policy
@@ -69,41 +70,42 @@ def sweep_idle(sessions: sessionmaker[Session], providers: dict[str, Provider],
         budget = policy.max_actions_per_sweep
         handled: set[str] = set()  # attempts shut down this sweep (a gang's other nodes went with them)
         for row in open_instances(s):
-            if row.attempt_id in handled:
-                continue
-            attempt, job = s.get(Attempt, row.attempt_id), s.scalar(select(Job).where(Job.id == row.job_id))
-            if attempt is None or job is None:
-                continue
-            rule = next((r for r in policy.idle if in_scope(r.scope, job)), None)
-            if rule is None:
-                continue
-            recent = (select(UtilSample).where(UtilSample.attempt_id == attempt.id,
-                                               UtilSample.at >= now - timedelta(seconds=rule.window))
-                      .order_by(UtilSample.at))
-            samples = [Sample(x.at, x.phase, x.gpu_utilization, x.checkpoint_uploading) for x in s.scalars(recent)]
-            running = attempt.state in ACTIVE
-            since = (attempt.started_at or attempt.launched_at or row.launched_at) if running else (
-                attempt.ended_at or now)
-            warning = s.get(IdleWarning, attempt.id)
-            v = idle_verdict(samples=samples, now=now, active_since=since, job_running=running,
-                             threshold=rule.gpu_utilization_below, window_s=rule.window, grace_s=rule.grace,
-                             warned_at=warning.warned_at if warning else None)
-            if v.action == "clear" and warning is not None:
-                s.delete(warning)
-            elif v.action == "warn":
-                s.add(IdleWarning(attempt_id=attempt.id, warned_at=now))
-                emit(s, "idle.warning", f"instance {row.id} (job {job.id}) is idle; shutdown in {rule.grace:g}s",
-                     team=job.team, body=v.reason, payload={"instance": row.id, "job_id": job.id,
-                                                           "grace_seconds": rule.grace}, at=now)
-                report.warned.append(row.id)
-            elif v.action == "wait_upload":
-                report.waiting_upload.append(row.id)
-            elif v.action == "shutdown" and not policy.dry_run and budget > 0:
-                budget -= 1
-                handled.add(attempt.id)
-                for node in _shut_down(s, row, attempt, job, v.reason, rule.action, now):
-                    to_terminate.append((node.provider, node.id))
-                    report.shut_down.append(node.id)
+            with item_errors("idle_sweep", row.id, s):  # one instance that raises is skipped
+                if row.attempt_id in handled:
+                    continue
+                attempt, job = s.get(Attempt, row.attempt_id), s.scalar(select(Job).where(Job.id == row.job_id))
+                if attempt is None or job is None:
+                    continue
+                rule = next((r for r in policy.idle if in_scope(r.scope, job)), None)
+                if rule is None:
+                    continue
+                recent = (select(UtilSample).where(UtilSample.attempt_id == attempt.id,
+                                                   UtilSample.at >= now - timedelta(seconds=rule.window))
+                          .order_by(UtilSample.at))
+                samples = [Sample(x.at, x.phase, x.gpu_utilization, x.checkpoint_uploading) for x in s.scalars(recent)]
+                running = attempt.state in ACTIVE
+                since = (attempt.started_at or attempt.launched_at or row.launched_at) if running else (
+                    attempt.ended_at or now)
+                warning = s.get(IdleWarning, attempt.id)
+                v = idle_verdict(samples=samples, now=now, active_since=since, job_running=running,
+                                 threshold=rule.gpu_utilization_below, window_s=rule.window, grace_s=rule.grace,
+                                 warned_at=warning.warned_at if warning else None)
+                if v.action == "clear" and warning is not None:
+                    s.delete(warning)
+                elif v.action == "warn":
+                    s.add(IdleWarning(attempt_id=attempt.id, warned_at=now))
+                    emit(s, "idle.warning", f"instance {row.id} (job {job.id}) is idle; shutdown in {rule.grace:g}s",
+                         team=job.team, body=v.reason, payload={"instance": row.id, "job_id": job.id,
+                                                               "grace_seconds": rule.grace}, at=now)
+                    report.warned.append(row.id)
+                elif v.action == "wait_upload":
+                    report.waiting_upload.append(row.id)
+                elif v.action == "shutdown" and not policy.dry_run and budget > 0:
+                    budget -= 1
+                    handled.add(attempt.id)
+                    for node in _shut_down(s, row, attempt, job, v.reason, rule.action, now):
+                        to_terminate.append((node.provider, node.id))
+                        report.shut_down.append(node.id)
         s.execute(delete(UtilSample).where(UtilSample.at < now - SAMPLE_RETENTION))
     for provider, instance_id in to_terminate:
         try:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator import transitions as T
 from orchestrator.attempts import open_instances
+from orchestrator.containment import item_errors
 from orchestrator.logs import get_logger
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import JobEvent
@@ -53,20 +54,21 @@ def drain_notices(sessions: sessionmaker[Session], providers: Mapping[str, Provi
         rows = {(r.provider, r.id): r for r in open_instances(s)}
         for name, notices in seen.items():
             for notice in notices:
-                row = rows.get((name, notice.instance_id))
-                if row is None:
-                    continue  # not ours, or already closed
-                text = _text(name, notice)
-                prefix = text.split(" from ")[0]
-                known = s.scalar(select(JobEvent.id).where(
-                    JobEvent.attempt_id == row.attempt_id, JobEvent.kind == EVENT_KIND,
-                    JobEvent.reason.startswith(prefix)).limit(1))
-                if known is None:
-                    T.record_event(s, row.job_id, text, kind=EVENT_KIND, attempt_id=row.attempt_id,
-                                   at=notice.noticed_at if notice.noticed_at.tzinfo else None)
-                    log.info("interruption_notice", provider=name, instance=notice.instance_id, kind=notice.kind,
-                             attempt=row.attempt_id)
-                    new += 1
+                with item_errors("interruption_notice", notice.instance_id, s):
+                    row = rows.get((name, notice.instance_id))
+                    if row is None:
+                        continue  # not ours, or already closed
+                    text = _text(name, notice)
+                    prefix = text.split(" from ")[0]
+                    known = s.scalar(select(JobEvent.id).where(
+                        JobEvent.attempt_id == row.attempt_id, JobEvent.kind == EVENT_KIND,
+                        JobEvent.reason.startswith(prefix)).limit(1))
+                    if known is None:
+                        T.record_event(s, row.job_id, text, kind=EVENT_KIND, attempt_id=row.attempt_id,
+                                       at=notice.noticed_at if notice.noticed_at.tzinfo else None)
+                        log.info("interruption_notice", provider=name, instance=notice.instance_id, kind=notice.kind,
+                                 attempt=row.attempt_id)
+                        new += 1
     return new
 
 

@@ -35,6 +35,7 @@ from orchestrator.attempts import (
 )
 from orchestrator.budgets import budget_gate
 from orchestrator.caps import limits_for
+from orchestrator.containment import describe, fail_job, job_errors, transient
 from orchestrator.deadline_state import apply_deadline, deadline_applies, rank_preferring
 from orchestrator.fair_queue import next_look_delay
 from orchestrator.gang import gang_note, launch_gang
@@ -42,6 +43,7 @@ from orchestrator.logs import get_logger
 from orchestrator.models import JobSpec, JobState
 from orchestrator.placement_state import load_blocks, recent_preemptions, save_block, spot_mode, waiting_since
 from orchestrator.policy_store import current_policy
+from orchestrator.policyfile import PolicyFile
 from orchestrator.pricing import OfferCache, refresh_due
 from orchestrator.queue import claim_runnable, has_runnable, job_by_id
 from orchestrator.runtime import Runtime
@@ -158,36 +160,51 @@ class Launcher:
             jobs = claim_runnable(s, CLAIM_BATCH)
             now = time.time()
             policy = current_policy(s)
-            for job in jobs:
-                held = budget_gate(s, job)
-                if held is not None:  # a budget's block_new/stop: wait in BLOCKED_BUDGET, unblocked by its sweep
-                    T.block_for_budget(s, job, held)
-                    continue
-                spec = JobSpec.model_validate(job.spec)
-                req = self._request(s, job, spec)
-                nodes = spec.resources.num_nodes
-                cap = node_price(price_limit(limits_for(policy, job), spec.resources.max_price_per_hour), nodes)
-                if cap != req.max_price_per_hour:  # the policy file's price cap (for N nodes together) filters
-                    req = dataclasses.replace(req, max_price_per_hour=cap)
-                prefer: str | None = None
-                if deadline_applies(job, spec):  # issue 5: the deadline policy picks spot, on-demand or a wait
-                    decided = apply_deadline(s, self.rt.settings, job, req, index, blocks, priors.observed, utcnow(),
-                                             backoff_seconds(job.attempts_count + limit))
-                    if decided is None:
-                        continue
-                    req, prefer = decided
-                ranked = rank_preferring(index, req, prefer, blocks, priors=priors, now=now, limit=limit)
-                if not ranked:
-                    self._wait(s, job, req, blocks)
-                    continue
-                plans: list[Candidate] = list(plan_gang(ranked, nodes)) if nodes > 1 else list(ranked)
-                choice = plans[0]
-                attempt = create_attempt(s, job, choice.offer, nodes)
-                T.start_provisioning(s, job, attempt.id, choice.reason)
-                started.append((attempt.id, job.id, plans[1:]))
+            for job in jobs:  # a job that raises (a stored spec that no longer validates) fails alone
+                with job_errors(s, job.id, "placing the job"):
+                    placed = self._place(s, job, policy, (index, blocks, priors), now, limit)
+                    if placed is not None:
+                        started.append(placed)
         for attempt_id, job_id, rest in started:
-            self._launch_with_failover(attempt_id, job_id, rest, limit)
+            try:
+                self._launch_with_failover(attempt_id, job_id, rest, limit)
+            except Exception as exc:  # the job's own fault (see launch): it fails, the others still launch
+                if transient(exc):
+                    raise
+                with transaction(self.rt.sessions) as s:
+                    fail_job(s, job_id, f"launching the job failed: {describe(exc)}", exc)
         return len(started)
+
+    def _place(self, s: Session, job: Job, policy: PolicyFile, view: tuple[OfferIndex, Blocks, Priors], now: float,
+               limit: int) -> tuple[str, str, list[Candidate]] | None:
+        """Start an attempt for one claimed job: (attempt, job, other candidates), or None when it waits."""
+        index, blocks, priors = view
+        held = budget_gate(s, job)
+        if held is not None:  # a budget's block_new/stop: wait in BLOCKED_BUDGET, unblocked by its sweep
+            T.block_for_budget(s, job, held)
+            return None
+        spec = JobSpec.model_validate(job.spec)
+        req = self._request(s, job, spec)
+        nodes = spec.resources.num_nodes
+        cap = node_price(price_limit(limits_for(policy, job), spec.resources.max_price_per_hour), nodes)
+        if cap != req.max_price_per_hour:  # the policy file's price cap (for N nodes together) filters
+            req = dataclasses.replace(req, max_price_per_hour=cap)
+        prefer: str | None = None
+        if deadline_applies(job, spec):  # issue 5: the deadline policy picks spot, on-demand or a wait
+            decided = apply_deadline(s, self.rt.settings, job, req, index, blocks, priors.observed, utcnow(),
+                                     backoff_seconds(job.attempts_count + limit))
+            if decided is None:
+                return None
+            req, prefer = decided
+        ranked = rank_preferring(index, req, prefer, blocks, priors=priors, now=now, limit=limit)
+        if not ranked:
+            self._wait(s, job, req, blocks)
+            return None
+        plans: list[Candidate] = list(plan_gang(ranked, nodes)) if nodes > 1 else list(ranked)
+        choice = plans[0]
+        attempt = create_attempt(s, job, choice.offer, nodes)
+        T.start_provisioning(s, job, attempt.id, choice.reason)
+        return attempt.id, job.id, plans[1:]
 
     def _wait(self, s: Session, job: Job, req: PlacementRequest, blocks: Blocks) -> None:
         waited = (utcnow() - waiting_since(s, job)).total_seconds()  # a job that keeps missing is looked at less
@@ -260,7 +277,21 @@ class Launcher:
     # -- launch --------------------------------------------------------------------------------
 
     def launch(self, attempt_id: str) -> str:
-        """(Re-)issue the launch of a recorded attempt. Safe to call any number of times."""
+        """(Re-)issue the launch of a recorded attempt. Safe to call any number of times.
+
+        An error that is neither the provider's (handled in `_launch`) nor the database's (re-raised: the pass
+        fails and the next one re-issues the launch) is the job's own, e.g. a stored spec that no longer
+        validates: the attempt ends LAUNCH_FAILED and the job FAILED with the error, never blocking the pass."""
+        try:
+            return self._launch(attempt_id)
+        except Exception as exc:
+            if transient(exc):
+                raise
+            log.exception("launch_raised", attempt=attempt_id)
+            self._launch_failed(attempt_id, f"launching the job failed: {describe(exc)}", fatal=True)
+            return "failed"
+
+    def _launch(self, attempt_id: str) -> str:
         with transaction(self.rt.sessions) as s:
             attempt = s.get(Attempt, attempt_id)
             if attempt is None or attempt.state != AttemptState.LAUNCHING:

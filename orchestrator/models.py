@@ -123,8 +123,8 @@ class Accelerators(BaseModel):
     def parse(cls, value: Any) -> Accelerators:
         if isinstance(value, Accelerators):
             return value
-        if isinstance(value, dict):
-            return cls(**value)
+        if isinstance(value, dict):  # {"model": "A100", "count": 8}: the same checks as the string form
+            value = _accelerators_text(value)
         if not isinstance(value, str):
             raise ValueError("write accelerators as 'MODEL:COUNT', e.g. 'A100:8'")
         name, _, count_text = value.strip().partition(":")
@@ -139,6 +139,17 @@ class Accelerators(BaseModel):
             if count < 1:
                 raise ValueError(f"{value!r}: the GPU count must be at least 1, e.g. 'A100:8'")
         return cls(model=name.upper(), count=count)
+
+
+def _accelerators_text(value: dict[Any, Any]) -> str:
+    """The dict form as 'MODEL:COUNT', so it is checked by exactly the rules of the string form (a dict form
+    that built the model directly once stored 'A100:-5', which no placement pass could read back)."""
+    if set(value) - {"model", "count"} or "model" not in value:
+        raise ValueError("write accelerators as {'model': 'A100', 'count': 8} or 'A100:8'")
+    model, count = value["model"], value.get("count", 1)
+    if not isinstance(model, str) or isinstance(count, bool) or not isinstance(count, int | str):
+        raise ValueError("write accelerators as {'model': 'A100', 'count': 8} or 'A100:8'")
+    return f"{model}:{count}"
 
 
 class Resources(BaseModel):

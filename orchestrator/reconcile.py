@@ -30,6 +30,7 @@ from orchestrator.attempts import (
     end_attempt,
     open_instances,
 )
+from orchestrator.containment import item_errors
 from orchestrator.interruptions import drain_notices, preemption_noticed
 from orchestrator.launcher import Launcher
 from orchestrator.logs import get_logger
@@ -84,11 +85,13 @@ class Reconciler:
         nothing is concluded from its silence."""
         observed: dict[str, dict[str, InstanceInfo]] = {}
         for name, provider in self.rt.providers.items():
-            try:
-                observed[name] = {i.id: i for i in provider.list_managed(self.rt.cluster_id)}
-            except ProviderError as exc:
-                report.unobserved.append(name)
-                log.warning("list_managed_failed", provider=name, error=str(exc))
+            report.unobserved.append(name)  # until its listing succeeds; any error leaves it out of this pass
+            with item_errors("list_managed", name):
+                try:
+                    observed[name] = {i.id: i for i in provider.list_managed(self.rt.cluster_id)}
+                    report.unobserved.remove(name)
+                except ProviderError as exc:
+                    log.warning("list_managed_failed", provider=name, error=str(exc))
         return observed
 
     # -- attempts ------------------------------------------------------------------------------
@@ -100,19 +103,20 @@ class Reconciler:
             rows: dict[str, list[Instance]] = {}
             for r in open_instances(s):
                 rows.setdefault(r.attempt_id, []).append(r)
-        for attempt in attempts:
-            job = jobs[attempt.job_id]
+        for attempt in attempts:  # one attempt that raises is logged and retried next pass; the rest go on
             if attempt.provider not in observed:
                 continue
-            try:
-                if JobState(job.state).is_final:
-                    self._end_for_final_job(attempt, job, rows.get(attempt.id, []))
-                elif attempt.state == AttemptState.LAUNCHING:
-                    self.launcher.launch(attempt.id)
-                else:
-                    self._check_gang(attempt, rows.get(attempt.id, []), observed[attempt.provider], report)
-            except ProviderError as exc:
-                log.warning("attempt_sync_failed", attempt=attempt.id, error=str(exc))
+            with item_errors("attempt_sync", attempt.id):
+                try:
+                    job = jobs[attempt.job_id]
+                    if JobState(job.state).is_final:
+                        self._end_for_final_job(attempt, job, rows.get(attempt.id, []))
+                    elif attempt.state == AttemptState.LAUNCHING:
+                        self.launcher.launch(attempt.id)
+                    else:
+                        self._check_gang(attempt, rows.get(attempt.id, []), observed[attempt.provider], report)
+                except ProviderError as exc:
+                    log.warning("attempt_sync_failed", attempt=attempt.id, error=str(exc))
 
     def _end_for_final_job(self, attempt: Attempt, job: Job, rows: list[Instance]) -> None:
         """The job was cancelled (or ended) while its attempt was still active: stop its instance(s)."""
@@ -229,7 +233,8 @@ class Reconciler:
             if not orphans:
                 continue
             try:
-                self.rt.providers[name].terminate([i.id for i in orphans])
+                with item_errors("orphan_terminate", name, passing=(ProviderError,)):
+                    self.rt.providers[name].terminate([i.id for i in orphans])
             except ProviderError as exc:
                 log.warning("orphan_terminate_failed", provider=name, error=str(exc))
                 continue

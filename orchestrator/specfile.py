@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from orchestrator.models import MAX_GPUS_PER_NODE, CheckpointSpec, JobSpec, Resources, store_url_problem
+from orchestrator.speclimits import limit_problems
 from orchestrator.strictyaml import load_strict
 
 TOO_DEEP = "nested too deeply; a job spec is a few levels of fields, lists and mappings"
@@ -89,7 +90,7 @@ def submit_problems(spec: JobSpec, now: datetime, clouds: Collection[str] | None
     on the CLI, whose machine may lack the daemon's provider plugins)."""
     return [*_non_finite(spec, ()), *_name_problems(spec), *_resource_problems(spec.resources, clouds),
             *_checkpoint_problems(spec.checkpoint), *_exit_code_problems(spec.restart_exit_codes),
-            *_deadline_problems(spec, now)]
+            *_deadline_problems(spec, now), *limit_problems(spec)]
 
 
 def _non_finite(model: BaseModel, loc: tuple[str, ...]) -> Iterator[str]:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from orchestrator import transitions as T
 from orchestrator.alerts import emit
 from orchestrator.attempts import ACTIVE, AttemptState, close_instance, end_attempt, open_instances
+from orchestrator.containment import item_errors
 from orchestrator.logs import get_logger
 from orchestrator.models import JobState
 from orchestrator.store.db import transaction
@@ -122,15 +123,17 @@ def finish_due(sessions: sessionmaker[Session], providers: dict[str, Provider],
     now = now or utcnow()
     done: list[Finished] = []
     with transaction(sessions) as s:
-        for row in list(s.scalars(select(StopRequest))):
-            attempt = s.get(Attempt, row.attempt_id)
-            if attempt is not None and attempt.state in ACTIVE and row.deadline > now:
-                continue
-            done.append(finish(s, row, now=now))
+        for row in list(s.scalars(select(StopRequest))):  # one stop that raises is skipped, the rest finish
+            with item_errors("stop_finish", row.attempt_id, s):
+                attempt = s.get(Attempt, row.attempt_id)
+                if attempt is not None and attempt.state in ACTIVE and row.deadline > now:
+                    continue
+                done.append(finish(s, row, now=now))
     for f in done:
         for provider, instance_id in f.instances:
             try:
-                providers[provider].terminate([instance_id])
+                with item_errors("stop_terminate", instance_id, passing=(KeyError, ProviderError)):
+                    providers[provider].terminate([instance_id])
             except (KeyError, ProviderError) as exc:  # the orphan sweep retries
                 log.warning("stop_terminate_failed", instance=instance_id, error=repr(exc))
     return done

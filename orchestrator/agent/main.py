@@ -30,7 +30,7 @@ from orchestrator.agent.gang import gang_env, meet, own_ip
 from orchestrator.agent.gpu import NvmlReader, mean_utilization, total_power_watts
 from orchestrator.agent.notices import REBALANCE, Notice, NoticeWatcher, watcher_for
 from orchestrator.agent.prepare import PrepareFailed, after_restart, mount_path, prepare, record_job_group
-from orchestrator.agent.runner import JobProcess, LogPump
+from orchestrator.agent.runner import JobProcess, LogPump, start_failure
 from orchestrator.agent.sync import CheckpointSync
 from orchestrator.checkpoint import CheckpointStorageError, CheckpointStore
 
@@ -176,7 +176,13 @@ class Agent:
         workdir = self.work_root / "job"
         workdir.mkdir(parents=True, exist_ok=True)
         checkpoint_dir = self._checkpoint_dir(spec)
-        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # the spec's checkpoint.dir (e.g. under /proc): the job's failure, not the instance's
+            code, why = start_failure(f"checkpoint.dir {checkpoint_dir}", exc)
+            _log(why)
+            self.client.exit(code, message=why[:2000])
+            return 0
         after_restart(self.client, self.work_root, _log)  # issue 13: a supervisor restart is reported
         try:
             prepare(self.client, spec, workdir, self.path_prefix, _log)  # issue 13: workdir digest, file_mounts
@@ -200,13 +206,19 @@ class Agent:
             env.update(gang_env(self.rank, ips))
         if self.sync and self.rank == 0:
             self.sync.start()
-        code = 0
+        code, start_error = 0, ""
         for phase, command, phase_env in self._phases(spec, workdir, checkpoint_dir, env):  # issue 13: images
             if not command or self.stopped_by_daemon.is_set() or self.preempted.is_set() or \
                     self.checkpoint_stop.is_set():
                 continue
             self.phase = "setup" if phase == "setup" else "running"
-            self.job = JobProcess(command, cwd=str(workdir), env=phase_env, pump=pump)
+            try:
+                self.job = JobProcess(command, cwd=str(workdir), env=phase_env, pump=pump)
+            except (OSError, ValueError) as exc:  # the job's own spec cannot start: a user failure, not the agent's
+                code, start_error = start_failure(f"{phase} command", exc)
+                _log(start_error)
+                pump.write("stderr", start_error + "\n")
+                break
             record_job_group(self.work_root, self.job.proc.pid)
             code = self.job.wait()
             if code != 0:
@@ -225,7 +237,7 @@ class Agent:
         pump.close()
         if self.stopped_by_daemon.is_set():
             return 0
-        message = "" if code == 0 or self.phase != "setup" else "setup failed"
+        message = start_error or ("" if code == 0 or self.phase != "setup" else "setup failed")
         try:
             self.client.exit(code, preempted=self.preempted.is_set(), message=message)
         except DaemonRefused as exc:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import errno
+import itertools
+import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -15,6 +20,24 @@ from orchestrator.agent.client import AgentClient, DaemonRefused
 
 MAX_BUFFERED_BYTES = 8 * 2**20  # what we keep while the daemon is unreachable; oldest dropped first
 CHUNK_BYTES = 64_000
+
+
+MAX_BATCH_JSON_BYTES = 600_000  # under the daemon's default 1 MB request limit (max_request_bytes)
+MAX_BATCHES_PER_ROUND = 64
+
+
+def _next_batch(pending: deque[dict[str, object]]) -> list[dict[str, object]]:
+    """The oldest chunks whose JSON (escapes of NUL and control characters counted) fits MAX_BATCH_JSON_BYTES; at
+    least one, whose JSON stays under the daemon's limit even with every one of its CHUNK_BYTES characters escaped."""
+    batch: list[dict[str, object]] = []
+    size = 0
+    for chunk in itertools.islice(pending, 200):
+        cost = len(json.dumps(chunk["data"]))
+        if batch and size + cost > MAX_BATCH_JSON_BYTES:
+            break
+        batch.append(chunk)
+        size += cost
+    return batch
 
 
 class LogPump:
@@ -44,30 +67,38 @@ class LogPump:
     def _seal(self, stream: str) -> None:
         if not self._partial[stream]:
             return
-        data = "".join(self._partial[stream])
+        text = "".join(self._partial[stream])
         self._partial[stream] = []
-        self._pending.append({"stream": stream, "seq": self._seq[stream], "data": data})
-        self._seq[stream] += 1
-        self._buffered += len(data)
+        for start in range(0, len(text), CHUNK_BYTES):  # a 10 MB line goes as many chunks the daemon accepts
+            data = text[start:start + CHUNK_BYTES]
+            self._pending.append({"stream": stream, "seq": self._seq[stream], "data": data})
+            self._seq[stream] += 1
+            self._buffered += len(data)
         while self._buffered > MAX_BUFFERED_BYTES and len(self._pending) > 1:
             dropped = self._pending.popleft()
             self._buffered -= len(str(dropped["data"]))
 
     def _ship(self) -> None:
+        """Send what is pending in batches that fit the daemon's request limit, until none is left."""
         with self._lock:
             for stream in self._partial:
                 self._seal(stream)
-            batch = list(self._pending)[:200]
-        if not batch:
-            return
-        try:
-            self.client.logs(batch)
-        except (TimeoutError, DaemonRefused):
-            return  # kept for the next round
-        with self._lock:
-            for _ in batch:
-                done = self._pending.popleft()
-                self._buffered -= len(str(done["data"]))
+        for _ in range(MAX_BATCHES_PER_ROUND):
+            with self._lock:
+                batch = _next_batch(self._pending)
+            if not batch:
+                return
+            try:
+                self.client.logs(batch)
+            except TimeoutError:
+                return  # kept for the next round
+            except DaemonRefused as exc:  # final: re-sending the same batch would be refused forever
+                print(f"spotwise-agent: the daemon refused {len(batch)} log chunk(s), dropped: {exc}",
+                      file=sys.stderr)
+            with self._lock:
+                for _ in batch:
+                    done = self._pending.popleft()
+                    self._buffered -= len(str(done["data"]))
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -83,9 +114,30 @@ class LogPump:
 
 
 def _read_stream(pipe: IO[bytes], stream: str, pump: LogPump) -> None:
-    for raw in iter(pipe.readline, b""):
-        pump.write(stream, raw.decode("utf-8", errors="replace"))
+    """Lines (at most CHUNK_BYTES at a time, so a 10 MB line never sits whole in memory) decoded as UTF-8; an
+    invalid byte becomes U+FFFD. A character split between two reads is kept whole by the incremental decoder."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    for raw in iter(lambda: pipe.readline(CHUNK_BYTES), b""):
+        text = decoder.decode(raw)
+        if text:
+            pump.write(stream, text)
+    tail = decoder.decode(b"", final=True)
+    if tail:
+        pump.write(stream, tail)
     pipe.close()
+
+
+def start_failure(what: str, exc: OSError | ValueError) -> tuple[int, str]:
+    """(exit code, message) when the job could not start because of `what` of its own spec (its run command, its
+    checkpoint.dir, ...), reported like a shell would (127: not found; 126: not executable, arguments too long, a NUL
+    byte), so the daemon counts it as the job's user failure, never an infrastructure one that blocks a pool."""
+    if isinstance(exc, FileNotFoundError):
+        code, why = 127, "something it needs was not found (check env PATH and the workdir)"
+    elif isinstance(exc, OSError) and exc.errno == errno.E2BIG:
+        code, why = 126, "too long for the kernel (E2BIG)"
+    else:
+        code, why = 126, "cannot be used"
+    return code, f"the job could not start: its {what}: {why}: {exc}"
 
 
 class JobProcess:

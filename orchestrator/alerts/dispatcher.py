@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator.alerts.routing import Route, route
 from orchestrator.alerts.sinks import SinkConfig, SinkError, send
+from orchestrator.containment import item_errors
 from orchestrator.logs import get_logger
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Alert, AlertDelivery
@@ -75,18 +76,20 @@ class Dispatcher:
         """Route new alerts, then attempt every due delivery. Returns how many were delivered."""
         self.route_new(now)
         delivered = 0
-        for delivery_id in self._claim_due(now):
-            delivered += self.deliver(delivery_id)
+        for delivery_id in self._claim_due(now):  # one delivery that raises stays leased, retried after the lease
+            with item_errors("alert_deliver", str(delivery_id)):
+                delivered += self.deliver(delivery_id)
         return delivered
 
     def route_new(self, now: datetime | None = None) -> None:
         now = now or utcnow()
         with transaction(self.sessions) as s:
             for a in s.scalars(select(Alert).where(Alert.routed.is_(False)).limit(self.batch)):
-                for sink in route(a.kind, a.severity, a.team, self.routes, list(self.sinks)):
-                    s.add(AlertDelivery(alert_id=a.id, sink=sink, state="pending", tries=0, next_try_at=now,
-                                        last_error=""))
-                a.routed = True
+                with item_errors("alert_route", str(a.id), s):
+                    for sink in route(a.kind, a.severity, a.team, self.routes, list(self.sinks)):
+                        s.add(AlertDelivery(alert_id=a.id, sink=sink, state="pending", tries=0, next_try_at=now,
+                                            last_error=""))
+                    a.routed = True
 
     def _claim_due(self, now: datetime | None) -> list[int]:
         now = now or utcnow()
@@ -128,6 +131,9 @@ class Dispatcher:
                 send(sink_name, sink, message)
             except SinkError as exc:
                 error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - an alert's content (a team's job name) must not stall the sink
+                log.exception("alert_send_raised", alert_id=message["id"], sink=sink_name)
+                error = f"sending raised {type(exc).__name__}"  # the class only: a library's message may hold secrets
         with transaction(self.sessions) as s:
             d = s.get(AlertDelivery, delivery_id)
             assert d is not None

@@ -7,7 +7,7 @@ from ipaddress import ip_address
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -20,8 +20,10 @@ from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.api.errors import ApiError
 from orchestrator.attempts import ACTIVE, AttemptState, advance_attempt, end_attempt
 from orchestrator.checkpoint.jobs import agent_config
+from orchestrator.containment import describe
 from orchestrator.energy import record_power
 from orchestrator.idle import record_sample
+from orchestrator.logtext import storable
 from orchestrator.models import JobSpec, JobState
 from orchestrator.queue import job_by_id
 from orchestrator.recovery import after_attempt
@@ -91,7 +93,13 @@ def _own_attempt(session: Session, principal: Principal, attempt_id: str) -> Att
 def attempt_spec(attempt_id: str, principal: PrincipalDep, session: SessionDep, rt: RuntimeDep) -> dict[str, Any]:
     attempt = _own_attempt(session, principal, attempt_id)
     job = job_by_id(session, attempt.job_id)
-    spec = JobSpec.model_validate(job.spec)
+    try:
+        spec = JobSpec.model_validate(job.spec)
+    except ValidationError as exc:  # a stored spec that no longer validates: this job fails, its agent stops
+        reason = f"the stored spec no longer validates: {describe(exc)}"
+        if not JobState(job.state).is_final:
+            T.mark_failed(session, job, reason, attempt_id=attempt.id)
+        return {"job_id": job.id, "attempt_id": attempt.id, "active": False, "reason": reason}
     return {
         "job_id": job.id, "attempt_id": attempt.id, "attempt_number": attempt.number,
         "setup": spec.setup, "run": spec.run, "env": spec.env,
@@ -131,13 +139,14 @@ def _insert_ignore(session: Session) -> Any:
 
 @router.post("/logs")
 def ship_logs(attempt_id: str, body: LogBatch, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
-    """Idempotent on (attempt, stream, seq): a batch re-sent after a timeout is stored once."""
+    """Idempotent on (attempt, stream, seq): a batch re-sent after a timeout is stored once. The text is stored
+    escaped where a database cannot hold it (orchestrator/logtext.py), so no job output can fail its upload."""
     attempt = _own_attempt(session, principal, attempt_id)
     if body.chunks:
         now = utcnow()
         base = token_node(principal, attempt) * SEQ_SPAN  # each gang node has its own range of seq numbers
         rows = [{"job_id": attempt.job_id, "attempt_id": attempt.id, "stream": c.stream, "seq": base + c.seq,
-                 "data": c.data, "at": now} for c in body.chunks]
+                 "data": storable(c.data), "at": now} for c in body.chunks]
         stmt = _insert_ignore(session)(LogChunk).values(rows).on_conflict_do_nothing(
             index_elements=["attempt_id", "stream", "seq"])
         session.execute(stmt)
@@ -155,7 +164,7 @@ def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, sess
         stops.finish(session, stop, exit_code=body.exit_code)
         return {"ok": True, "stopped": stop.reason}
     if attempt.nodes > 1:  # issue 4: all nodes 0 -> success; any non-zero -> failure; any preemption -> preempted
-        decided = gang_outcome(session, attempt, node, body.exit_code, body.preempted, body.message)
+        decided = gang_outcome(session, attempt, node, body.exit_code, body.preempted, storable(body.message))
         if decided is None:
             return {"ok": True, "waiting_for_other_nodes": True}
         outcome, why = decided
@@ -165,7 +174,7 @@ def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, sess
         outcome, why = AttemptState.SUCCEEDED, "exit code 0"
     else:
         outcome, why = AttemptState.FAILED, f"exit code {body.exit_code}" + (
-            f": {body.message}" if body.message else "")
+            f": {storable(body.message)}" if body.message else "")  # a NUL here would be refused on PostgreSQL
     if not end_attempt(session, attempt.id, outcome, why, exit_code=body.exit_code):
         if attempt.nodes > 1 and session.scalar(select(Attempt.state).where(Attempt.id == attempt.id)) not in ACTIVE:
             return {"ok": True, "gang_already_ended": True}  # another node's report (or a stop) ended the gang

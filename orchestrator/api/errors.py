@@ -8,10 +8,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator.dberrors import short_message
 from orchestrator.logs import get_logger
 
 log = get_logger(__name__)
@@ -111,5 +112,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("database_unavailable", "the database is unavailable; retry shortly"),
                             status_code=503, headers={"Retry-After": "1"})
 
+    # A value the database refuses (sqlalchemy's DataError: a NUL in a text field, a number out of range) is that
+    # request's own fault: a 4xx its sender (an agent included) treats as final, never a 500 it retries forever.
+    async def _data_refused(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("data_refused", path=request.url.path, error=short_message(exc))
+        return JSONResponse(error_body("invalid_data", f"the database refused a value of this request: "
+                                       f"{short_message(exc)}"), status_code=422)
+
+    app.add_exception_handler(DataError, _data_refused)
     app.add_exception_handler(DBAPIError, _database_down)
     app.add_exception_handler(PoolTimeout, _database_down)

@@ -52,13 +52,20 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _stored_accelerators(spec: Any) -> Any:
+    """The stored spec's accelerators; None when the row is too broken to read (that job fails alone, and every
+    listing that shows it stays readable)."""
+    resources = spec.get("resources") if isinstance(spec, dict) else None
+    return resources.get("accelerators") if isinstance(resources, dict) else None
+
+
 def job_view(job: Job | SimpleNamespace, cost: float, now: datetime,
              attempts: list[Attempt] | None = None) -> dict[str, Any]:
     """The API's form of a job; `job` may be a namespace of a just-submitted job's column values."""
     end = job.finished_at or now
     view: dict[str, Any] = {
         "id": job.id, "name": job.name, "team": job.team, "project": job.project, "state": job.state,
-        "priority": job.priority, "accelerators": (job.spec.get("resources") or {}).get("accelerators"),
+        "priority": job.priority, "accelerators": _stored_accelerators(job.spec),
         "submitted_at": _iso(job.submitted_at), "updated_at": _iso(job.updated_at),
         "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
         "deadline_at": _iso(job.deadline_at), "attempts": job.attempts_count, "restarts": job.restarts,
