@@ -1,0 +1,87 @@
+"""Honest answers at submit: refuse a job no configured provider could ever run, and show where a dry run would go.
+
+The check reads the offers of the configured providers (the launcher's view, blocks ignored) from an index kept per
+app. Why the index is re-validated at most once a second, in a worker thread: the submit path is the API's hot path
+(api/submitbatch.py), and a store query per submission would cost more than the check itself (an index lookup,
+microseconds, run in the event loop). A refusal is only ever given after a fresh look, so a catalog imported a
+moment ago is never reported missing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from orchestrator.api.errors import ApiError
+from orchestrator.feasibility import Assessment, assess, gpu_name_problem, offered_models, unconfigured_providers
+from orchestrator.launcher import placement_request
+from orchestrator.models import JobSpec
+from orchestrator.price_store import OfferCache
+from orchestrator.runtime import Runtime
+from policies.placement import OfferIndex
+
+RECHECK_SECONDS = 1.0  # how stale the index may be for an acceptance (a refusal always looks again)
+
+
+class Feasibility:
+    """The configured providers' offers, indexed, for the submit-time check of one app."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.configured = frozenset(rt.settings.providers)
+        self.cache = OfferCache(clouds=self.configured)
+        self.checked_at = float("-inf")
+        self.lock = threading.Lock()  # one reload at a time (worker threads); not an asyncio lock: tests run loops
+        self.unconfigured = unconfigured_providers(self.configured)
+
+    @classmethod
+    def of(cls, request: Request, rt: Runtime) -> Feasibility:
+        found = getattr(request.app.state, "feasibility", None)
+        if found is None or found.rt is not rt:
+            found = request.app.state.feasibility = cls(rt)
+        return found  # type: ignore[no-any-return]
+
+    async def index(self, force: bool = False) -> OfferIndex:
+        """The index, re-validated against the store's generation when over a second old (or when forced)."""
+        now = time.monotonic()
+        if self.cache.index is not None and not force and now - self.checked_at < RECHECK_SECONDS:
+            return self.cache.index
+        return await run_in_threadpool(self._refresh)
+
+    def _refresh(self) -> OfferIndex:
+        with self.lock:
+            index = self.cache.get(self.rt.sessions)  # reloads only when the store's generation changed
+            self.checked_at = time.monotonic()
+            return index
+
+    async def check(self, spec: JobSpec, limit: int = 3) -> Assessment:
+        """The assessment of a new job; raises the 422 when its GPU is unknown or nothing could ever run it."""
+        result = await self._assess(spec, await self.index(), limit)
+        if result.problem is not None:  # look again before refusing: an import may have landed within the second
+            result = await self._assess(spec, await self.index(force=True), limit)
+        if result.problem is not None:
+            raise ApiError(422, "invalid_spec", result.problem, [result.problem])
+        return result
+
+    async def _assess(self, spec: JobSpec, index: OfferIndex, limit: int) -> Assessment:
+        acc = spec.resources.accelerators
+        if acc is not None:
+            problem = gpu_name_problem(acc.model, offered_models(index))
+            if problem is not None:
+                return Assessment(problem=problem)
+        return assess(placement_request(spec), index, self.unconfigured, limit)
+
+
+def dry_run_view(result: Assessment, spec: JobSpec) -> dict[str, Any]:
+    """What `?dry_run=true` answers: where the job would go now, cheapest expected cost first; nothing is queued."""
+    from orchestrator.api.offers import offer_view
+    from orchestrator.store.types import utcnow
+
+    now_ts = utcnow().timestamp()
+    return {"dry_run": True, "queued": False, "name": spec.name, "team": spec.team,
+            "accelerators": str(spec.resources.accelerators) if spec.resources.accelerators else None,
+            "note": result.note or None, "offers": [offer_view(r, now_ts) for r in result.ranked]}
