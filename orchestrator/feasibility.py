@@ -130,7 +130,12 @@ def infeasible_message(req: PlacementRequest, index: OfferIndex, unconfigured: C
     candidates = _candidates(req, index)
     if not candidates and req.gpu_model:
         models = sorted(m for m in offered_models(index) if m)
-        parts.append(f"no offer has {canonical_gpu(req.gpu_model)} GPUs; GPUs offered: {', '.join(models) or 'none'}")
+        unknown = ""
+        if not is_known_gpu(req.gpu_model):  # a stored job with a misspelt model: say what was meant
+            close = " or ".join(suggest_gpus(req.gpu_model, extra=models))
+            unknown = f" (not a GPU model Spotwise knows{f'; did you mean {close}?' if close else ''})"
+        parts.append(f"no offer has {canonical_gpu(req.gpu_model)} GPUs{unknown}; GPUs offered: "
+                     f"{', '.join(models) or 'none'}")
     same_shape = [o for o in candidates if not req.gpu_model or o.gpu_count == req.gpu_count]
     if same_shape:  # the right GPUs exist: say which other limit rules the cheapest out
         closest = same_shape[0]

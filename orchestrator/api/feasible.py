@@ -23,6 +23,7 @@ from orchestrator.models import JobSpec
 from orchestrator.price_store import OfferCache
 from orchestrator.runtime import Runtime
 from policies.placement import OfferIndex
+from providers.gpus import is_known_gpu
 
 RECHECK_SECONDS = 1.0  # how stale the index may be for an acceptance (a refusal always looks again)
 
@@ -69,7 +70,7 @@ class Feasibility:
 
     async def _assess(self, spec: JobSpec, index: OfferIndex, limit: int) -> Assessment:
         acc = spec.resources.accelerators
-        if acc is not None:
+        if acc is not None and not is_known_gpu(acc.model):  # the offered models only for a name the table lacks
             problem = gpu_name_problem(acc.model, offered_models(index))
             if problem is not None:
                 return Assessment(problem=problem)

@@ -155,6 +155,13 @@ def test_a_stored_job_no_offer_matches_says_so_not_blocked_pools(api: TestClient
     assert "blocked" not in reason
     shown = api.get(f"/v1/jobs/{job_id}", headers=admin).json()
     assert shown["reason"] == reason and shown["not_before"] is not None
+    with transaction(rt.sessions) as s:  # a misspelt model stored earlier still reads back, and is named as such
+        typo = submit(s, JobSpec.model_validate({**JOB, "resources": {"accelerators": "A1OO:1", "spot": False}})).id
+    state, reason, _ = _place(rt, typo)
+    assert state == "WAITING_CAPACITY" and reason.startswith(
+        "no offer matches: no configured provider offers A1OO:1 on-demand; no offer has A1OO GPUs (not a GPU model "
+        "Spotwise knows; did you mean A100?); GPUs offered: A100, A100-80GB, A10G, H100, L4, T4, V100;"), reason
+    assert api.get(f"/v1/jobs/{typo}", headers=admin).json()["accelerators"] == "A1OO:1"
 
 
 def test_a_job_whose_pools_are_all_blocked_says_until_when(api: TestClient, admin: dict[str, str],
