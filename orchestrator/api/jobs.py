@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from orchestrator import transitions as T
 from orchestrator.api.deps import RuntimeDep, SessionDep, UserDep
 from orchestrator.api.errors import ERROR_RESPONSES, ApiError
-from orchestrator.api.feasible import Feasibility, dry_run_view
+from orchestrator.api.feasible import Feasibility, configured_names, dry_run_view
 from orchestrator.api.submitbatch import SubmitBatcher
 from orchestrator.api.workdirs import check_submission
 from orchestrator.checkpoint.views import add_recovery_facts
@@ -95,7 +95,7 @@ async def submit_job(principal: UserDep, rt: RuntimeDep, request: Request, body:
     try:
         # FastAPI's json.loads kept the last of a repeated key; parse again with the duplicate check (~5 us).
         json.loads(await request.body(), object_pairs_hook=unique_keys)
-        spec = parse_spec(body, "request body", submitted_at=now, clouds=rt.settings.providers)  # configured ones
+        spec = parse_spec(body, "request body", submitted_at=now, clouds=configured_names(rt))
     except SpecError as exc:
         raise ApiError(422, "invalid_spec", "; ".join(exc.problems), exc.problems) from None
     if not principal.is_admin:
