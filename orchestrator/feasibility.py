@@ -22,6 +22,7 @@ from providers.gpus import canonical_gpu, is_known_gpu, known_gpu_names, suggest
 NO_OFFERS_NOTE = ("accepted without a placement check: the daemon knows no offers yet (first start or prices still "
                   "loading); 'spotwise offers' shows them once loaded")
 SHOWN = 3  # alternatives named in a message
+PER_SHAPE = 50  # offers of one machine shape looked at for a message (they are sorted by price)
 NOT_SUGGESTED = frozenset({"faulty", "local"})  # test and demo providers: never "configure this to get GPUs"
 
 
@@ -89,10 +90,11 @@ def _wanted(req: PlacementRequest) -> str:
 
 
 def _candidates(req: PlacementRequest, index: OfferIndex) -> list[Offer]:
-    """Offers of the requested GPU model (any count, market, place, price), cheapest first."""
+    """Offers of the requested GPU model (any count, market, place, price), cheapest first. The cheapest few of each
+    machine shape are enough to name the alternatives, and keep a CPU-only job over a 60k-offer catalog cheap."""
     gpu = canonical_gpu(req.gpu_model) if req.gpu_model else None
     found = [o for key, groups in index.by_shape.items() if gpu is None or key[0] == gpu
-             for _cloud, _vcpus, _memory, group in groups for o in group]
+             for _cloud, _vcpus, _memory, group in groups for o in group[:PER_SHAPE]]
     found.sort(key=lambda o: o.price_per_hour)
     return found
 
