@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,17 @@ def test_a_job_whose_pools_are_all_blocked_says_until_when(api: TestClient, admi
     with transaction(rt.sessions) as s:
         kinds = list(s.scalars(select(JobEvent.reason).where(JobEvent.job_id == job_id)))
     assert any(k.startswith("capacity: pools") for k in kinds), kinds
+
+
+def test_concurrent_submissions_are_each_checked(api: TestClient, admin: dict[str, str], rt: Runtime) -> None:
+    """Sixteen clients at once (their jobs committed in shared batches): every impossible one gets its own 422, every
+    possible one is stored."""
+    def post(i: int) -> Any:
+        resources = {"accelerators": "A100:1" if i % 4 == 0 else "T4:1"}
+        return api.post("/v1/jobs", json={**JOB, "name": f"c{i}", "resources": resources}, headers=admin)
+
+    with ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(post, range(64)))
+    assert [r.status_code for r in responses] == [422 if i % 4 == 0 else 201 for i in range(64)]
+    assert all("local offers A100:8" in r.json()["error"]["message"] for r in responses if r.status_code == 422)
+    assert _jobs(rt) == 48
