@@ -17,12 +17,19 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.errors import ApiError
-from orchestrator.feasibility import Assessment, assess, gpu_name_problem, offered_models, unconfigured_providers
+from orchestrator.feasibility import (
+    Assessment,
+    assess,
+    gpu_name_problem,
+    offered_models,
+    unconfigured_providers,
+    waiting_reason,
+)
 from orchestrator.launcher import placement_request
 from orchestrator.models import JobSpec
 from orchestrator.price_store import OfferCache
 from orchestrator.runtime import Runtime
-from policies.placement import OfferIndex, PlacementRequest
+from policies.placement import OfferIndex, PlacementRequest, Priors
 from providers.gpus import is_known_gpu
 
 MEMO_LIMIT = 1024  # request shapes remembered per index
@@ -94,6 +101,37 @@ class Feasibility:
             if len(self.memo) < MEMO_LIMIT:
                 self.memo[(req, limit)] = found
         return found
+
+
+    async def where_now(self, spec: JobSpec, assessed: Assessment) -> Assessment:
+        """The dry run's offers as the launcher would rank them now: blocked pools left out, expected cost with the
+        interruption priors, `spot: auto` asking spot first. Nothing ranked (all blocked, or only the other market):
+        the feasible offers with a note on why the job would wait."""
+        if not assessed.ranked:
+            return assessed
+        return await run_in_threadpool(self._where_now, spec, assessed)
+
+    def _where_now(self, spec: JobSpec, assessed: Assessment) -> Assessment:
+        from orchestrator.placement_state import load_blocks, recent_preemptions, spot_mode
+        from orchestrator.store.db import transaction
+
+        settings = self.rt.settings
+        with transaction(self.rt.sessions) as s:
+            blocks = load_blocks(s)
+            observed = recent_preemptions(s, settings.preemption_window_seconds)
+        index = self.cache.index
+        assert index is not None  # assessed.ranked came from it
+        spot = spot_mode(spec.resources.spot, 0.0, settings.spot_auto_fallback_seconds)
+        req = placement_request(spec, spot, settings.carbon_prices)
+        now = time.time()
+        priors = Priors(lost_hours=settings.interruption_lost_hours, observed=observed)
+        ranked = index.rank(req, blocks, priors=priors, now=now, limit=len(assessed.ranked))
+        if ranked:
+            return Assessment(ranked=ranked, note=assessed.note)
+        why = waiting_reason(req, index, blocks, now, self.unconfigured)
+        if spec.resources.spot == "auto":
+            why += f"; spot: auto takes on-demand after {settings.spot_auto_fallback_seconds:g}s"
+        return Assessment(ranked=assessed.ranked, note=f"it would wait now ({why}); these offers match once it may")
 
 
 def dry_run_view(result: Assessment, spec: JobSpec) -> dict[str, Any]:

@@ -104,9 +104,11 @@ async def submit_job(principal: UserDep, rt: RuntimeDep, request: Request, body:
         elif spec.team != principal.team:
             raise ApiError(403, "forbidden", f"a token of team {principal.team!r} cannot submit for team "
                            f"{spec.team!r}")
-    assessed = await Feasibility.of(request, rt).check(spec)  # 422 when no configured provider could ever run it
+    feasibility = Feasibility.of(request, rt)
+    assessed = await feasibility.check(spec)  # 422 when no configured provider could ever run it
     if dry_run:
-        return Response(json.dumps(dry_run_view(assessed, spec), allow_nan=False).encode(),
+        now_view = await feasibility.where_now(spec, assessed)
+        return Response(json.dumps(dry_run_view(now_view, spec), allow_nan=False).encode(),
                         media_type="application/json")
     values = submit_values(spec, now)
     if assessed.note:  # accepted unchecked (no offers known yet): said in the job's first event and the answer

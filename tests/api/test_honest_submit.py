@@ -197,3 +197,20 @@ def test_concurrent_submissions_are_each_checked(api: TestClient, admin: dict[st
     assert [r.status_code for r in responses] == [422 if i % 4 == 0 else 201 for i in range(64)]
     assert all("local offers A100:8" in r.json()["error"]["message"] for r in responses if r.status_code == 422)
     assert _jobs(rt) == 48
+
+
+def test_a_dry_run_leaves_out_blocked_pools_and_says_when_all_are(api: TestClient, admin: dict[str, str],
+                                                                  rt: Runtime) -> None:
+    with transaction(rt.sessions) as s:
+        pools = sorted((o.pool for o in load_offers(s, frozenset({"local"})) if o.gpu_model == "T4" and o.spot),
+                       key=lambda p: p[2])
+        save_block(s, "pool", next(p for p in pools if p[2] == "local-east-b"), 600, "InsufficientInstanceCapacity")
+    body = _post(api, admin, {"accelerators": "T4:1", "spot": True}, dry_run="true").json()
+    assert [o["zone"] for o in body["offers"]] == ["local-east-a", "local-west-a"], body  # the cheapest is blocked
+    with transaction(rt.sessions) as s:
+        for pool in pools:
+            save_block(s, "pool", pool, 600, "InsufficientInstanceCapacity")
+    body = _post(api, admin, {"accelerators": "T4:1"}, dry_run="true").json()
+    assert body["note"].startswith("it would wait now (capacity: pools local local-east-a g4dn.xlarge spot, "), body
+    assert "after InsufficientInstanceCapacity; spot: auto takes on-demand after 900s)" in body["note"], body
+    assert len(body["offers"]) == 3 and _jobs(rt) == 0
