@@ -214,3 +214,11 @@ def test_a_dry_run_leaves_out_blocked_pools_and_says_when_all_are(api: TestClien
     assert body["note"].startswith("it would wait now (capacity: pools local local-east-a g4dn.xlarge spot, "), body
     assert "after InsufficientInstanceCapacity; spot: auto takes on-demand after 900s)" in body["note"], body
     assert len(body["offers"]) == 3 and _jobs(rt) == 0
+
+
+def test_the_offers_view_names_the_model_meant(api: TestClient, admin: dict[str, str]) -> None:
+    response = api.get("/v1/offers", params={"gpu": "A1OO:8"}, headers=admin)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_gpu"
+    assert response.json()["error"]["message"].startswith("unknown GPU model 'A1OO'; did you mean A100?")
+    items = api.get("/v1/offers", params={"gpu": "a100_80gb:8"}, headers=admin).json()["items"]
+    assert items and {o["gpu_model"] for o in items} == {"A100-80GB"}
