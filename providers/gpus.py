@@ -120,7 +120,11 @@ def suggest_gpus(name: str, extra: tuple[str, ...] | list[str] = (), limit: int 
     suggesting (models the daemon's offers carry that the table lacks)."""
     key = _key(name)
     spellings = {**_LOOKUP, **{_key(e): canonical_gpu(e) for e in extra}}
-    close = difflib.get_close_matches(key, list(spellings), n=limit * 3, cutoff=0.5)
+    # A letter typed for a digit ('A1OO', 'HI00') is the commonest slip, and difflib ranks it below shorter names.
+    for confused in (key.replace("O", "0"), key.replace("I", "1"), key.replace("O", "0").replace("I", "1")):
+        if confused != key and confused in spellings:
+            return [spellings[confused]]
+    close = difflib.get_close_matches(key, list(spellings), n=limit * 3, cutoff=0.6)
     out: list[str] = []
     for spelling in close:
         canonical = spellings[spelling]
