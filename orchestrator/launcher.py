@@ -38,6 +38,7 @@ from orchestrator.caps import limits_for
 from orchestrator.containment import describe, fail_job, job_errors, transient
 from orchestrator.deadline_state import apply_deadline, deadline_applies, rank_preferring
 from orchestrator.fair_queue import next_look_delay
+from orchestrator.feasibility import unconfigured_providers, waiting_reason
 from orchestrator.gang import gang_note, launch_gang
 from orchestrator.logs import get_logger
 from orchestrator.models import JobSpec, JobState
@@ -198,7 +199,7 @@ class Launcher:
             req, prefer = decided
         ranked = rank_preferring(index, req, prefer, blocks, priors=priors, now=now, limit=limit)
         if not ranked:
-            self._wait(s, job, req, blocks)
+            self._wait(s, job, req, blocks, index)
             return None
         plans: list[Candidate] = list(plan_gang(ranked, nodes)) if nodes > 1 else list(ranked)
         choice = plans[0]
@@ -206,22 +207,19 @@ class Launcher:
         T.start_provisioning(s, job, attempt.id, choice.reason)
         return attempt.id, job.id, plans[1:]
 
-    def _wait(self, s: Session, job: Job, req: PlacementRequest, blocks: Blocks) -> None:
+    def _wait(self, s: Session, job: Job, req: PlacementRequest, blocks: Blocks, index: OfferIndex) -> None:
         waited = (utcnow() - waiting_since(s, job)).total_seconds()  # a job that keeps missing is looked at less
         delay = next_look_delay(backoff_seconds(consecutive_launch_failures(s, job.id)), waited)
-        market = " spot" if req.spot is True else ""
-        nodes = JobSpec.model_validate(job.spec).resources.num_nodes
-        per = f" per node ({nodes} nodes)" if nodes > 1 else ""
-        reason = f"no{market} offer matches the job's resources" + (
-            f" at or under ${req.max_price_per_hour:g}/h{per}" if req.max_price_per_hour is not None else "") + (
-            " right now") + (
-            " (some pools are blocked after launch failures)" if blocks else "")
+        # What it waits for, honestly: nothing matches at all (say what exists) or every match is blocked (until when).
+        reason = waiting_reason(req, index, blocks, time.time(),
+                                unconfigured_providers(frozenset(self.rt.settings.providers)))
         if req.spot is True and JobSpec.model_validate(job.spec).resources.spot == "auto":
             reason += f"; spot: auto takes on-demand after {self.rt.settings.spot_auto_fallback_seconds:g}s"
         if job.state != JobState.WAITING_CAPACITY:
             T.wait_for_capacity(s, job, reason, utcnow() + timedelta(seconds=delay))
         else:
             job.not_before = utcnow() + timedelta(seconds=delay)
+            job.reason = reason  # a job stored under an older reason gets today's
 
     def _launch_with_failover(self, attempt_id: str, job_id: str, rest: list[Candidate], limit: int) -> None:
         """Launch; on a blocking failure take the next ranked offer, up to `limit` tries this pass."""

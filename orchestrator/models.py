@@ -23,9 +23,11 @@ from pydantic import (
     model_validator,
 )
 
+from providers.gpus import canonical_gpu
+
 _DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
                           r"(?:(\d+(?:\.\d+)?)s)?\s*$")
-_GPU_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
+_GPU_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")  # A100_80GB is a spelling of A100-80GB
 
 
 class JobState(enum.StrEnum):
@@ -138,7 +140,7 @@ class Accelerators(BaseModel):
                 raise ValueError(f"{value!r}: the GPU count must be a whole number, e.g. 'A100:8'") from None
             if count < 1:
                 raise ValueError(f"{value!r}: the GPU count must be at least 1, e.g. 'A100:8'")
-        return cls(model=name.upper(), count=count)
+        return cls(model=canonical_gpu(name), count=count)  # one vocabulary: a100, nvidia-tesla-t4, A100_80GB
 
 
 def _accelerators_text(value: dict[Any, Any]) -> str:

@@ -63,8 +63,9 @@ def insert_submissions(conn: Connection, jobs: Sequence[dict[str, Any]]) -> None
     if not jobs:
         return
     events = [dict(zip(_EVENT_KEYS, (v["id"], v["submitted_at"], None, JobState.PENDING.value, None, "transition",
-                                     "submitted"), strict=True)) for v in jobs]
-    conn.execute(_INSERT_JOBS, list(jobs))
+                                     f"submitted; {v['note']}" if v.get("note") else "submitted"), strict=True))
+              for v in jobs]  # a `note` is a caveat said in the first event (api/feasible.py: no offers known yet)
+    conn.execute(_INSERT_JOBS, [v if "note" not in v else {k: x for k, x in v.items() if k != "note"} for v in jobs])
     conn.execute(_INSERT_EVENTS, events)
 
 

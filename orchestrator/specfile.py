@@ -17,6 +17,9 @@ from orchestrator.models import MAX_GPUS_PER_NODE, CheckpointSpec, JobSpec, Reso
 from orchestrator.speclimits import limit_problems
 from orchestrator.strictyaml import load_strict
 
+# Beyond the largest machines sold (AWS u7in-32tb: 1,920 vCPUs, 32 TiB): such a job could never be placed.
+MAX_CPUS = 4096.0
+MAX_MEMORY_GB = 32768.0
 TOO_DEEP = "nested too deeply; a job spec is a few levels of fields, lists and mappings"
 
 
@@ -114,10 +117,15 @@ def _resource_problems(res: Resources, clouds: Collection[str] | None) -> Iterat
     if res.accelerators is not None and res.accelerators.count > MAX_GPUS_PER_NODE:
         yield (f"resources.accelerators: {res.accelerators.count} GPUs per node is more than any instance has; "
                f"ask for at most {MAX_GPUS_PER_NODE} per node (more nodes: resources.num_nodes)")
-    if clouds is not None:
+    if clouds is not None:  # the providers the daemon has configured: any other could never place the job
         for name in res.clouds:
             if name not in clouds:
-                yield f"resources.clouds: unknown cloud {name!r}; known clouds: {', '.join(sorted(clouds))}"
+                yield (f"resources.clouds: {name!r} is not a provider this daemon has configured; configured: "
+                       f"{', '.join(sorted(clouds)) or 'none'} ('spotwise providers list')")
+    for field, value, most in (("cpus", res.cpus, MAX_CPUS), ("memory_gb", res.memory_gb, MAX_MEMORY_GB)):
+        if value is not None and math.isfinite(value) and value > most:
+            yield (f"resources.{field}: {value:g} is more than any machine has; ask for at most {most:g} "
+                   "per node")
 
 
 def _checkpoint_problems(ckpt: CheckpointSpec | None) -> Iterator[str]:

@@ -20,17 +20,10 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from policies.placement import canonical_gpu
 from providers.base import Offer
+from providers.gpus import canonical_gpu, gcp_accelerator_gpu, gpu_memory_gb
 
 CLOUDS = ("gcp", "azure", "aws")
-
-# Per-GPU memory (GB) when the file does not say.
-GPU_MEMORY_GB: dict[str, float] = {
-    "A100": 40, "A100-80GB": 80, "H100": 80, "H100-MEGA": 80, "H200": 141, "B200": 180, "L4": 24, "T4": 16,
-    "V100": 16, "V100-32GB": 32, "P100": 16, "P4": 8, "K80": 12, "A10": 24, "A10G": 24, "M60": 8, "MI25": 16,
-    "MI300X": 192, "P40": 24, "L40S": 48,
-}
 
 # GCP: (GPU, count) -> the machine type that carries exactly those GPUs.
 GCP_BUILTIN_HOSTS: dict[tuple[str, int], str] = {
@@ -43,9 +36,7 @@ GCP_BUILTIN_HOSTS: dict[tuple[str, int], str] = {
 GCP_GPU_FAMILIES = frozenset({"a2", "a3", "a4", "g2"})
 # GCP GPUs attached to N1 hosts, with the accelerator type the GCE API calls them.
 GCP_N1_ACCELERATORS: dict[str, str] = {
-    "T4": "nvidia-tesla-t4", "V100": "nvidia-tesla-v100", "P100": "nvidia-tesla-p100", "P4": "nvidia-tesla-p4",
-    "K80": "nvidia-tesla-k80",
-}
+    gpu: acc for acc, gpu in gcp_accelerator_gpu().items() if gpu in ("T4", "V100", "P100", "P4", "K80")}
 N1_VCPUS_PER_GPU = 8
 
 _MIB = re.compile(r"'SizeInMiB':\s*(\d+)")
@@ -88,7 +79,7 @@ def _gpu_memory(model: str, gpu_info: str, count: int) -> float:
     match = _MIB.search(gpu_info or "")
     if match:
         return round(float(match.group(1)) / 1024, 1)  # the first SizeInMiB is per GPU
-    return GPU_MEMORY_GB.get(model, 0.0)
+    return gpu_memory_gb(model)  # the shared table's default per-GPU memory
 
 
 class _Builder:

@@ -19,6 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from providers.gpus import canonical_gpu
+
 CATALOG = Path(__file__).resolve().parent.parent / "providers" / "catalog"
 MAX_GAP_SECONDS = 300.0  # a longer silence between samples is integrated as this long (see integrate_wh)
 
@@ -34,8 +36,6 @@ class PowerFacts:
     host_watts_per_gb: float
 
     def board(self, gpu_model: str) -> float:
-        from policies.placement import canonical_gpu  # placement imports this module at load
-
         return self.board_watts.get(canonical_gpu(gpu_model), self.default_board_watts) if gpu_model else 0.0
 
 

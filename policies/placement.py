@@ -17,36 +17,10 @@ from typing import Literal
 from policies.blocks import Blocks, Pool
 from policies.carbon import offer_kg_per_hour
 from providers.base import Offer
+from providers.gpus import canonical_gpu  # the one GPU vocabulary (pure data)
 
-__all__ = ["GPU_ALIASES", "OfferIndex", "PlacementRequest", "Pool", "Priors", "RankedOffer", "canonical_gpu",
+__all__ = ["OfferIndex", "PlacementRequest", "Pool", "Priors", "RankedOffer", "canonical_gpu",
            "expected_cost", "rank_offers", "rejection"]
-
-# Names users (and catalogs) write -> the canonical model names offers carry.
-GPU_ALIASES: dict[str, str] = {
-    "A100-40GB": "A100",
-    "A100-40G": "A100",
-    "A100-SXM4-40GB": "A100",
-    "A100-80G": "A100-80GB",
-    "A100-SXM4-80GB": "A100-80GB",
-    "A100-80": "A100-80GB",
-    "H100-80GB": "H100",
-    "H100-SXM": "H100",
-    "H100-SXM5": "H100",
-    "V100-16GB": "V100",
-    "V100-32G": "V100-32GB",
-    "TESLA-T4": "T4",
-    "TESLA-V100": "V100",
-    "NVIDIA-L4": "L4",
-    "NVIDIA-T4": "T4",
-    "A10G-24GB": "A10G",
-}
-
-
-def canonical_gpu(name: str) -> str:
-    """Upper-case, alias-resolved GPU name: 'a100-40gb' and 'A100' are the same request."""
-    upper = name.strip().upper()
-    return GPU_ALIASES.get(upper, upper)
-
 
 @dataclass(frozen=True, slots=True)
 class PlacementRequest:

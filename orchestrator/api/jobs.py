@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from orchestrator import transitions as T
 from orchestrator.api.deps import RuntimeDep, SessionDep, UserDep
 from orchestrator.api.errors import ERROR_RESPONSES, ApiError
+from orchestrator.api.feasible import Feasibility, configured_names, dry_run_view
 from orchestrator.api.submitbatch import SubmitBatcher
 from orchestrator.api.workdirs import check_submission
 from orchestrator.checkpoint.views import add_recovery_facts
@@ -26,17 +26,9 @@ from orchestrator.specfile import SpecError, parse_spec, unique_keys
 from orchestrator.store.tables import Attempt, Job, JobEvent, LogChunk
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import Principal
-from providers.registry import available_names
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 INT64_MAX = 2**63 - 1  # SQLite and PostgreSQL integers: a bigger query value was a 500 (OverflowError)
-
-
-@cache
-def known_clouds() -> frozenset[str]:
-    """Provider names a spec's `clouds` may use: built-ins and installed plugins (read once: entry points are
-    scanned from disk, and plugins only change with a restart)."""
-    return frozenset(available_names())
 
 
 def require_json(request: Request) -> None:
@@ -70,6 +62,7 @@ def job_view(job: Job | SimpleNamespace, cost: float, now: datetime,
         "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
         "deadline_at": _iso(job.deadline_at), "attempts": job.attempts_count, "restarts": job.restarts,
         "exit_code": job.exit_code, "reason": job.reason, "cost_usd": round(cost, 6),
+        "not_before": _iso(job.not_before),  # a waiting job's next placement look
         "runtime_seconds": round((end - job.started_at).total_seconds(), 3) if job.started_at else None,
     }
     if attempts is not None:
@@ -100,14 +93,16 @@ def _visible_job(session: Session, principal: Principal, job_id: str) -> Job:
 # response is encoded once with json.dumps (FastAPI's jsonable_encoder walked the dict first).
 @router.post("", status_code=201, response_model=None,
              responses={415: {**ERROR_RESPONSES[400], "description": "body not sent as JSON (Content-Type)"}})
-async def submit_job(principal: UserDep, rt: RuntimeDep, request: Request, body: Any = Body(...)) -> Response:
+async def submit_job(principal: UserDep, rt: RuntimeDep, request: Request, body: Any = Body(...),
+                     dry_run: bool = Query(False, description="check and show where it would go; queue nothing")
+                     ) -> Response:
     """Submit a job spec (the same fields as a YAML job file)."""
     require_json(request)
     now = utcnow()
     try:
         # FastAPI's json.loads kept the last of a repeated key; parse again with the duplicate check (~5 us).
         json.loads(await request.body(), object_pairs_hook=unique_keys)
-        spec = parse_spec(body, "request body", submitted_at=now, clouds=known_clouds())
+        spec = parse_spec(body, "request body", submitted_at=now, clouds=configured_names(rt))
     except SpecError as exc:
         raise ApiError(422, "invalid_spec", "; ".join(exc.problems), exc.problems) from None
     if not principal.is_admin:
@@ -116,9 +111,19 @@ async def submit_job(principal: UserDep, rt: RuntimeDep, request: Request, body:
         elif spec.team != principal.team:
             raise ApiError(403, "forbidden", f"a token of team {principal.team!r} cannot submit for team "
                            f"{spec.team!r}")
+    feasibility = Feasibility.of(request, rt)
+    assessed = await feasibility.check(spec)  # 422 when no configured provider could ever run it
+    if dry_run:
+        now_view = await feasibility.where_now(spec, assessed)
+        return Response(json.dumps(dry_run_view(now_view, spec), allow_nan=False).encode(),
+                        media_type="application/json")
     values = submit_values(spec, now)
+    if assessed.note:  # accepted unchecked (no offers known yet): said in the job's first event and the answer
+        values["note"] = assessed.note
     await SubmitBatcher.for_loop(rt, check_submission).submit(spec, values)  # committed when it returns
     view = job_view(SimpleNamespace(**values), 0.0, now)
+    if assessed.note:
+        view["note"] = assessed.note
     return Response(json.dumps(view, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode(),
                     status_code=201, media_type="application/json")
 

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.deps import AdminDep, RuntimeDep, UserDep
 from orchestrator.api.errors import ApiError
+from orchestrator.feasibility import gpu_name_problem, offered_models
 from orchestrator.models import Accelerators
 from orchestrator.pricing import OfferCache, source_view, store_offers, wake_waiting_jobs
 from orchestrator.store.db import transaction
@@ -25,6 +26,7 @@ from orchestrator.vmscsv import CLOUDS, SHOWN_PROBLEMS, CatalogFormatError, desc
 from policies.carbon import carbon_facts, offer_kg_per_hour
 from policies.placement import PlacementRequest, RankedOffer
 from providers.base import Offer
+from providers.gpus import is_known_gpu
 
 router = APIRouter(tags=["offers"])
 
@@ -85,6 +87,10 @@ def list_offers(
         min_vcpus=min_vcpus, min_memory_gb=min_memory_gb, min_gpu_memory_gb=min_gpu_memory_gb,
         max_price_per_hour=max_price, carbon_price=carbon_price)
     index = _cache(request).get(rt.sessions)
+    if acc is not None and not is_known_gpu(acc.model):  # a misspelt model: name the one meant, not "no offer"
+        problem = gpu_name_problem(acc.model, offered_models(index))
+        if problem is not None:
+            raise ApiError(422, "invalid_gpu", problem.removeprefix("resources.accelerators: "))
     ranked = index.rank(req, limit=limit)
     now_ts = utcnow().timestamp()
     return {"items": [offer_view(r, now_ts) for r in ranked], "offers_cached": index.size}

@@ -111,11 +111,18 @@ def submit(
     file: Path,
     wait: Annotated[bool, typer.Option("--wait", "-w", help="follow until it ends")] = False,
     output: Output = "table",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="show where it would go now; queue nothing")] = False,
 ) -> None:
     """Submit a job from a YAML or JSON spec file."""
     check_output(output)
     spec = load_spec_file(file)
     api = client()
+    if dry_run:  # checked by the daemon like a submission, then shown; no workdir is uploaded, nothing is queued
+        from orchestrator.cli import dryrun
+
+        result = dryrun.dry_run(api, spec.model_dump(mode="json", exclude_unset=True))
+        _emit(result, output, lambda: dryrun.show(console, result))
+        return
     human = make_console(stderr=True) if output == "json" else console
     spec = attach_workdir(api, settings(), spec, file.parent, human)  # issue 13: pack + upload, digest on the job
     job = api.post("/v1/jobs", spec.model_dump(mode="json", exclude_unset=True))

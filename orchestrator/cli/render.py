@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console
@@ -21,6 +21,16 @@ def _short_time(value: str | None) -> str:
     if not value:
         return "-"
     return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _next_look(value: str | None) -> str:
+    """When a waiting job is placed again: '2026-01-02 10:00:05 (in 42s)', or 'on the next pass'."""
+    if not value:
+        return "on the next placement pass"
+    at = datetime.fromisoformat(value)
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    left = (at - datetime.now(UTC)).total_seconds()
+    return f"{_short_time(value)} ({'in ' + _duration(left) if left > 0 else 'due now'})"
 
 
 def _duration(seconds: float | None) -> str:
@@ -80,6 +90,8 @@ def job_detail(console: Console, job: dict[str, Any], events: list[dict[str, Any
             ("attempts", job["attempts"]), ("restarts", job["restarts"])]
     if job.get("energy"):  # issue 14
         rows[11:11] = [("energy", energy_text(job["energy"])), ("carbon", carbon_text(job["energy"]))]
+    if job["state"] == "WAITING_CAPACITY":  # what it waits for is the reason; say when it looks again
+        rows[1:2] = [("waits for", job["reason"] or "-"), ("next look", _next_look(job.get("not_before")))]
     for key, value in rows:
         console.print(f"  {key:<10} {'-' if value is None else value}", highlight=False)
     attempts = Table(title="attempts", title_justify="left")

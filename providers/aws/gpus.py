@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-# AWS model name -> canonical name, where they differ by more than case.
-_ALIASES = {"T4G": "T4G", "RADEON PRO V520": "V520", "RTX PRO SERVER 6000": "RTX-PRO-6000"}
+from providers.gpus import canonical_gpu as canonical_model
 
 
 def canonical_gpu(name: str, memory_mib: int) -> str:
-    """Upper-case model, "-80GB" for the 80 GB A100 (the only AWS model sold in two sizes)."""
-    model = name.strip().upper()
-    model = _ALIASES.get(model, model.replace(" ", "-"))
+    """The shared vocabulary's name ("Radeon Pro V520" -> "V520"), "-80GB" for the 80 GB A100 (the only AWS model
+    sold in two sizes)."""
+    model = canonical_model(name)
     if model == "A100" and memory_mib >= 70 * 1024:
         return "A100-80GB"
     return model

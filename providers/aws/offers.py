@@ -21,6 +21,7 @@ from providers.aws.gpus import gpu_summary
 from providers.aws.pricing import OnDemandPrices
 from providers.aws.session import ClientFactory
 from providers.base import Offer, OfferQuery
+from providers.gpus import canonical_gpu
 
 SPOT_PRODUCT = "Linux/UNIX"
 _FILTER_CHUNK = 100  # values per EC2 filter, well under the service limits
@@ -138,7 +139,7 @@ def region_offers(
     """Every pool of one region that the query may want. `spot_book` collects (region, type, zone) prices."""
     shapes = {
         t: s for t, s in catalog.shapes(region).items()
-        if not query.gpu_model or s.gpu_model == query.gpu_model.upper()
+        if not query.gpu_model or s.gpu_model == canonical_gpu(query.gpu_model)
     }
     if not shapes:
         return []

@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from providers.base import Offer, OfferQuery
+from providers.gpus import canonical_gpu
 
 # (pattern on the size name without "Standard_", canonical model, GPU memory in GB). First match wins.
 GPU_FAMILIES: tuple[tuple[re.Pattern[str], str, float], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), model, memory)
+    (re.compile(pattern, re.IGNORECASE), canonical_gpu(model), memory)  # names from the one shared vocabulary
     for pattern, model, memory in (
         (r"^ND\d+is?r_H200_v5$", "H200", 141.0),
         (r"^N[CD]\d+\w*_H100_v5$", "H100", 80.0),  # NCads H100 v5 (94 GB NVL counted as H100), ND H100 v5
@@ -142,7 +143,7 @@ def azure_zone(location: str, label: str) -> str | None:
 
 def wanted(size: SizeInfo, query: OfferQuery) -> bool:
     """Apply the query's GPU filter (a hint, but cheap to apply exactly here)."""
-    if query.gpu_model and size.gpu_model != query.gpu_model.upper():
+    if query.gpu_model and size.gpu_model != canonical_gpu(query.gpu_model):
         return False
     return not (query.gpu_count and size.gpu_count < query.gpu_count)
 

@@ -25,6 +25,7 @@ from providers.gcp.shapes import (
     parse_instance_type,
     region_of,
 )
+from providers.gpus import canonical_gpu
 
 
 def shapes_from(machine_types: Iterable[Any], accelerator_types: Iterable[Any]) -> list[Shape]:
@@ -75,7 +76,7 @@ def build_offers(
         if query.regions and region not in query.regions:
             continue
         for shape in shapes:
-            if query.gpu_model and shape.gpu_model != query.gpu_model.upper():
+            if query.gpu_model and shape.gpu_model != canonical_gpu(query.gpu_model):
                 continue
             if query.gpu_count and shape.gpu_count < query.gpu_count:
                 continue

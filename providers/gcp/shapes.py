@@ -11,21 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# GCE accelerator type -> canonical Spotwise GPU name (upper case, as in Offer.gpu_model).
-ACCELERATOR_GPU: dict[str, str] = {
-    "nvidia-tesla-a100": "A100",
-    "nvidia-a100-80gb": "A100-80GB",
-    "nvidia-h100-80gb": "H100",
-    "nvidia-l4": "L4",
-    "nvidia-tesla-t4": "T4",
-    "nvidia-tesla-v100": "V100",
-    "nvidia-tesla-p100": "P100",
-    "nvidia-tesla-p4": "P4",
-}
+from providers.gpus import gcp_accelerator_gpu, gpu_memory_gb
+
+# GCE accelerator type -> canonical Spotwise GPU name (upper case, as in Offer.gpu_model): the shared table's.
+ACCELERATOR_GPU: dict[str, str] = gcp_accelerator_gpu()
 GPU_ACCELERATOR: dict[str, str] = {gpu: acc for acc, gpu in ACCELERATOR_GPU.items()}
-GPU_MEMORY_GB: dict[str, float] = {
-    "A100": 40, "A100-80GB": 80, "H100": 80, "L4": 24, "T4": 16, "V100": 16, "P100": 16, "P4": 8,
-}
+GPU_MEMORY_GB: dict[str, float] = {gpu: gpu_memory_gb(gpu) for gpu in GPU_ACCELERATOR}
 # Families whose machine types carry their GPUs; their `accelerators` field names them.
 ACCELERATOR_OPTIMISED = ("a2", "a3", "g2")
 # GPUs that attach to N1 hosts, and the host each GPU count gets: 8 vCPUs per GPU stays inside

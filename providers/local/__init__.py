@@ -40,6 +40,7 @@ from providers.base import (
     OfferQuery,
     SpotPrice,
 )
+from providers.gpus import canonical_gpu
 from providers.local import processes
 from providers.local.records import InstanceRecord, RecordStore
 
@@ -95,7 +96,8 @@ class LocalProvider:
                     continue
                 common = dict(
                     cloud=self.name, region=region, zone=zone, instance_type=t["instance_type"],
-                    gpu_model=t["gpu_model"], gpu_count=t["gpu_count"], gpu_memory_gb=t["gpu_memory_gb"],
+                    gpu_model=canonical_gpu(t["gpu_model"]) if t["gpu_model"] else "", gpu_count=t["gpu_count"],
+                    gpu_memory_gb=t["gpu_memory_gb"],
                     vcpus=t["vcpus"], memory_gb=t["memory_gb"], price_fetched_at=fetched,
                     on_demand_price=t["on_demand"],
                 )

@@ -27,6 +27,7 @@ from orchestrator.api.submitbatch import SubmitBatcher
 from orchestrator.api.workdirs import check_submission
 from orchestrator.cli.demo import free_port, start_daemon, wait_healthy
 from orchestrator.config import Settings
+from orchestrator.feasibility import NO_OFFERS_NOTE
 from orchestrator.models import JobSpec
 from orchestrator.queue import submit, submit_values
 from orchestrator.runtime import Runtime, build_runtime
@@ -74,12 +75,14 @@ def test_the_api_stores_what_submit_stores(rt: Runtime) -> None:
         assert r.status_code == 201, r.text
         created = r.json()
         shown = api.get(f"/v1/jobs/{created['id']}", headers=_token(rt, "admin", None)).json()
+    assert created.pop("note") == NO_OFFERS_NOTE  # no provider here: accepted unchecked, and told so
     assert {k: shown[k] for k in created} == created
     ours, theirs = _row(rt, created["id"]), _row(rt, reference)
     for key in ("seq", "id", "submitted_at", "updated_at", "deadline_at"):
         ours.pop(key), theirs.pop(key)
     assert ours == theirs
-    assert _events(rt, created["id"]) == _events(rt, reference) == [("transition", None, "PENDING", "submitted")]
+    assert _events(rt, reference) == [("transition", None, "PENDING", "submitted")]
+    assert _events(rt, created["id"]) == [("transition", None, "PENDING", f"submitted; {NO_OFFERS_NOTE}")]
 
 
 def test_concurrent_submissions_share_commits_and_keep_their_own_errors(rt: Runtime,
@@ -110,7 +113,7 @@ def test_concurrent_submissions_share_commits_and_keep_their_own_errors(rt: Runt
     assert all("NOT_SET" in r.json()["error"]["message"] for r in refused)
     with transaction(rt.sessions) as s:
         stored = set(s.scalars(select(Job.id)))
-        events = s.scalar(select(func.count()).select_from(JobEvent).where(JobEvent.reason == "submitted"))
+        events = s.scalar(select(func.count()).select_from(JobEvent).where(JobEvent.reason.startswith("submitted")))
     assert stored == set(ok) and events == 128
     assert commits[0] < 128, f"{commits[0]} commits for 128 submissions: nothing was committed together"
 
@@ -179,7 +182,7 @@ def test_no_acknowledged_submission_is_lost_to_sigkill(tmp_path: Path) -> None:
     assert len(acknowledged) >= 150
     db = sqlite3.connect(home / "spotwise.db")
     stored = {row[0] for row in db.execute("SELECT id FROM jobs")}
-    with_event = {row[0] for row in db.execute("SELECT job_id FROM job_events WHERE reason = 'submitted'")}
+    with_event = {row[0] for row in db.execute("SELECT job_id FROM job_events WHERE reason LIKE 'submitted%'")}
     db.close()
     lost = set(acknowledged) - stored
     assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged submissions lost"

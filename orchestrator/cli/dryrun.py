@@ -1,0 +1,34 @@
+"""`spotwise submit --dry-run`: where the job would go now, without queueing it (the daemon's `?dry_run=true`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.cli.client import ApiClient
+
+
+def dry_run(api: ApiClient, body: dict[str, Any]) -> dict[str, Any]:
+    """The daemon's answer; a spec it would refuse raises the same error as a real submission."""
+    return api.request("POST", "/v1/jobs", params={"dry_run": "true"}, json=body)  # type: ignore[no-any-return]
+
+
+def show(console: Console, result: dict[str, Any]) -> None:
+    """The best offers (at most three) with price and reason, and that nothing was queued."""
+    what = result.get("accelerators") or "no GPU"
+    console.print(f"dry run for [bold]{result['name']}[/] ({what}, team {result['team']}): nothing was queued",
+                  highlight=False)
+    if result.get("note"):
+        console.print(f"  note: {result['note']}", highlight=False)
+    offers = result.get("offers") or []
+    if not offers:
+        return
+    table = Table(title="where it would go now", title_justify="left")
+    for column in ("#", "CLOUD", "ZONE", "TYPE", "MARKET", "$/H", "EXPECTED $/H", "REASON"):
+        table.add_column(column)
+    for n, o in enumerate(offers, 1):
+        table.add_row(str(n), o["cloud"], o["zone"], o["instance_type"], "spot" if o["spot"] else "on-demand",
+                      f"{o['price_per_hour']:.4f}", f"{o['expected_cost']:.4f}", o["reason"])
+    console.print(table)
