@@ -37,6 +37,11 @@ from tests.fakes.provider import FakeProvider, make_offer
 
 HOG = {"name": "hog", "priority": 1000, "run": "true",
        "resources": {"accelerators": "H100:8", "max_price_per_hour": 0.01}}
+# Feasible at submit (the local provider offers H100:8) but never placeable: every H100 pool has no room, so
+# each launch meets a capacity error and the pools stay blocked, as a cloud short of H100s would do.
+FULL_HOG = {"name": "hog", "priority": 1000, "run": "true", "resources": {"accelerators": "H100:8"}}
+NO_H100_ROOM = {"local": {"pool_capacity": {f"{zone}:p5.48xlarge": 0
+                                            for zone in ("local-east-a", "local-east-b", "local-west-a")}}}
 FEASIBLE = {"name": "fair", "run": "true", "resources": {"accelerators": "L4:1"}}
 
 
@@ -164,7 +169,8 @@ def daemon_on(db_url: str, tmp_path: Path) -> Iterator[Daemon]:
     home.mkdir()
     if not db_url.startswith("sqlite"):
         (home / "config.yaml").write_text(f"database_url: {json.dumps(db_url)}\n")
-    with running_daemon(home, {**agent_wheel_env(home), "SPOTWISE_RECONCILE_INTERVAL_SECONDS": "1"}) as d:
+    with running_daemon(home, {**agent_wheel_env(home), "SPOTWISE_RECONCILE_INTERVAL_SECONDS": "1",
+                               "SPOTWISE_PROVIDERS": json.dumps(NO_H100_ROOM)}) as d:
         yield d
 
 
@@ -172,7 +178,7 @@ def test_daemon_places_team_a_job_while_team_b_queues_1000_unplaceable_jobs(daem
     d = daemon_on
     ta, tb = _token(d, "a"), _token(d, "b")
     with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(lambda _: _post(d, tb, HOG).status_code, range(1000)))
+        codes = list(pool.map(lambda _: _post(d, tb, FULL_HOG).status_code, range(1000)))
     assert codes == [201] * 1000
     time.sleep(2.0)  # let the hogs take the head of the queue, as they would in production
     submitted = time.monotonic()
@@ -189,10 +195,10 @@ def test_daemon_places_team_a_job_while_team_b_queues_1000_unplaceable_jobs(daem
     hogs = httpx.get(d.url + "/v1/jobs", params={"limit": 500}, headers={"Authorization": f"Bearer {tb}"},
                      timeout=30).json()["items"]
     assert {h["priority"] for h in hogs} == {10}
-    refused = _post(d, tb, {**HOG, "priority": 11})
+    refused = _post(d, tb, {**FULL_HOG, "priority": 11})
     assert refused.status_code == 422
     assert "max_priority cap of 10 for team:b" in refused.json()["error"]["message"], refused.text
-    assert _post(d, tb, {**HOG, "priority": 10}).status_code == 201
+    assert _post(d, tb, {**FULL_HOG, "priority": 10}).status_code == 201
     assert _post(d, ta, {**FEASIBLE, "priority": 1000}).status_code == 201  # the cap is team b's only
 
 
