@@ -36,22 +36,32 @@ MALFORMED: dict[str, dict[str, Any]] = {
     "priority above the team's cap": {"name": "x", "run": "true", "priority": MAX_PRIORITY + 1,
                                       "resources": {"accelerators": "T4:1"}},
     "another team's name": {"name": "x", "run": "true", "team": "t0"},
+    "negative GPU count, dict form": {"name": "x", "run": "true",
+                                      "resources": {"accelerators": {"model": "a100", "count": -5}}},
+    "misspelt GPU model": {"name": "x", "run": "true", "resources": {"accelerators": "A1OO:1"}},
+    "no offer under its own price cap": {"name": "x", "run": "true",
+                                         "resources": {"accelerators": "H100:8", "max_price_per_hour": 0.01}},
+    "NUL byte in run": {"name": "x", "run": "echo a\u0000b"},
+    "run over 64 KiB": {"name": "x", "run": "true #" + "x" * 70_000},
 }
 T4 = {"accelerators": "T4:1"}
-# Accepted, then must end FAILED with a reason (kind -> body). max_restarts bounds the never-starting job whose
-# agent cannot start (PATH=/nope) where that still counts as an infrastructure failure, which is retried.
+# Accepted, then must end FAILED with a reason (kind -> body). A job that never starts is its own user failure
+# (exit 126/127) on its first attempt, whatever max_restarts allows.
 ACCEPTED: dict[str, dict[str, Any]] = {
-    "never starts: PATH=/nope": {"run": "true", "env": {"PATH": "/nope"}, "max_restarts": 2, "resources": T4},
+    "never starts: PATH=/nope": {"run": "true", "env": {"PATH": "/nope"}, "max_restarts": 100, "resources": T4},
     "never starts: command not found": {"run": "no-such-command-spotwise", "max_restarts": 100, "resources": T4},
     "log flood, then exit 5": {"run": FLOOD, "max_restarts": 0, "resources": T4},
     "endless log flood (runtime cap)": {"run": ENDLESS_FLOOD, "max_restarts": 0, "resources": T4},
 }
-INFEASIBLE = {"run": "true", "priority": MAX_PRIORITY, "max_restarts": 1000,
-              "resources": {"accelerators": "H100:8", "max_price_per_hour": 0.01}}
+# Accepted at submit (a configured provider offers H100:8) but never placeable: the policy file caps the price of
+# jobs labelled as hogs far below any offer, a limit an admin can change at any time, so submit does not judge it.
+INFEASIBLE = {"run": "true", "priority": MAX_PRIORITY, "max_restarts": 1000, "labels": {"kind": "hog"},
+              "resources": {"accelerators": "H100:8"}}
 
 
 def policy_caps() -> list[dict[str, Any]]:
-    return [{"scope": f"team:{HOSTILE}", "max_priority": MAX_PRIORITY, "max_runtime": f"{MAX_RUNTIME_S}s"}]
+    return [{"scope": f"team:{HOSTILE}", "max_priority": MAX_PRIORITY, "max_runtime": f"{MAX_RUNTIME_S}s"},
+            {"scope": "label:kind=hog", "max_price_per_hour": 0.01}]
 
 
 @dataclass
@@ -152,6 +162,8 @@ def hostile_check(database_url: str, tenant: HostileTenant, waited: dict[str, st
                            f"waited as {waited.get(job_id)!r}")
         elif job.state != "FAILED" or not job.reason:
             bad.append(f"{kind} {job_id}: {job.state} {job.reason[:80]!r}")
+        elif kind.startswith("never starts") and launched.get(job_id) != 1:  # a user failure: never retried
+            bad.append(f"{kind} {job_id}: {launched.get(job_id, 0)} attempts for a job that cannot start")
     refusals = {k.rsplit(" #", 1)[0]: status for k, (status, _) in tenant.refused.items()}
     ends = {kind: f"{jobs[j].state}: {jobs[j].reason[:70]}" for j, kind in tenant.accepted.items()
             if j in jobs and kind != "infeasible"}
