@@ -109,6 +109,7 @@ async def submit_job(principal: UserDep, rt: RuntimeDep, request: Request, body:
         elif spec.team != principal.team:
             raise ApiError(403, "forbidden", f"a token of team {principal.team!r} cannot submit for team "
                            f"{spec.team!r}")
+    spec = spec.model_copy(update={"submitted_by": "admin" if principal.is_admin else "team"})  # never the spec's
     values = submit_values(spec, now)
     await SubmitBatcher.for_loop(rt, check_submission).submit(spec, values)  # committed when it returns
     view = job_view(SimpleNamespace(**values), 0.0, now)
