@@ -8,6 +8,7 @@ their own scaffolding.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,9 @@ import httpx
 from tests.e2e.conftest import Daemon, running_daemon
 
 FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+# The admin's opt-in to run team-token jobs as the daemon's user: for tests of the API's rules, on machines where
+# the local provider cannot give each team its own user (test_local_isolation.py covers that)
+TEAM_JOBS_AS_DAEMON_USER = {"SPOTWISE_PROVIDERS": json.dumps({"local": {"job_user": "daemon"}})}
 
 
 @dataclass

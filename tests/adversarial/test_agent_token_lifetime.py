@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 
 from tests.adversarial.keys import leaked_token
-from tests.adversarial.tenants import job, two_teams
+from tests.adversarial.tenants import TEAM_JOBS_AS_DAEMON_USER, job, two_teams
 
 GRACE = 3.0
 
 
 def test_an_ended_attempts_token_gets_no_secrets_and_expires(tmp_path: Path) -> None:
-    env = {"SPOTWISE_AGENT_TOKEN_GRACE_SECONDS": str(GRACE)}
+    env = {"SPOTWISE_AGENT_TOKEN_GRACE_SECONDS": str(GRACE), **TEAM_JOBS_AS_DAEMON_USER}
     with two_teams(tmp_path / "home", env) as t:
         t.ok("a", "PUT", "/v1/secrets/DB_PASSWORD", json={"value": "first-value"})
         done = t.wait("a", t.submit("a", job("uses-secret", "echo ok", secrets=["DB_PASSWORD"])))

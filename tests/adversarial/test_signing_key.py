@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from orchestrator.tokens import agent_token
-from tests.adversarial.tenants import job, two_teams
+from tests.adversarial.tenants import TEAM_JOBS_AS_DAEMON_USER, job, two_teams
 from tests.e2e.conftest import running_daemon
 
 
@@ -20,7 +20,7 @@ def _meta(home: Path) -> dict[str, str]:
 
 
 def test_a_database_dump_does_not_forge_agent_tokens(tmp_path: Path) -> None:
-    with two_teams(tmp_path / "home") as t:
+    with two_teams(tmp_path / "home", TEAM_JOBS_AS_DAEMON_USER) as t:
         t.ok("a", "PUT", "/v1/secrets/API_KEY", json={"value": "team-a-only"})
         done = t.wait("a", t.submit("a", job("a-job", "sleep 30", secrets=["API_KEY"])), {"RUNNING"})
         attempt = done["attempt_list"][-1]["id"]

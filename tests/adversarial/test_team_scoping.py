@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import tarfile
 from pathlib import Path
 
-from tests.adversarial.tenants import job, two_teams
+from tests.adversarial.tenants import TEAM_JOBS_AS_DAEMON_USER, job, two_teams
 
 POLICY = """
 budgets:
@@ -40,7 +39,7 @@ def test_a_workdir_is_reusable_only_by_its_uploaders(tmp_path: Path) -> None:
     digest = hashlib.sha256(archive).hexdigest()
     ref = {"digest": digest, "store": "daemon", "bytes": len(archive), "files": 1}
     # the job runs as the daemon's user (the admin's opt-in): what is checked here is the API's scoping
-    with two_teams(tmp_path / "home", {"SPOTWISE_PROVIDERS": json.dumps({"local": {"job_user": "daemon"}})}) as t:
+    with two_teams(tmp_path / "home", TEAM_JOBS_AS_DAEMON_USER) as t:
         t.ok("a", "PUT", f"/v1/workdirs/{digest}", content=archive)
         assert t.call("b", "GET", f"/v1/workdirs/{digest}").status_code == 404
         stolen = t.call("b", "POST", "/v1/jobs", json=job("reuse", "python3 train.py", workdir=".", workdir_ref=ref))
