@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     heartbeat_timeout_seconds: Seconds = 60.0
     provisioning_timeout_seconds: Seconds = 600.0
     max_request_bytes: Count = 1_000_000
+    # where /docs loads Swagger UI's files from (a mirror for air-gapped sites); "" turns /docs off (api/docs.py)
+    docs_assets_url: str = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
+    agent_token_grace_seconds: NonNegative = 120.0  # an agent token outlives its attempt this long
     api_rate_limit_per_second: NonNegative = 500.0  # per bearer token (issue 12); 0 turns the limit off
     api_rate_limit_burst: NonNegative = 1000.0
     log_format: str = "auto"  # auto | json | console

@@ -27,6 +27,7 @@ from orchestrator.api import create_app
 from orchestrator.api.inflight import API_THREADS
 from orchestrator.config import Settings
 from orchestrator.dberrors import LoopFailures
+from orchestrator.homeperms import private_umask
 from orchestrator.leases import Leases, SqliteGuard, sqlite_path
 from orchestrator.logs import configure_logging, get_logger
 from orchestrator.loops import add_spending_loops
@@ -173,6 +174,7 @@ def _cannot_listen(host: str, port: int, exc: OSError) -> StartupError:
 
 
 def serve(settings: Settings) -> None:
+    private_umask()  # the database, its WAL, keys and stores: private to the daemon's user
     configure_logging(settings.log_format, settings.log_level)
     problems = alert_config_problems(settings.alert_sinks, settings.alert_routes)
     if problems:  # before the database and the loops: nothing has started that would need stopping

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from orchestrator.agent.imageref import is_image_reference
 from providers.gpus import canonical_gpu
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
@@ -246,8 +247,20 @@ class JobSpec(BaseModel):
     workdir: str | None = None  # a local directory; `spotwise submit` packs and uploads it
     workdir_ref: WorkdirRef | None = None  # set by the client after the upload; reused by every attempt
     file_mounts: dict[str, str] = Field(default_factory=dict)  # instance path -> bucket URL (read-only data)
-    image: str | None = Field(default=None, pattern=r"^docker:[^\s]+$", max_length=512)  # docker:<ref>
+    image: str | None = Field(default=None, max_length=512)  # docker:<ref>: a reference, never an option
+    # who submitted it, set by the API from the token (a spec's own value is replaced): the local provider runs
+    # team-token jobs only where it can isolate them (providers/local/jobuser.py); None: an internal submission
+    submitted_by: Literal["admin", "team"] | None = None
     secrets: list[str] = Field(default_factory=list, max_length=100)  # names; values stay in the daemon
+
+    @field_validator("image")
+    @classmethod
+    def _image_reference(cls, image: str | None) -> str | None:
+        """`docker:--privileged` reached `docker run` as an option: only an image reference is accepted."""
+        if image is not None and not (image.startswith("docker:") and is_image_reference(image[len("docker:"):])):
+            raise ValueError(f"{image!r} is not docker:<image reference> ([registry[:port]/]name[:tag][@digest], "
+                             "lowercase name, e.g. docker:nvidia/cuda:12.4.1-base-ubuntu22.04)")
+        return image
 
     @field_validator("env")
     @classmethod

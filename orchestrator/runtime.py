@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from orchestrator.agentkey import AgentKeyMismatch, load_agent_key
 from orchestrator.config import Settings
+from orchestrator.homeperms import prepare_home
 from orchestrator.logs import get_logger
 from orchestrator.store import meta
 from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction
-from orchestrator.tokens import agent_secret
 from providers.base import Provider
 from providers.errors import ProviderError
 from providers.registry import available_names, create_provider
@@ -78,13 +79,17 @@ def build_providers(settings: Settings) -> tuple[dict[str, Provider], dict[str, 
 def build_runtime(settings: Settings, *, with_providers: bool = True, **overrides: Any) -> Runtime:
     if with_providers:
         check_provider_names(list(settings.providers))  # before the database: a typo should fail fast
-    settings.home.mkdir(parents=True, exist_ok=True)
+    for problem in prepare_home(settings.home):  # private to the daemon's user (orchestrator/homeperms.py)
+        log.warning("home_permissions", problem=problem)
     engine = make_engine(settings.effective_database_url)
     migrate(engine)
     sessions = make_session_factory(engine)
     with transaction(sessions) as session:
         cluster_id = _cluster_id(session, settings.cluster_id)
-        secret = agent_secret(session)
+        try:
+            secret = load_agent_key(session, settings.home)  # a file, never a database row
+        except AgentKeyMismatch as exc:
+            raise StartupError(str(exc)) from None
     providers, errors = build_providers(settings) if with_providers else ({}, {})
     return Runtime(settings=settings, engine=engine, sessions=sessions, cluster_id=cluster_id,
                    agent_secret=secret, providers=providers, provider_errors=errors, **overrides)

@@ -1,8 +1,9 @@
 """API tokens (admin and team, stored hashed) and agent tokens (derived, scoped to one attempt).
 
-Agent tokens are an HMAC of the attempt id under a secret kept in the database, so that
-re-issuing a launch after a crash renders identical user data, and nothing per attempt needs
-storing. They are only honoured while the attempt is active.
+Agent tokens are an HMAC of the attempt id under the installation's agent-token key (a 0600 file beside
+secrets.key: orchestrator/agentkey.py), so that re-issuing a launch after a crash renders identical user data,
+and nothing per attempt needs storing. They are only honoured while the attempt is active, and for a short grace
+after it ended (orchestrator/api/agent.py).
 
 A node of a multi-node (gang) attempt gets a node-scoped token, `swa.<attempt>#<node>.<mac>` with the MAC over
 `<attempt>#<node>`: it may report only as that node, and a one-node token (the original `swa.<attempt>.<mac>`,
@@ -23,14 +24,12 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orchestrator.store import meta
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import ApiToken
 from orchestrator.store.types import utcnow
 
 API_PREFIX = "sw_"
 AGENT_PREFIX = "swa."
-_SECRET_KEY = "agent_token_secret"
 
 
 @dataclass(frozen=True)
@@ -138,11 +137,6 @@ class TokenCache:
         """Forget every token (after a revocation): the next request of each goes to the database."""
         with self._lock:
             self._entries.clear()
-
-
-def agent_secret(session: Session) -> bytes:
-    """The installation's agent-token secret, created on first use."""
-    return bytes.fromhex(meta.get_or_create(session, _SECRET_KEY, secrets.token_hex(32)))
 
 
 def agent_token(secret: bytes, attempt_id: str, node: int | None = None) -> str:

@@ -200,6 +200,8 @@ class LaunchSpec:
     bootstrap: AgentBootstrap
     max_price_per_hour: float | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
+    team: str = "default"  # the job's team: the local provider runs each team's jobs as its own user
+    team_job: bool = False  # submitted with a team token (not an admin's): a provider that cannot isolate refuses
 
     @property
     def tags(self) -> dict[str, str]:

@@ -133,6 +133,8 @@ class Agent:
                 answer = self.client.heartbeat(self.phase, util, total_power_watts(readings))
             except (TimeoutError, DaemonRefused) as exc:
                 _log(f"heartbeat failed: {exc}")
+                if isinstance(exc, DaemonRefused) and exc.status == 401:  # the attempt ended and its token expired
+                    self.stopped_by_daemon.set()
                 continue
             if answer.get("action") == "checkpoint_and_stop" and not self.checkpoint_stop.is_set():
                 grace = float(answer.get("grace_seconds") or self.stop_grace)

@@ -20,7 +20,9 @@ from orchestrator.api import (  # issue 6
     secrets,  # issue 13
     workdirs,  # issue 13
 )
+from orchestrator.api.docs import add_docs
 from orchestrator.api.errors import ERROR_RESPONSES, install_error_handlers
+from orchestrator.api.headers import SecurityHeaders
 from orchestrator.api.inflight import API_THREADS, InFlightLimit
 from orchestrator.api.limits import BodySizeLimit
 from orchestrator.api.ratelimit import RateLimit
@@ -31,7 +33,7 @@ from orchestrator.tokens import TokenCache
 def create_app(rt: Runtime) -> FastAPI:
     app = FastAPI(title="Spotwise", version=__version__,
                   description="Run GPU jobs on the cheapest spot capacity without losing work or money.",
-                  responses=ERROR_RESPONSES)
+                  responses=ERROR_RESPONSES, docs_url=None, redoc_url=None)  # /docs: api/docs.py
     app.state.rt = rt
     app.state.token_cache = TokenCache()  # accepted API tokens, 2 s (orchestrator/tokens.py)
     install_error_handlers(app)
@@ -47,6 +49,8 @@ def create_app(rt: Runtime) -> FastAPI:
     app.add_middleware(InFlightLimit, limit=API_THREADS)  # issue 10: no request thread waits on a held connection
     app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_request_bytes,
                        overrides={"/v1/workdirs/": rt.settings.workdir_max_bytes})  # issue 13
+    docs_policies = add_docs(app, rt.settings.docs_assets_url)  # Swagger UI from a configurable origin
+    app.add_middleware(SecurityHeaders, per_path=docs_policies)  # CSP, no framing, nosniff on every answer
     app.add_middleware(RateLimit, rate=rt.settings.api_rate_limit_per_second,  # issue 12: outermost
                        burst=rt.settings.api_rate_limit_burst)
     return app

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ipaddress import ip_address
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from orchestrator import stops
 from orchestrator import transitions as T
 from orchestrator.api.agent_gang import SEQ_SPAN, gang_outcome, record_node_heartbeat, rendezvous, token_node
+from orchestrator.api.agent_tokenlife import live_agent_token
 from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.api.errors import ApiError
 from orchestrator.attempts import ACTIVE, AttemptState, advance_attempt, end_attempt
@@ -32,7 +33,8 @@ from orchestrator.store.types import utcnow
 from orchestrator.tokens import Principal
 from orchestrator.workdir.payload import job_payload
 
-router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"])
+router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"],
+                   dependencies=[Depends(live_agent_token)])  # honoured while active, then a short grace
 
 
 class Heartbeat(BaseModel):
@@ -92,6 +94,8 @@ def _own_attempt(session: Session, principal: Principal, attempt_id: str) -> Att
 @router.get("/spec")
 def attempt_spec(attempt_id: str, principal: PrincipalDep, session: SessionDep, rt: RuntimeDep) -> dict[str, Any]:
     attempt = _own_attempt(session, principal, attempt_id)
+    if attempt.state not in ACTIVE:  # never the secrets (nor the code) of an attempt that ended: only "stop"
+        return {"job_id": attempt.job_id, "attempt_id": attempt.id, "attempt_number": attempt.number, "active": False}
     job = job_by_id(session, attempt.job_id)
     try:
         spec = JobSpec.model_validate(job.spec)

@@ -8,20 +8,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator import transitions as T
 from orchestrator.agentwheel import WheelUnavailable, agent_wheel
 from orchestrator.api.agent import _own_attempt
+from orchestrator.api.agent_tokenlife import live_agent_token
 from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.api.errors import ApiError
 from orchestrator.models import JobSpec
 from orchestrator.queue import job_by_id
 from orchestrator.workdir import store
 
-router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"])
+router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"],
+                   dependencies=[Depends(live_agent_token)])  # honoured while active, then a short grace
 
 
 class RestartReport(BaseModel):

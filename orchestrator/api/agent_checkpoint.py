@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator import transitions as T
 from orchestrator.api.agent import _own_attempt
+from orchestrator.api.agent_tokenlife import live_agent_token
 from orchestrator.api.deps import PrincipalDep, SessionDep
 from orchestrator.checkpoint.jobs import describe_report
 
-router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"])
+router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"],
+                   dependencies=[Depends(live_agent_token)])  # honoured while active, then a short grace
 
 
 class CheckpointReport(BaseModel):

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from orchestrator.api.bearer import bearer_credential
 from orchestrator.api.errors import ApiError
 from orchestrator.runtime import Runtime
 from orchestrator.store.db import transaction
@@ -72,13 +73,13 @@ def token_cache(request: Request) -> TokenCache:
 
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
     if not header:
         raise ApiError(401, "unauthenticated", "missing bearer token: send 'Authorization: Bearer <token>' "
                        "(the CLI reads SPOTWISE_TOKEN)")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_credential(header)  # the rate limit reads it the same way (api/bearer.py)
+    if token is None:
         raise ApiError(401, "unauthenticated", "malformed Authorization header; expected 'Bearer <token>'")
-    return token.strip()
+    return token
 
 
 async def get_principal(request: Request, rt: RuntimeDep) -> Principal:

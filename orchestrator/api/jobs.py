@@ -111,6 +111,7 @@ async def submit_job(principal: UserDep, rt: RuntimeDep, request: Request, body:
         elif spec.team != principal.team:
             raise ApiError(403, "forbidden", f"a token of team {principal.team!r} cannot submit for team "
                            f"{spec.team!r}")
+    spec = spec.model_copy(update={"submitted_by": "admin" if principal.is_admin else "team"})  # never the spec's
     feasibility = Feasibility.of(request, rt)
     assessed = await feasibility.check(spec)  # 422 when no configured provider could ever run it
     if dry_run:

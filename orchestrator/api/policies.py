@@ -1,16 +1,20 @@
-"""/v1/policies: apply (admin), show, diff and history of the policy file. A refused file changes nothing."""
+"""/v1/policies: apply and diff (admin), show and history of the policy file. A refused file changes nothing.
+
+A team token sees the policy as it applies to its team: the global rules and its own `team:` ones, never another
+team's budgets, caps or idle rules (a diff shows the whole current file, so it is for admins only)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator import policy_store
 from orchestrator.api.deps import AdminDep, SessionDep, UserDep
 from orchestrator.api.errors import ApiError
-from orchestrator.policyfile import PolicyError
+from orchestrator.policyfile import PolicyError, PolicyFile, parse_policy
 from orchestrator.priority_caps import clamp_queued
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
@@ -38,7 +42,7 @@ def apply_policy(body: PolicyText, principal: AdminDep, session: SessionDep) -> 
 
 
 @router.post("/diff")
-def diff_policy(body: PolicyText, principal: UserDep, session: SessionDep) -> dict[str, Any]:
+def diff_policy(body: PolicyText, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     try:
         return {"diff": policy_store.diff(session, body.text)}
     except PolicyError as exc:
@@ -50,8 +54,20 @@ def show_policy(principal: UserDep, session: SessionDep) -> dict[str, Any]:
     row = policy_store.current(session)
     if row is None:
         return {"version": None, "text": "", "applied_at": None}
+    if not principal.is_admin:
+        return {"version": row.version, "text": team_view(parse_policy(row.text, stored=True), principal.team or ""),
+                "applied_at": row.applied_at.isoformat(), "scoped_to": f"team:{principal.team}"}
     return {"version": row.version, "text": row.text, "applied_at": row.applied_at.isoformat(),
             "applied_by": row.applied_by}
+
+
+def team_view(policy: PolicyFile, team: str) -> str:
+    """The policy as YAML with only the rules scoped `global` or `team:<team>`: what binds this team's jobs."""
+    mine = ("global", f"team:{team}")
+    data = policy.model_dump(mode="json")
+    for section in ("budgets", "caps", "idle"):
+        data[section] = [rule for rule in data[section] if rule.get("scope", "global") in mine]
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 @router.get("/history")

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from orchestrator.api.bearer import bearer_credential
 from orchestrator.api.errors import error_body
 
 MAX_KEYS = 10_000
@@ -49,10 +50,12 @@ class TokenBuckets:
 
 
 def _key(scope: Scope) -> str:
+    """The caller's principal: its credential as authentication reads it (api/bearer.py), so every spelling of
+    one token's header shares one bucket; without a readable credential, the client address."""
     headers = dict(scope.get("headers") or [])
-    auth = headers.get(b"authorization", b"")
-    if auth:
-        return "t:" + hashlib.sha256(auth).hexdigest()[:32]
+    token = bearer_credential(headers.get(b"authorization", b"").decode("latin-1"))
+    if token is not None:
+        return "t:" + hashlib.sha256(token.encode()).hexdigest()[:32]
     client = scope.get("client") or ("?", 0)
     return "a:" + str(client[0])
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from orchestrator.config import Settings
 from orchestrator.models import CheckpointSpec, JobSpec
 from orchestrator.store.tables import JobEvent
+from providers.local.jobuser import checkpoint_root
 
 RESTORED_PREFIX = "restored checkpoint "
 UPLOADED_PREFIX = "uploaded checkpoint "
@@ -19,10 +20,12 @@ UPLOADED_PREFIX = "uploaded checkpoint "
 
 def store_url(settings: Settings, spec: JobSpec, provider: str, job_id: str) -> str | None:
     """The job's checkpoint prefix: its own `checkpoint.store`, the daemon's default, or -- on the local provider,
-    whose instances each have a private disk -- a directory under SPOTWISE_HOME. None: no object storage."""
+    whose instances each have a private disk -- the provider's checkpoint directory, outside SPOTWISE_HOME (each
+    job's folder there private to its team's user: providers/local/jobuser.py). None: no object storage."""
     base = (spec.checkpoint.store if spec.checkpoint else None) or settings.checkpoint_store
-    if not base and provider == "local":
-        base = f"file://{settings.home / 'checkpoints'}"
+    local_root = None if base else checkpoint_root(settings.home, settings.providers, provider)
+    if local_root is not None:
+        base = f"file://{local_root}"
     return f"{base.rstrip('/')}/{job_id}" if base else None
 
 

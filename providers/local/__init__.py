@@ -9,12 +9,16 @@ instance can be preempted on request -- a notice first, then a kill after the gr
 `pool_capacity` (config) makes a pool run out of room like a cloud zone does: {"ZONE:TYPE" or "ZONE": N}
 allows at most N live instances there, and the next launch raises CapacityError (how a test makes the
 second node of a gang fail). Every instance is told SPOTWISE_NODE_IP=127.0.0.1: its gang peers are here.
+
+Who a job runs as and where its files live: providers/local/jobuser.py (a root daemon runs each team's jobs as
+that team's own unprivileged uid, in private directories outside the daemon's home).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -42,10 +46,10 @@ from providers.base import (
 )
 from providers.gpus import canonical_gpu
 from providers.local import processes
+from providers.local.jobuser import DEFAULT_UID_BASE, JobUser, JobUsers, jobs_root
 from providers.local.records import InstanceRecord, RecordStore
 
 CATALOG_PATH = Path(__file__).resolve().parent.parent / "catalog" / "local.json"
-NOTICE_FILE = "preempt-notice.json"
 # Only these variables of the daemon's environment reach an instance: a real instance starts
 # clean, and the daemon's own secrets (admin token, cloud keys) must never reach a job.
 _PASSTHROUGH_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT", "PYTHONPATH")
@@ -69,16 +73,25 @@ class LocalProvider:
     )
 
     def __init__(self, state_dir: Path, *, python: str | None = None, preempt_grace_seconds: float = 5.0,
-                 pool_capacity: dict[str, int] | None = None):
+                 pool_capacity: dict[str, int] | None = None, jobs_dir: Path | str | None = None,
+                 job_user: str = "auto", job_uid_base: int = DEFAULT_UID_BASE):
         self.records = RecordStore(state_dir)
         self.python = python or sys.executable
         self.preempt_grace_seconds = preempt_grace_seconds
         self.pool_capacity = _capacity(pool_capacity)
+        root = Path(jobs_dir) if jobs_dir else jobs_root(state_dir.parent, {"state_dir": str(state_dir)})
+        self.users = JobUsers(root, state_dir, job_user, job_uid_base)
+        if job_user == "daemon":
+            logging.getLogger(__name__).warning(
+                "local jobs run as the daemon's own user (job_user: daemon): any job, a team's too, can read the "
+                "daemon's home (admin token, keys, database); for a single user's machine only")
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, home: Path) -> LocalProvider:
+        root = jobs_root(home, config)
+        config.pop("jobs_dir", None)
         state_dir = Path(config.pop("state_dir", home / "local-provider"))
-        return cls(state_dir, **config)
+        return cls(state_dir, jobs_dir=root, **config)
 
     # -- Provider protocol -------------------------------------------------------------------
 
@@ -128,10 +141,11 @@ class LocalProvider:
                     existing.id
                 ):
                     # A launch interrupted between recording and starting: finish it.
-                    existing.pid = self._start_agent(existing, spec)
+                    existing.pid = self._start_agent(existing, spec, self._job_user(spec))
                     self.records.put(existing)
                 return self._describe_record(existing)
             self._check_room(offer)
+            user = self._job_user(spec)  # before the record: a refused job leaves nothing behind
             record = InstanceRecord(
                 id=instance_id, idempotency_key=spec.idempotency_key, region=offer.region, zone=offer.zone,
                 instance_type=offer.instance_type, spot=offer.spot, price_per_hour=offer.price_per_hour,
@@ -140,7 +154,7 @@ class LocalProvider:
             # Record first, then start: a crash in between leaves a record whose process the
             # next describe finds by its environment marker, or finds absent (then terminated).
             self.records.put(record)
-            record.pid = self._start_agent(record, spec)
+            record.pid = self._start_agent(record, spec, user)
             self.records.put(record)
         return self._describe_record(record)
 
@@ -200,11 +214,9 @@ class LocalProvider:
                 deadline = _now() + timedelta(seconds=grace)
                 record.preempt_at = deadline.isoformat()
                 self.records.put(record)
-                notice_dir = self.records.instance_dir(instance_id)
-                notice_dir.mkdir(parents=True, exist_ok=True)
-                (notice_dir / NOTICE_FILE).write_text(
-                    json.dumps({"action": "terminate", "time": record.preempt_at})
-                )
+                notice = self._notice_path(instance_id)  # ours, never in the job's own (writable) directory
+                notice.write_text(json.dumps({"action": "terminate", "time": record.preempt_at}))
+                notice.chmod(0o644)
         timer = threading.Timer(grace, self._enforce_preemption, args=(instance_id,))
         timer.daemon = True
         timer.start()
@@ -225,12 +237,23 @@ class LocalProvider:
                                     "instances in use)", provider=self.name, scope=ErrorScope.POOL,
                                     raw_code="InsufficientInstanceCapacity")
 
-    def _start_agent(self, record: InstanceRecord, spec: LaunchSpec) -> int:
-        workdir = self.records.instance_dir(record.id)
-        workdir.mkdir(parents=True, exist_ok=True)
+    def _job_user(self, spec: LaunchSpec) -> JobUser:
+        return self.users.user_for(spec.team, spec.team_job, self.python, self._base_env())
+
+    def _base_env(self) -> dict[str, str]:
+        """What every agent's environment starts from: the pass-through variables and the interpreter's bin/."""
         env = {k: os.environ[k] for k in _PASSTHROUGH_ENV if k in os.environ}
-        bin_dir = str(Path(self.python).parent)
-        env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+        env["PATH"] = str(Path(self.python).parent) + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+        return env
+
+    def _notice_path(self, instance_id: str) -> Path:
+        return self.users.root / "notices" / f"{instance_id}.json"
+
+    def _start_agent(self, record: InstanceRecord, spec: LaunchSpec, user: JobUser) -> int:
+        """Start the agent as `user` in its private directory; its checkpoint directory made private to it too."""
+        workdir = self.users.private_dir(self.users.root / "instances" / record.id, user)
+        self.users.private_dir(self.users.root / "checkpoints" / spec.job_id, user)
+        env = self._base_env()
         env["HOME"] = str(workdir)
         env.update(
             {
@@ -241,16 +264,18 @@ class LocalProvider:
                 "SPOTWISE_ATTEMPT_ID": spec.bootstrap.attempt_id,
                 "SPOTWISE_INSTANCE_ID": record.id,
                 "SPOTWISE_WORK_ROOT": str(workdir / "work"),
-                "SPOTWISE_NOTICE": f"local:{workdir / NOTICE_FILE}",
+                "SPOTWISE_NOTICE": f"local:{self._notice_path(record.id)}",
                 "SPOTWISE_PATH_PREFIX": str(workdir / "disk"),
                 "SPOTWISE_NODE_IP": "127.0.0.1",  # issue 4: every local gang node is on this host
             }
         )
-        with open(workdir / "agent.log", "ab") as log:
+        as_user: dict[str, Any] = {} if user.uid is None else {
+            "user": user.uid, "group": user.gid, "extra_groups": [], "umask": 0o077}
+        with open(self.users.root / "logs" / f"{record.id}.log", "ab") as log:  # ours: a job cannot redirect it
             proc = subprocess.Popen(
                 [self.python, "-m", "orchestrator.agent"],
                 env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, **as_user,
             )
         # Reap the child when it exits so it does not linger as a zombie under this process.
         threading.Thread(target=proc.wait, daemon=True, name=f"reap-{record.id}").start()

@@ -69,7 +69,8 @@ def test_the_api_stores_what_submit_stores(rt: Runtime) -> None:
     """Column for column (ids, sequence and times aside) the hot path's row and event equal the ORM submit()'s, and
     the 201 body is the job as `jobs show` reads it back."""
     with transaction(rt.sessions) as s:
-        reference = submit(s, JobSpec.model_validate({**SPEC, "team": "a"})).id
+        # the API records who submitted (a team token here): the same spec through submit() says so too
+        reference = submit(s, JobSpec.model_validate({**SPEC, "team": "a", "submitted_by": "team"})).id
     with TestClient(create_app(rt)) as api:
         r = api.post("/v1/jobs", json=SPEC, headers=_token(rt))
         assert r.status_code == 201, r.text

@@ -33,9 +33,10 @@ from typing import Any
 import boto3
 import httpx
 
+from orchestrator.agentkey import load_agent_key
 from orchestrator.cli.demo import free_port
 from orchestrator.store.db import make_engine, make_session_factory, transaction
-from orchestrator.tokens import agent_secret, agent_token
+from orchestrator.tokens import agent_token
 from tests.chaos.aws_invariants import check_aws
 from tests.chaos.invariants import Check, ledger_caught_up
 from tests.chaos.motofront import ChaosFront
@@ -118,7 +119,7 @@ class AwsChaosRun:
         if self._secret is None:  # what the daemon puts into each VM's start-up script
             engine = make_engine(f"sqlite:///{self.home / 'spotwise.db'}")
             with transaction(make_session_factory(engine)) as s:
-                self._secret = agent_secret(s)
+                self._secret = load_agent_key(s, self.home)
             engine.dispose()
         return agent_token(self._secret, attempt_id)
 

@@ -128,7 +128,6 @@ class ChaosRun:
             "SPOTWISE_CAPACITY_BLOCK_SECONDS": str(CAPACITY_BLOCK),
             "SPOTWISE_RECLAIMED_POOL_BLOCK_SECONDS": str(CAPACITY_BLOCK),
             "SPOTWISE_RECONCILE_INTERVAL_SECONDS": str(RECONCILE_INTERVAL),
-            "SPOTWISE_CHECKPOINT_STORE": f"file://{self.home / 'checkpoints'}",
             **agent_wheel_env(self.home),  # built once per source tree, not in the first reconcile pass of each run
         }
         if self.cfg.database_url or self.pg:

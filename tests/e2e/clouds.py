@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 
 import httpx
 
+from orchestrator.agentkey import load_agent_key
 from orchestrator.cli.demo import free_port
 from orchestrator.store.db import make_engine, make_session_factory, transaction
 from orchestrator.store.tables import Attempt
-from orchestrator.tokens import agent_secret, agent_token
+from orchestrator.tokens import agent_token
 from tests.e2e.conftest import Daemon
 from tests.e2e.wheel import agent_wheel_env
 
@@ -75,7 +76,7 @@ def attempt_facts(daemon: Daemon, attempt_id: str) -> AttemptFacts:
         with transaction(make_session_factory(engine)) as session:
             row = session.get(Attempt, attempt_id)
             assert row is not None, f"attempt {attempt_id} not in the daemon's database"
-            secret = agent_secret(session)
+            secret = load_agent_key(session, daemon.home)
             return AttemptFacts(row.idempotency_key, row.provider, row.region, row.zone, row.instance_type,
                                 agent_token(secret, attempt_id))
     finally:

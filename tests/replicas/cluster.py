@@ -40,7 +40,7 @@ class Replica:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, wait: bool = True) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        share_keys(self.home, self.home.parent / "shared-keys")
         (self.home / "config.yaml").write_text(yaml.safe_dump(self.config))
         self.proc = start_daemon(self.home, self.port, {"SPOTWISE_RECONCILE_INTERVAL_SECONDS": "0.5"})
         if wait:
@@ -72,6 +72,24 @@ class Replica:
         """The loops whose lease this replica holds, from its /metrics."""
         text = httpx.get(self.url + "/metrics", timeout=10).text
         return set(re.findall(r'^spotwise_loop_leader\{loop="([^"]+)"\} 1\.0$', text, re.M))
+
+
+def share_keys(home: Path, source: Path) -> None:
+    """Give a replica's home the keys every replica of the cluster shares (as a deployment mounts them from one
+    secret): the agent-token key and the secrets key, made once under `source`."""
+    import secrets as random
+
+    from cryptography.fernet import Fernet
+
+    source.mkdir(parents=True, exist_ok=True)
+    made = {"agent-token.key": random.token_hex(32), "secrets.key": Fernet.generate_key().decode()}
+    home.mkdir(parents=True, exist_ok=True)
+    for name, fresh in made.items():
+        if not (source / name).exists():
+            (source / name).write_text(fresh + "\n")
+        if not (home / name).exists():
+            (home / name).write_text((source / name).read_text())
+            (home / name).chmod(0o600)
 
 
 class Proxy:

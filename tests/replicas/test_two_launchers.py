@@ -28,11 +28,14 @@ from orchestrator.store.db import transaction
 from orchestrator.store.tables import ApiToken, Attempt, Instance
 from providers.base import TAG_ATTEMPT
 from providers.local import LocalProvider, processes
+from tests.replicas.cluster import share_keys
 
 
 @pytest.fixture
 def replicas(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Runtime, Runtime]]:
     shared = {"local": {"state_dir": str(tmp_path / "cloud")}}
+    for i in (1, 2):
+        share_keys(tmp_path / f"r{i}", tmp_path / "shared-keys")
     pair = tuple(build_runtime(Settings(home=tmp_path / f"r{i}", database_url=postgres_url, providers=shared,
                                         public_url="http://127.0.0.1:9")) for i in (1, 2))
     assert pair[0].cluster_id == pair[1].cluster_id
@@ -118,6 +121,8 @@ def test_replicas_starting_together_bootstrap_one_configured_admin_token(tmp_pat
     bootstrap lock the losers hit the unique token hash and their daemons exit 1 (seen in CI)."""
     settings = [Settings(home=tmp_path / f"r{i}", database_url=postgres_url, admin_token="sw-admin-bootstrap-race",
                          public_url="http://127.0.0.1:9") for i in range(4)]
+    for s in settings:
+        share_keys(s.home, tmp_path / "shared-keys")
     runtimes = [build_runtime(s, with_providers=False) for s in settings]
     try:
         for _ in range(5):  # several rounds: one lucky interleaving proves little

@@ -29,7 +29,7 @@ OWN_ATTEMPT = "att-own-0001"
 # JOB: a job of team a (team b gets 404, as if it did not exist); AGENT: only that attempt's agent token.
 ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): PUBLIC, ("GET", "/docs"): PUBLIC, ("GET", "/docs/oauth2-redirect"): PUBLIC,
-    ("GET", "/redoc"): PUBLIC, ("GET", "/healthz"): PUBLIC, ("GET", "/metrics"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC, ("GET", "/metrics"): PUBLIC,
     ("GET", "/ui"): PUBLIC, ("GET", "/ui/"): PUBLIC, ("GET", "/ui/jobs"): PUBLIC,
     ("GET", "/ui/jobs/{job_id}"): PUBLIC,
     ("GET", "/ui/instances"): PUBLIC, ("GET", "/ui/spend"): PUBLIC, ("GET", "/ui/alerts"): PUBLIC,
@@ -51,7 +51,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/instances"): ADMIN, ("POST", "/v1/chaos/instances/{instance_id}/preempt"): ADMIN,
     ("GET", "/v1/providers"): ADMIN, ("GET", "/v1/providers/check"): ADMIN,
     ("POST", "/v1/providers/{name}/setup"): ADMIN,
-    ("GET", "/v1/costs"): USER, ("POST", "/v1/policies"): ADMIN, ("POST", "/v1/policies/diff"): USER,
+    ("GET", "/v1/costs"): USER, ("POST", "/v1/policies"): ADMIN, ("POST", "/v1/policies/diff"): ADMIN,
     ("GET", "/v1/policies/current"): USER, ("GET", "/v1/policies/history"): USER,
     ("GET", "/v1/alerts"): USER, ("POST", "/v1/alerts/test"): ADMIN,
     ("GET", "/v1/offers"): USER, ("GET", "/v1/catalog"): USER, ("POST", "/v1/catalog/import"): ADMIN,

@@ -35,6 +35,7 @@ const Spotwise = (() => {
       if (v === null || v === undefined || v === false) continue;
       if (k === "text") node.textContent = v;
       else if (k === "class") node.className = v;
+      else if (k === "style") node.style.cssText = v;  // through the CSSOM: the CSP refuses style attributes
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else node.setAttribute(k, v === true ? "" : v);
     }
