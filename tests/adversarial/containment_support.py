@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, create_engine, text
 
+from tests.adversarial.tenants import TEAM_JOBS_AS_DAEMON_USER
 from tests.e2e.conftest import Daemon, running_daemon
 
 FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -100,6 +101,8 @@ def shared_daemon(home: Path, database_url: str | None = None) -> Iterator[Tenan
     if database_url:
         (home / "config.yaml").write_text(f"database_url: {database_url}\n")
     url = database_url or f"sqlite:///{home / 'spotwise.db'}"
-    with running_daemon(home) as daemon:
+    # These tests are about containment, not local isolation: team jobs run as the daemon's user even where a root
+    # daemon could not isolate teams (tests/adversarial/test_local_isolation.py covers that).
+    with running_daemon(home, TEAM_JOBS_AS_DAEMON_USER) as daemon:
         tokens = {team: str(daemon.api("POST", "/v1/tokens", json={"team": team})["token"]) for team in ("a", "b")}
         yield Tenants(daemon, tokens, url)

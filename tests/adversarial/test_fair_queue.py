@@ -40,7 +40,8 @@ HOG = {"name": "hog", "priority": 1000, "run": "true",
 # Feasible at submit (the local provider offers H100:8) but never placeable: every H100 pool has no room, so
 # each launch meets a capacity error and the pools stay blocked, as a cloud short of H100s would do.
 FULL_HOG = {"name": "hog", "priority": 1000, "run": "true", "resources": {"accelerators": "H100:8"}}
-NO_H100_ROOM = {"local": {"pool_capacity": {f"{zone}:p5.48xlarge": 0
+NO_H100_ROOM = {"local": {"job_user": "daemon",  # about the queue, not isolation: team jobs run as the daemon's user
+                          "pool_capacity": {f"{zone}:p5.48xlarge": 0
                                             for zone in ("local-east-a", "local-east-b", "local-west-a")}}}
 FEASIBLE = {"name": "fair", "run": "true", "resources": {"accelerators": "L4:1"}}
 
