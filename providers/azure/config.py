@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from providers.azure.sshkey import resolve_public_key
+
 # Microsoft's Data Science VM (Ubuntu HPC) image ships the NVIDIA driver and CUDA, so a GPU job
 # can start without a driver install; override `image` for a custom or gallery image.
 DEFAULT_IMAGE: dict[str, str] = {
@@ -35,7 +37,7 @@ class AzureConfig:
     polling_interval: float = 15.0
     image: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_IMAGE))
     admin_username: str = "spotwise"
-    ssh_public_key: str = ""
+    ssh_public_key: str = ""  # a key, a .pub path, or empty: generated under the daemon's home (sshkey.py)
     os_disk_gb: int = 128
     os_disk_type: str = "StandardSSD_LRS"
     catalog_path: str = ""  # SkyPilot-format vms.csv used when the Retail Prices API is unreachable
@@ -65,4 +67,5 @@ class AzureConfig:
             if "id" not in image and not {"publisher", "offer", "sku"} <= set(image):
                 raise ValueError("azure config: image needs either `id` or publisher, offer and sku")
             values["image"] = image
+        values["ssh_public_key"] = resolve_public_key(str(values.get("ssh_public_key") or ""), home)
         return cls(**values)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from tests.providers.azure import fake_arm_rules as rules
 from tests.providers.azure.fake_arm_state import Routes, not_found
 
 
@@ -32,6 +33,9 @@ class ComputeRoutes(Routes):
             if name in vms:  # an update: idempotent, no second VM
                 vms[name]["tags"] = payload.get("tags", {})
                 return 200, {}, _vm_json(vms[name])
+            refused = rules.linux_authentication(payload["properties"])
+            if refused is not None:
+                return refused
             nic_ids = [
                 n["id"].rsplit("/", 1)[-1]
                 for n in payload["properties"]["networkProfile"]["networkInterfaces"]

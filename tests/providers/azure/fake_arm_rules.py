@@ -1,0 +1,46 @@
+"""What real ARM refuses, taught to the fake: each rule returns ARM's error body (code and message as
+ARM words them) or None. Routes call these before they change state, as ARM validates first.
+
+Sources are cited per rule; the fake must not accept what Azure refuses, or the adapter's tests pass
+against a cloud that would stop a real user at the first launch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Refusal = tuple[int, dict[str, Any], dict[str, Any]]
+
+# Azure Linux VMs take RSA and Ed25519 public keys (not ECDSA):
+# https://learn.microsoft.com/en-us/azure/virtual-machines/linux/mac-create-ssh-keys
+_KEY_TYPES = ("ssh-rsa", "ssh-ed25519")
+
+
+def _invalid_parameter(message: str, target: str) -> Refusal:
+    return 400, {}, {"error": {"code": "InvalidParameter", "message": message, "target": target}}
+
+
+def linux_authentication(vm_properties: dict[str, Any]) -> Refusal | None:
+    """A Linux VM with password log-in disabled must carry a usable SSH public key.
+
+    LinuxConfiguration.disablePasswordAuthentication / ssh.publicKeys, REST reference:
+    https://learn.microsoft.com/en-us/rest/api/compute/virtual-machines/create-or-update#linuxconfiguration
+    ARM answers 400 InvalidParameter with target `linuxConfiguration` when neither a password nor a
+    key is given, and with target `linuxConfiguration.ssh.publicKeys.keyData` for a malformed key.
+    """
+    os_profile = vm_properties.get("osProfile") or {}
+    linux = os_profile.get("linuxConfiguration") or {}
+    keys = [k for k in ((linux.get("ssh") or {}).get("publicKeys") or []) if k.get("keyData")]
+    if linux.get("disablePasswordAuthentication") and not keys and not os_profile.get("adminPassword"):
+        return _invalid_parameter(
+            "Authentication using either SSH or by user name and password must be enabled in Linux profile.",
+            "linuxConfiguration",
+        )
+    for key in keys:
+        fields = str(key["keyData"]).split()
+        if len(fields) < 2 or fields[0] not in _KEY_TYPES:
+            return _invalid_parameter(
+                "The value of parameter linuxConfiguration.ssh.publicKeys.keyData is invalid.",
+                "linuxConfiguration.ssh.publicKeys.keyData",
+            )
+    return None
