@@ -24,7 +24,10 @@ class CatalogRoutes(Routes):
             {},
             {
                 "value": [
-                    s for loc in locations if loc in data.LOCATION_ZONES for s in data.resource_skus(loc)
+                    s
+                    for loc in locations
+                    if loc in data.LOCATION_ZONES
+                    for s in data.resource_skus(loc, self.state.spot_incapable)
                 ]
             },
         )

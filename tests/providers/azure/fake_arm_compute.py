@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from tests.providers.azure import fake_arm_data as data
 from tests.providers.azure import fake_arm_rules as rules
 from tests.providers.azure.fake_arm_state import Routes, not_found
 
@@ -33,7 +34,12 @@ class ComputeRoutes(Routes):
             if name in vms:  # an update: idempotent, no second VM
                 vms[name]["tags"] = payload.get("tags", {})
                 return 200, {}, _vm_json(vms[name])
-            refused = rules.linux_authentication(payload["properties"])
+            size = payload["properties"].get("hardwareProfile", {}).get("vmSize", "")
+            price = data.PRICES.get((payload.get("location", ""), size))
+            refused = rules.linux_authentication(payload["properties"]) or rules.spot_request(
+                payload["properties"], payload.get("location", ""), price[1] if price else None,
+                size not in self.state.spot_incapable,
+            )
             if refused is not None:
                 return refused
             nic_ids = [

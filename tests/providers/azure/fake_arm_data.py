@@ -68,14 +68,15 @@ RESTRICTIONS: dict[tuple[str, str], list[dict[str, Any]]] = {
 }
 
 
-def resource_skus(location: str) -> list[dict[str, Any]]:
+def resource_skus(location: str, spot_incapable: set[str] | None = None) -> list[dict[str, Any]]:
     """Resource SKU entries for one location (the /skus API filtered by location)."""
     skus = []
     for (loc, size), _ in PRICES.items():
         if loc != location:
             continue
         vcpus, memory, gpus = SIZES[size]
-        caps = [("vCPUs", str(vcpus)), ("MemoryGB", str(memory)), ("LowPriorityCapable", "True")]
+        spot = "False" if size in (spot_incapable or ()) else "True"
+        caps = [("vCPUs", str(vcpus)), ("MemoryGB", str(memory)), ("LowPriorityCapable", spot)]
         if gpus:
             caps.append(("GPUs", str(gpus)))
         skus.append(

@@ -44,3 +44,23 @@ def linux_authentication(vm_properties: dict[str, Any]) -> Refusal | None:
                 "linuxConfiguration.ssh.publicKeys.keyData",
             )
     return None
+
+
+# Spot refusals, worded as https://learn.microsoft.com/en-us/azure/virtual-machines/error-codes-spot lists them.
+def spot_request(vm_properties: dict[str, Any], location: str, spot_price: float | None,
+                 spot_capable: bool) -> Refusal | None:
+    """A Spot VM of a size that sells no Spot is `AzureSpotIsNotSupportedForThisVMSize`; a max price
+    below the current Spot price is `SpotPriceGreaterThanProvidedMaxPrice` (-1 means "never evict
+    for price" and is always accepted)."""
+    if vm_properties.get("priority") != "Spot":
+        return None
+    size = (vm_properties.get("hardwareProfile") or {}).get("vmSize", "")
+    if not spot_capable:
+        return 400, {}, {"error": {"code": "AzureSpotIsNotSupportedForThisVMSize",
+                                   "message": f"Azure Spot Virtual Machine is not supported for this VM size {size}."}}
+    max_price = float((vm_properties.get("billingProfile") or {}).get("maxPrice", -1))
+    if max_price != -1 and spot_price is not None and max_price < spot_price:
+        message = (f"Unable to perform operation 'Create VM' since the provided maximum price '{max_price} USD' "
+                   f"is lower than the current spot price '{spot_price} USD' for Azure Spot VM size '{size}'.")
+        return 400, {}, {"error": {"code": "SpotPriceGreaterThanProvidedMaxPrice", "message": message}}
+    return None

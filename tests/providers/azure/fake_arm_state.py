@@ -41,6 +41,7 @@ class FakeArmState:
     price_page_size: int = 100
     polls_per_operation: int = 1
     prices_down: bool = False
+    spot_incapable: set[str] = field(default_factory=set)  # sizes whose SKU no longer says LowPriorityCapable
 
 
 def not_found(kind: str, name: str) -> tuple[int, dict, Any]:
