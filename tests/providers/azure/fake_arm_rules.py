@@ -64,3 +64,20 @@ def spot_request(vm_properties: dict[str, Any], location: str, spot_price: float
                    f"is lower than the current spot price '{spot_price} USD' for Azure Spot VM size '{size}'.")
         return 400, {}, {"error": {"code": "SpotPriceGreaterThanProvidedMaxPrice", "message": message}}
     return None
+
+
+def nic_reserved(nic: str, reserved: dict[str, tuple[float, str]], now: float) -> Refusal | None:
+    """After a VM create that failed, ARM keeps the VM's NIC reserved for it for 180 s: deleting the
+    NIC, or giving it to another VM, is refused until then with 400 NicReservedForAnotherVm (the
+    message names the wait). Seen in Azure's own tooling and others, e.g.
+    https://github.com/Azure/karpenter-provider-azure/issues/92 and
+    https://github.com/microsoft/AzureTRE/pull/4511 (which waits 180 s before deleting the NIC).
+    """
+    until, vm_id = reserved.get(nic, (0.0, ""))
+    if now >= until:
+        reserved.pop(nic, None)
+        return None
+    seconds = max(1, round(until - now))
+    message = (f"Nic(s) in request is reserved for another Virtual Machine for {seconds} seconds. Please provide "
+               f"another nic(s) or retry after {seconds} seconds. Reserved VM: {vm_id}")
+    return 400, {}, {"error": {"code": "NicReservedForAnotherVm", "message": message}}
