@@ -117,7 +117,11 @@ class AzureProvider:
 
     def list_offers(self, query: OfferQuery) -> list[Offer]:
         """Resource SKUs and prices per location, fetched in parallel (one thread per location)."""
-        locations = [loc for loc in self.config.locations if not query.regions or loc in query.regions]
+        locations = [
+            loc
+            for loc in self.config.locations
+            if (not query.regions or loc in query.regions) and self.config.subnet_for(loc)
+        ]  # a location without a subnet cannot launch, so it offers nothing
         if not locations:
             return []
         fetched = datetime.now(UTC)
@@ -167,9 +171,11 @@ class AzureProvider:
         classified error is raised, so the pool can be retried with the same key. Transient
         failures leave them: the create may still be running, and a repeat finds the VM by name.
         """
-        if not self.config.subnet_id:
+        if not self.config.subnet_for(spec.offer.region):
             raise InvalidRequest(
-                "azure: set subnet_id in the azure config (the subnet launched VMs join)", provider=self.name
+                f"azure: no subnet for {spec.offer.region}: add it to subnet_id in the azure config "
+                "(a map of location to the subnet VMs there join)",
+                provider=self.name,
             )
         name = vm_name(spec.idempotency_key)
         existing = self._get_vm(name)

@@ -48,7 +48,7 @@ def azure_daemon(arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.delenv(name, raising=False)
     config = {"azure": {
         "subscription_id": data.SUBSCRIPTION, "resource_group": data.RESOURCE_GROUP,
-        "locations": ["eastus", "westus", "westeurope"], "subnet_id": data.SUBNET_ID,
+        "locations": ["eastus", "westus", "westeurope"], "subnet_id": data.SUBNETS,
         "base_url": arm.url, "prices_url": f"{arm.url}/api/retail/prices", "polling_interval": 0,
         "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests spotwise@test",
     }}

@@ -10,10 +10,18 @@ from typing import Any
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000beef"
 RESOURCE_GROUP = "spotwise-test"
-SUBNET_ID = (
-    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Network"
-    "/virtualNetworks/spotwise-vnet/subnets/default"
-)
+
+def subnet_id(location: str) -> str:
+    """The subnet of the test VNet in `location` (a VNet, and so its subnets, belongs to one region)."""
+    return (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Network"
+        f"/virtualNetworks/spotwise-{location}/subnets/default"
+    )
+
+
+# location -> subnet, as an operator would configure them (the fake knows each subnet's region)
+SUBNETS: dict[str, str] = {loc: subnet_id(loc) for loc in ("eastus", "westus", "westeurope")}
+SUBNET_ID = SUBNETS["eastus"]
 
 LOCATION_ZONES: dict[str, list[str]] = {
     "eastus": ["1", "2", "3"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tests.providers.azure import fake_arm_data as data
 from tests.providers.azure import fake_arm_rules as rules
 from tests.providers.azure.fake_arm_state import Routes, not_found, paged
 
@@ -38,6 +39,9 @@ class NetworkRoutes(Routes):
                 (202, self._operation(base, "Succeeded"), None) if nics.pop(name, None) else (204, {}, None)
             )
         if method == "PUT":
+            refused = rules.nic_subnet(path, payload, data.SUBNETS)
+            if refused is not None:
+                return refused
             nic = {
                 **payload,
                 "name": name,

@@ -81,3 +81,18 @@ def nic_reserved(nic: str, reserved: dict[str, tuple[float, str]], now: float) -
     message = (f"Nic(s) in request is reserved for another Virtual Machine for {seconds} seconds. Please provide "
                f"another nic(s) or retry after {seconds} seconds. Reserved VM: {vm_id}")
     return 400, {}, {"error": {"code": "NicReservedForAnotherVm", "message": message}}
+
+
+def nic_subnet(nic_path: str, nic: dict[str, Any], subnets: dict[str, str]) -> Refusal | None:
+    """A NIC must be in the same region as the virtual network of its subnet; ARM answers a subnet of
+    another region (or one that does not exist) with 400 InvalidResourceReference, e.g.
+    https://learn.microsoft.com/en-us/azure/virtual-network/virtual-network-network-interface
+    (a network interface joins a virtual network in its own region only)."""
+    where = {subnet.lower(): location for location, subnet in subnets.items()}
+    for config in (nic.get("properties") or {}).get("ipConfigurations") or []:
+        subnet = str(((config.get("properties") or {}).get("subnet") or {}).get("id") or "")
+        if where.get(subnet.lower()) != nic.get("location"):
+            message = (f"Resource {subnet} referenced by resource {nic_path} was not found. Please make sure that "
+                       "the referenced resource exists, and that both resources are in the same region.")
+            return 400, {}, {"error": {"code": "InvalidResourceReference", "message": message}}
+    return None
