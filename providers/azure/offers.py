@@ -3,8 +3,17 @@
 The resource SKU listing (`resource_skus.list`, one call per location) is the source: it carries
 vCPUs, memory, GPU count, spot eligibility (`LowPriorityCapable`), zones, and restrictions such as
 NotAvailableForSubscription. It does not name the GPU model, so the size name does (the table
-below). Sizes that slice one GPU between VMs (NVadsA10 v5 below NV36, NVv4) have no whole GPU and
-are offered as CPU-only sizes would be: skipped by a GPU query.
+below). Sizes that slice one GPU between VMs have no whole GPU and are offered as CPU-only sizes
+would be: skipped by a GPU query.
+
+Sizes the VM image cannot drive are left out of offers entirely (`NEEDS_OTHER_DRIVER`): the image
+(Microsoft's Data Science VM, or the operator's) carries NVIDIA's datacenter CUDA driver, which
+- NVadsA10 v5 cannot use: its A10 is a vGPU that needs NVIDIA's GRID driver
+  (https://learn.microsoft.com/en-us/azure/virtual-machines/nva10v5-series);
+- ND MI300X v5 and NVv4 cannot use: their GPUs are AMD's (MI300X, MI25), driven by ROCm / AMD drivers
+  (https://learn.microsoft.com/en-us/azure/virtual-machines/nvv4-series).
+Offering them would start VMs, billed, on which the job never sees a GPU. Supporting them means a
+GRID driver extension or a ROCm image chosen per size; until then they are not offered.
 """
 
 from __future__ import annotations
@@ -44,6 +53,10 @@ GPU_FAMILIES: tuple[tuple[re.Pattern[str], str, float], ...] = tuple(
 
 # Sizes that get a slice of one GPU (the SKU listing may still report "GPUs: 1"): never a whole GPU.
 PARTIAL_GPU = re.compile(r"^(NV(6|12|18)ads_A10_v5|NV(4|8|16)as_v4)$", re.IGNORECASE)
+
+
+# Sizes the image cannot drive (module docstring): never offered, whatever the SKU listing says.
+NEEDS_OTHER_DRIVER = re.compile(r"^(NV\d+ads_A10_v5|ND\d+isr_MI300X_v5|NV\d+as_v4)$", re.IGNORECASE)
 
 
 def gpu_family(size_name: str) -> tuple[str, float] | None:
@@ -110,8 +123,10 @@ def parse_sku(sku: Any, location: str) -> SizeInfo | None:
             )
             if not zones:
                 return None
-    caps = {str(_get(c, "name", "")): str(_get(c, "value", "")) for c in _get(sku, "capabilities", [])}
     name = str(_get(sku, "name", ""))
+    if NEEDS_OTHER_DRIVER.match(name.removeprefix("Standard_")):
+        return None
+    caps = {str(_get(c, "name", "")): str(_get(c, "value", "")) for c in _get(sku, "capabilities", [])}
     family = gpu_family(name)
     gpus = _number(caps.get("GPUs"))
     partial = bool(PARTIAL_GPU.match(name.removeprefix("Standard_")))

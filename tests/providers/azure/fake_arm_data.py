@@ -38,6 +38,9 @@ SIZES: dict[str, tuple[int, int, int]] = {
     "Standard_ND96asr_v4": (96, 900, 8),
     "Standard_NV6ads_A10_v5": (6, 55, 1),  # a sixth of an A10: must never be a whole-GPU offer
     "Standard_ND96isr_H100_v5": (96, 1900, 8),
+    "Standard_NV36ads_A10_v5": (36, 440, 1),  # a whole A10, but a vGPU: GRID driver only
+    "Standard_ND96isr_MI300X_v5": (96, 1850, 8),  # AMD
+    "Standard_NV32as_v4": (32, 112, 1),  # AMD MI25
 }
 
 # (location, size) -> (on-demand, spot) USD/hour; a missing entry = not sold there
@@ -49,6 +52,9 @@ PRICES: dict[tuple[str, str], tuple[float, float]] = {
     ("eastus", "Standard_ND96asr_v4"): (27.197, 5.98334),
     ("eastus", "Standard_NV6ads_A10_v5"): (0.454, 0.083899),
     ("eastus", "Standard_ND96isr_H100_v5"): (98.32, 18.169536),
+    ("eastus", "Standard_NV36ads_A10_v5"): (3.2, 0.64),
+    ("eastus", "Standard_ND96isr_MI300X_v5"): (48.0, 9.6),
+    ("eastus", "Standard_NV32as_v4"): (1.8, 0.36),
     ("westus", "Standard_NC24ads_A100_v4"): (3.673, 0.612),
     ("westus", "Standard_NC4as_T4_v3"): (0.526, 0.19),
     ("westeurope", "Standard_NC24ads_A100_v4"): (4.04, 0.81),
