@@ -29,6 +29,7 @@ from providers.azure.launch import nic_body, nic_name, os_disk_name, resource_id
 from providers.azure.leftovers import RESERVED_CODE, NicReserved, find_leftovers, reserved_seconds
 from providers.azure.offers import build_offers, parse_sku
 from providers.azure.pricing import PriceBook, PriceFetchError
+from providers.azure.quotas import Quotas, quotas_from_usages
 from providers.base import (
     TAG_CLUSTER,
     Capability,
@@ -134,7 +135,16 @@ class AzureProvider:
             lambda: list(self.clients.compute.resource_skus.list(filter=f"location eq '{location}'"))
         )
         sizes = [size for sku in skus if (size := parse_sku(sku, location)) is not None]
-        return build_offers(sizes, query, self.prices.price, fetched)
+        quotas = self._quotas(location)
+        return build_offers(sizes, query, self.prices.price, fetched, quotas.allows if quotas else None)
+
+    def _quotas(self, location: str) -> Quotas | None:
+        """The location's vCPU quotas, read with the SKU listing; None (no filter) when unreadable."""
+        try:
+            return quotas_from_usages(self.call(lambda: list(self.clients.compute.usage.list(location))))
+        except ProviderError as exc:
+            log.warning("azure: cannot read quotas in %s (%s); offers are not filtered by quota", location, exc)
+            return None
 
     def spot_prices(self, pools: Sequence[Offer]) -> list[SpotPrice]:
         """Price-only refresh: the Retail Prices API per location, no ARM call (sizes and zones are the

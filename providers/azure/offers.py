@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -81,6 +81,7 @@ class SizeInfo:
     gpu_memory_gb: float
     zones: tuple[str, ...]  # usable zone numbers ("1", "2", "3"); empty = regional only
     spot_capable: bool
+    family: str = ""  # the SKU's quota family, e.g. standardNCADSA100v4Family (quotas.py)
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -142,6 +143,7 @@ def parse_sku(sku: Any, location: str) -> SizeInfo | None:
         gpu_memory_gb=gpu_memory * whole_gpus if model else 0.0,
         zones=tuple(sorted(zones)),
         spot_capable=caps.get("LowPriorityCapable", "False").lower() == "true",
+        family=str(_get(sku, "family", "")),
     )
 
 
@@ -167,9 +169,14 @@ PriceLookup = Any  # Callable[[str, str, bool], tuple[float, str] | None]: (pric
 
 
 def build_offers(
-    sizes: Iterable[SizeInfo], query: OfferQuery, price_of: PriceLookup, fetched_at: datetime
+    sizes: Iterable[SizeInfo],
+    query: OfferQuery,
+    price_of: PriceLookup,
+    fetched_at: datetime,
+    allows: Callable[[SizeInfo, bool], bool] | None = None,
 ) -> list[Offer]:
-    """One offer per (size, zone, market) that has a price; pools without a price are left out."""
+    """One offer per (size, zone, market) that has a price and, when `allows` is given (the quotas),
+    fits it; pools without a price are left out."""
     offers: list[Offer] = []
     markets = [True, False] if query.spot is None else [query.spot]
     for size in sizes:
@@ -177,7 +184,7 @@ def build_offers(
             continue
         on_demand = price_of(size.location, size.name, False)
         for spot in markets:
-            if spot and not size.spot_capable:
+            if (spot and not size.spot_capable) or (allows is not None and not allows(size, spot)):
                 continue
             priced = on_demand if not spot else price_of(size.location, size.name, True)
             if priced is None or priced[0] <= 0:

@@ -43,6 +43,7 @@ ROUTES: list[tuple[str, re.Pattern[str]]] = [
         ("disk_list", _RG + r"/Microsoft\.Compute/disks"),
         ("sizes", r"/subscriptions/[^/]+/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/vmSizes"),
         ("skus", r"/subscriptions/[^/]+/providers/Microsoft\.Compute/skus"),
+        ("usages", r"/subscriptions/[^/]+/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/usages"),
         ("op_status", r"/fake/operations/(?P<op>[^/]+)"),
         ("prices", r"/api/retail/prices"),
         ("token", r"/msi/token"),

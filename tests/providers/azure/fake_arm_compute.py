@@ -45,8 +45,11 @@ class ComputeRoutes(Routes):
                 payload["properties"], payload.get("location", ""), price[1] if price else None,
                 size not in self.state.spot_incapable,
             )
-            if refused is not None:
-                return refused
+            location = payload.get("location", "")
+            usage = rules.vcpu_usage(self.state.vms.values(), location, self.state.quota_limits, data.SIZES,
+                                     data.FAMILIES, data.DEFAULT_QUOTA)
+            refused = refused or rules.quota(payload["properties"], location, usage,
+                                             data.SIZES.get(size, (0, 0, 0))[0], data.FAMILIES.get(size, ""))
             nic_ids = _nic_names(payload)
             for nic in nic_ids:
                 refused = refused or rules.nic_reserved(nic, self.state.nic_reserved, time.monotonic())

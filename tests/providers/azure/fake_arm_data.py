@@ -43,6 +43,21 @@ SIZES: dict[str, tuple[int, int, int]] = {
     "Standard_NV32as_v4": (32, 112, 1),  # AMD MI25
 }
 
+# size -> the quota family its regular vCPUs count against (the resource SKU's `family`)
+FAMILIES: dict[str, str] = {
+    "Standard_D2s_v3": "standardDSv3Family",
+    "Standard_NC4as_T4_v3": "standardNCASv3_T4Family",
+    "Standard_NC6s_v3": "standardNCSv3Family",
+    "Standard_NC24ads_A100_v4": "StandardNCADSA100v4Family",
+    "Standard_ND96asr_v4": "standardNDASv4_A100Family",
+    "Standard_NV6ads_A10_v5": "StandardNVADSA10v5Family",
+    "Standard_ND96isr_H100_v5": "standardNDSH100v5Family",
+    "Standard_NV36ads_A10_v5": "StandardNVADSA10v5Family",
+    "Standard_ND96isr_MI300X_v5": "standardNDISRMI300Xv5Family",
+    "Standard_NV32as_v4": "standardNVASv4Family",
+}
+DEFAULT_QUOTA = 1000  # vCPUs per usage name unless a test sets `state.quota_limits`
+
 # (location, size) -> (on-demand, spot) USD/hour; a missing entry = not sold there
 PRICES: dict[tuple[str, str], tuple[float, float]] = {
     ("eastus", "Standard_D2s_v3"): (0.096, 0.0096),
@@ -97,6 +112,7 @@ def resource_skus(location: str, spot_incapable: set[str] | None = None) -> list
             {
                 "resourceType": "virtualMachines",
                 "name": size,
+                "family": FAMILIES[size],
                 "tier": "Standard",
                 "size": size.removeprefix("Standard_"),
                 "locations": [location],

@@ -96,3 +96,39 @@ def nic_subnet(nic_path: str, nic: dict[str, Any], subnets: dict[str, str]) -> R
                        "the referenced resource exists, and that both resources are in the same region.")
             return 400, {}, {"error": {"code": "InvalidResourceReference", "message": message}}
     return None
+
+
+def vcpu_usage(vms: Any, location: str, limits: dict[tuple[str, str], int], sizes: dict[str, tuple[int, int, int]],
+               families: dict[str, str], default_limit: int) -> dict[str, tuple[int, int]]:
+    """usage name -> (vCPUs in use, limit) in `location`: Spot VMs count against `lowPriorityCores`,
+    regular ones against their family and `cores` (https://learn.microsoft.com/en-us/azure/quotas/spot-quota)."""
+    names = ["cores", "lowPriorityCores", *sorted(set(families.values()))]
+    used = dict.fromkeys(names, 0)
+    for vm in vms:
+        if vm.get("location") != location:
+            continue
+        props = vm["properties"]
+        size = props["hardwareProfile"]["vmSize"]
+        vcpus = sizes.get(size, (0, 0, 0))[0]
+        if props.get("priority") == "Spot":
+            used["lowPriorityCores"] += vcpus
+        else:
+            used["cores"] += vcpus
+            used[families[size]] += vcpus
+    return {name: (used[name], limits.get((location, name), default_limit)) for name in names}
+
+
+def quota(vm_properties: dict[str, Any], location: str, usage: dict[str, tuple[int, int]], vcpus: int,
+          family: str) -> Refusal | None:
+    """A VM that would take a quota past its limit: 409 OperationNotAllowed, worded as ARM words it
+    (https://learn.microsoft.com/en-us/azure/azure-resource-manager/troubleshooting/error-resource-quota)."""
+    spot = vm_properties.get("priority") == "Spot"
+    for name, label in ((("lowPriorityCores", "LowPriorityCores"),) if spot else
+                        ((family, f"{family} Cores"), ("cores", "Total Regional Cores"))):
+        current, limit = usage.get(name, (0, 1 << 30))
+        if current + vcpus > limit:
+            message = (f"Operation could not be completed as it results in exceeding approved {label} quota. "
+                       f"Location: {location}, Current Limit: {limit}, Current Usage: {current}, "
+                       f"Additional Required: {vcpus}.")
+            return 409, {}, {"error": {"code": "OperationNotAllowed", "message": message}}
+    return None

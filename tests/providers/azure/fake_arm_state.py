@@ -43,6 +43,7 @@ class FakeArmState:
     prices_down: bool = False
     nic_reserved: dict[str, tuple[float, str]] = field(default_factory=dict)  # NIC -> (until, VM id)
     nic_reservation_seconds: int = 180
+    quota_limits: dict[tuple[str, str], int] = field(default_factory=dict)  # (location, usage name) -> vCPUs
     spot_incapable: set[str] = field(default_factory=set)  # sizes whose SKU no longer says LowPriorityCapable
 
 
