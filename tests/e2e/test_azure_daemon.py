@@ -50,8 +50,7 @@ def azure_daemon(arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "subscription_id": data.SUBSCRIPTION, "resource_group": data.RESOURCE_GROUP,
         "locations": ["eastus", "westus", "westeurope"], "subnet_id": data.SUBNETS,
         "base_url": arm.url, "prices_url": f"{arm.url}/api/retail/prices", "polling_interval": 0,
-        "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests spotwise@test",
-    }}
+    }}  # no ssh_public_key, as a first config often has none: the daemon generates one in its home
     env = {"IDENTITY_ENDPOINT": f"{arm.url}/msi/token", "IDENTITY_HEADER": IDENTITY_SECRET}
     with cloud_daemon(tmp_path, config, env) as daemon:
         yield daemon
@@ -88,6 +87,10 @@ def test_spot_job_runs_in_cheapest_location_and_cancel_deletes_vm_nic_disk(
     assert vm["tags"]["spotwise-job"] == job_id and vm["tags"]["spotwise-attempt"] == attempt["id"]
     assert vm["tags"]["spotwise-cluster"] == azure_daemon.cluster_id()
     assert nics and disks, "the launch made a NIC and an OS disk"
+    generated = azure_daemon.home / "azure-ssh" / "id_rsa"
+    assert generated.stat().st_mode & 0o777 == 0o600
+    [key] = props["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"]
+    assert key["keyData"] == generated.with_suffix(".pub").read_text().strip()
     assert arm.count("GET", "/msi/token") >= 1  # the daemon's token came from the managed identity
 
     facts = attempt_facts(azure_daemon, attempt["id"])
