@@ -10,7 +10,7 @@ import pytest
 from providers.azure import AzureProvider
 from providers.azure.launch import nic_name, os_disk_name
 from providers.base import InstanceState
-from providers.errors import CapacityError
+from providers.errors import CapacityError, TransientError
 from tests.providers.azure.conftest import StaticCredential, make_config
 from tests.providers.azure.fake_arm import FakeArm
 from tests.providers.azure.helpers import offer, spec
@@ -103,3 +103,17 @@ def test_other_clusters_leftovers_are_not_ours(provider: AzureProvider, arm: Fak
     arm.evict(info.id)
     assert provider.list_managed("c1") == []
     assert [i.id for i in provider.list_managed("someone-else")] == [info.id]
+
+
+def test_relaunching_onto_a_reserved_nic_is_transient(provider: AzureProvider, arm: FakeArm) -> None:
+    """The same key again within ARM's 180 s: the VM create meets the reserved NIC; that is transient
+    (the launcher tries again on a later pass), never a failed job."""
+    arm.fail_allocation("AllocationFailed")
+    launch_spec = spec(offer(provider))
+    with pytest.raises(CapacityError):
+        provider.launch(launch_spec)
+    with pytest.raises(TransientError) as caught:
+        provider.launch(launch_spec)
+    assert caught.value.raw_code == "NicReservedForAnotherVm" and "180 seconds" in str(caught.value)
+    arm.expire_reservations()
+    assert provider.launch(launch_spec).state is InstanceState.RUNNING
