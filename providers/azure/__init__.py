@@ -23,11 +23,13 @@ from azure.mgmt.network.models import NetworkInterface
 from providers.azure.calls import Caller
 from providers.azure.clients import AzureClients, make_clients
 from providers.azure.config import AzureConfig
-from providers.azure.errors import is_not_found
+from providers.azure.errors import classify, is_not_found
 from providers.azure.instances import gone_info, vm_to_info
 from providers.azure.launch import nic_body, nic_name, os_disk_name, resource_id, vm_body, vm_name
+from providers.azure.leftovers import RESERVED_CODE, NicReserved, find_leftovers, reserved_seconds
 from providers.azure.offers import build_offers, parse_sku
 from providers.azure.pricing import PriceBook, PriceFetchError
+from providers.azure.quotas import Quotas, quotas_from_usages
 from providers.base import (
     TAG_CLUSTER,
     Capability,
@@ -67,6 +69,7 @@ class AzureProvider:
         credential: TokenCredential | None = None,
         authentication_policy: Any = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.credential = credential or _default_credential()
@@ -88,6 +91,9 @@ class AzureProvider:
         )
         # VMs this process deleted: a gone VM in this set was not evicted even if its NIC lingers.
         self._deleted: set[str] = set()
+        # NICs ARM holds reserved for a failed VM: name -> clock() when the delete may be tried again.
+        self._nic_retry_at: dict[str, float] = {}
+        self._clock = clock
 
     @classmethod
     def from_config(cls, config: dict[str, Any], *, home: Path) -> AzureProvider:
@@ -112,7 +118,11 @@ class AzureProvider:
 
     def list_offers(self, query: OfferQuery) -> list[Offer]:
         """Resource SKUs and prices per location, fetched in parallel (one thread per location)."""
-        locations = [loc for loc in self.config.locations if not query.regions or loc in query.regions]
+        locations = [
+            loc
+            for loc in self.config.locations
+            if (not query.regions or loc in query.regions) and self.config.subnet_for(loc)
+        ]  # a location without a subnet cannot launch, so it offers nothing
         if not locations:
             return []
         fetched = datetime.now(UTC)
@@ -125,7 +135,16 @@ class AzureProvider:
             lambda: list(self.clients.compute.resource_skus.list(filter=f"location eq '{location}'"))
         )
         sizes = [size for sku in skus if (size := parse_sku(sku, location)) is not None]
-        return build_offers(sizes, query, self.prices.price, fetched)
+        quotas = self._quotas(location)
+        return build_offers(sizes, query, self.prices.price, fetched, quotas.allows if quotas else None)
+
+    def _quotas(self, location: str) -> Quotas | None:
+        """The location's vCPU quotas, read with the SKU listing; None (no filter) when unreadable."""
+        try:
+            return quotas_from_usages(self.call(lambda: list(self.clients.compute.usage.list(location))))
+        except ProviderError as exc:
+            log.warning("azure: cannot read quotas in %s (%s); offers are not filtered by quota", location, exc)
+            return None
 
     def spot_prices(self, pools: Sequence[Offer]) -> list[SpotPrice]:
         """Price-only refresh: the Retail Prices API per location, no ARM call (sizes and zones are the
@@ -162,9 +181,11 @@ class AzureProvider:
         classified error is raised, so the pool can be retried with the same key. Transient
         failures leave them: the create may still be running, and a repeat finds the VM by name.
         """
-        if not self.config.subnet_id:
+        if not self.config.subnet_for(spec.offer.region):
             raise InvalidRequest(
-                "azure: set subnet_id in the azure config (the subnet launched VMs join)", provider=self.name
+                f"azure: no subnet for {spec.offer.region}: add it to subnet_id in the azure config "
+                "(a map of location to the subnet VMs there join)",
+                provider=self.name,
             )
         name = vm_name(spec.idempotency_key)
         existing = self._get_vm(name)
@@ -185,6 +206,7 @@ class AzureProvider:
         except TransientError:
             raise
         except ProviderError:
+            self._deleted.add(name)
             self._cleanup([name])
             raise
         self._tag_disk(name, spec.tags)
@@ -207,13 +229,25 @@ class AzureProvider:
         return infos
 
     def list_managed(self, cluster_id: str) -> list[InstanceInfo]:
-        """Every VM in the resource group tagged with the cluster, with power state, across all pages."""
+        """Every VM in the resource group tagged with the cluster, with power state, across all pages;
+        plus, as TERMINATED instances named after their VM, the NICs and disks gone VMs left behind
+        (leftovers.py), so that the orphan sweep deletes them once no active attempt owns them."""
 
         def fetch() -> list[Any]:
             pages = self.clients.compute.virtual_machines.list(self._rg, expand="instanceView")
             return [vm for vm in pages if (vm.tags or {}).get(TAG_CLUSTER) == cluster_id]
 
-        return [vm_to_info(vm) for vm in self.call(fetch)]
+        vms = self.call(fetch)
+        infos = [vm_to_info(vm) for vm in vms]
+        nics = self.call(lambda: list(self.clients.network.network_interfaces.list(self._rg)))
+        disks = self.call(lambda: list(self.clients.compute.disks.list_by_resource_group(self._rg)))
+        now = self._clock()
+        for left in find_leftovers(cluster_id, {str(vm.name) for vm in vms}, nics, disks):
+            if self._nic_retry_at.get(left.vm, now) > now:
+                continue  # ARM still holds its NIC; reported again once the reservation has passed
+            trace = left.nic if left.nic is not None else left.disk
+            infos.append(gone_info(left.vm, trace, deleted_by_us=left.nic is None or left.vm in self._deleted))
+        return infos
 
     def terminate(self, ids: Sequence[str]) -> None:
         """Delete the VMs, then their NICs and OS disks; a resource already gone is fine."""
@@ -255,8 +289,12 @@ class AzureProvider:
             try:
                 begin().result()
             except Exception as exc:
-                if not is_not_found(exc):
-                    raise
+                if is_not_found(exc):
+                    return
+                error = classify(exc)
+                if error.raw_code == RESERVED_CODE:  # retrying now cannot help: ARM named the wait
+                    raise NicReserved(error.message, reserved_seconds(error.message)) from exc
+                raise
 
         self.call(run)
 
@@ -264,10 +302,12 @@ class AzureProvider:
         """Delete VM -> NIC -> OS disk for each name, in that order (a NIC in use cannot be deleted).
 
         `strict` raises the first failure (terminate must not report success falsely); otherwise the
-        cleanup after a failed launch is best effort and only logged.
+        cleanup after a failed launch is best effort and only logged. A NIC that ARM holds reserved
+        is neither: the VM is gone, so the NIC is noted and deleted by a later sweep (leftovers.py).
         """
         compute, network, rg = self.clients.compute, self.clients.network, self._rg
         for name in names:
+            self._nic_retry_at.pop(name, None)
             steps = (
                 lambda n=name: compute.virtual_machines.begin_delete(rg, n),
                 lambda n=name: network.network_interfaces.begin_delete(rg, nic_name(n)),
@@ -276,6 +316,9 @@ class AzureProvider:
             for step in steps:
                 try:
                     self._delete(step)
+                except NicReserved as exc:
+                    self._nic_retry_at[name] = self._clock() + exc.seconds
+                    log.info("azure: NIC of %s is reserved by ARM for %gs; deleting it later", name, exc.seconds)
                 except ProviderError as exc:
                     if strict:
                         raise

@@ -6,9 +6,14 @@ be ignored and surface much later as a confusing ARM 404.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from providers.azure.sshkey import resolve_public_key
+
+log = logging.getLogger(__name__)
 
 # Microsoft's Data Science VM (Ubuntu HPC) image ships the NVIDIA driver and CUDA, so a GPU job
 # can start without a driver install; override `image` for a custom or gallery image.
@@ -29,13 +34,15 @@ class AzureConfig:
     subscription_id: str
     resource_group: str
     locations: tuple[str, ...] = ("eastus",)
-    subnet_id: str = ""  # the launched NIC joins this subnet; required to launch
+    # location -> the subnet a NIC launched there joins (a subnet belongs to one region's VNet);
+    # a location without one is not offered. A single id is accepted for a single location.
+    subnet_id: dict[str, str] = field(default_factory=dict)
     base_url: str = DEFAULT_BASE_URL
     prices_url: str = DEFAULT_PRICES_URL
     polling_interval: float = 15.0
     image: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_IMAGE))
     admin_username: str = "spotwise"
-    ssh_public_key: str = ""
+    ssh_public_key: str = ""  # a key, a .pub path, or empty: generated under the daemon's home (sshkey.py)
     os_disk_gb: int = 128
     os_disk_type: str = "StandardSSD_LRS"
     catalog_path: str = ""  # SkyPilot-format vms.csv used when the Retail Prices API is unreachable
@@ -65,4 +72,46 @@ class AzureConfig:
             if "id" not in image and not {"publisher", "offer", "sku"} <= set(image):
                 raise ValueError("azure config: image needs either `id` or publisher, offer and sku")
             values["image"] = image
+        given = values.get("locations")
+        values["subnet_id"] = subnets_by_location(values.get("subnet_id"), given or cls.locations)
+        if given is None and values["subnet_id"]:
+            values["locations"] = tuple(values["subnet_id"])  # a map names the locations
+        elif given is not None:
+            stray = sorted(set(values["subnet_id"]) - set(given))
+            if stray:
+                raise ValueError(f"azure config: subnet_id names {stray}, which are not in locations {list(given)}")
+            bare = [loc for loc in given if loc not in values["subnet_id"]]
+            if bare and values["subnet_id"]:
+                log.warning("azure: no subnet_id for %s; those locations are not offered", ", ".join(bare))
+        values["ssh_public_key"] = resolve_public_key(str(values.get("ssh_public_key") or ""), home)
         return cls(**values)
+
+    def subnet_for(self, location: str) -> str:
+        """The subnet id NICs in `location` join, or "" when none is configured there."""
+        return self.subnet_id.get(location, "")
+
+
+def subnets_by_location(raw: Any, locations: tuple[str, ...]) -> dict[str, str]:
+    """`subnet_id` as a map location -> subnet id. A single id is only unambiguous with one location:
+    a subnet lives in one region's virtual network, and ARM refuses a NIC elsewhere."""
+    if not raw:
+        return {}
+    if isinstance(raw, str):
+        if len(locations) != 1:
+            raise ValueError(
+                f"azure config: subnet_id is one subnet, which lives in one region, but locations are "
+                f"{list(locations)}; "
+                "give a map of location to subnet id, e.g. subnet_id: {eastus: /subscriptions/.../subnets/a, "
+                "westeurope: /subscriptions/.../subnets/b}"
+            )
+        raw = {locations[0]: raw}
+    if not isinstance(raw, dict):
+        raise ValueError("azure config: subnet_id must be a subnet id or a map of location to subnet id")
+    subnets = {str(k): str(v) for k, v in raw.items()}
+    for location, subnet in subnets.items():
+        if not subnet.lower().startswith("/subscriptions/"):
+            raise ValueError(
+                f"azure config: subnet_id for {location} is {subnet!r}, not a subnet's ARM id "
+                "(/subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/VNET/subnets/NAME)"
+            )
+    return subnets

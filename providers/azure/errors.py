@@ -1,5 +1,6 @@
 """Azure error codes -> the Spotwise taxonomy, in one table with a test per code.
 
+Spot codes: https://learn.microsoft.com/en-us/azure/virtual-machines/error-codes-spot
 ARM reports failures in two places: as an HTTP error on the request (409 SkuNotAvailable, 429,
 401/403) and inside a Failed long-running operation (AllocationFailed arrives while polling). Both
 reach us as `azure.core.exceptions.HttpResponseError` with an OData error body, sometimes with the
@@ -20,6 +21,7 @@ from providers.errors import (
     ErrorScope,
     ErrorTable,
     InvalidRequest,
+    PriceError,
     ProviderError,
     QuotaError,
     ThrottledError,
@@ -38,6 +40,10 @@ ERROR_TABLE: dict[str, tuple[type[ProviderError], ErrorScope | None]] = {
     "OverconstrainedAllocationRequest": (CapacityError, ErrorScope.POOL),
     "OverconstrainedZonalAllocationRequest": (CapacityError, ErrorScope.POOL),
     "AllocationFailedVmSizeNotAvailable": (CapacityError, ErrorScope.POOL),
+    # the size sells no Spot here (any more): the catalog was stale; another pool may
+    "AzureSpotIsNotSupportedForThisVMSize": (CapacityError, ErrorScope.POOL),
+    # the job's price cap is below this pool's current Spot price: a cheaper pool may fit
+    "SpotPriceGreaterThanProvidedMaxPrice": (PriceError, ErrorScope.POOL),
     # quota: a human must raise a limit; block the region
     "QuotaExceeded": (QuotaError, ErrorScope.REGION),
     "OperationNotAllowed:quota": (QuotaError, ErrorScope.REGION),
@@ -53,6 +59,8 @@ ERROR_TABLE: dict[str, tuple[type[ProviderError], ErrorScope | None]] = {
     "GatewayTimeout": (TransientError, None),
     "OperationPreempted": (TransientError, None),
     "AnotherOperationInProgress": (TransientError, None),
+    # ARM holds a NIC for 180 s for the VM that last tried to use it: retry later, same NIC
+    "NicReservedForAnotherVm": (TransientError, None),
     # credentials and subscription set-up: disable the provider, alert a human
     "AuthenticationFailed": (AuthError, None),
     "InvalidAuthenticationToken": (AuthError, None),

@@ -43,7 +43,7 @@ def custom_data(spec: LaunchSpec) -> str:
 
 
 def nic_body(config: AzureConfig, spec: LaunchSpec) -> dict[str, Any]:
-    """A NIC in the configured subnet, private address only (the agent dials out to the daemon)."""
+    """A NIC in the location's subnet, private address only (the agent dials out to the daemon)."""
     return {
         "location": spec.offer.region,
         "tags": dict(spec.tags),
@@ -52,7 +52,7 @@ def nic_body(config: AzureConfig, spec: LaunchSpec) -> dict[str, Any]:
                 {
                     "name": "ipconfig1",
                     "properties": {
-                        "subnet": {"id": config.subnet_id},
+                        "subnet": {"id": config.subnet_for(spec.offer.region)},
                         "privateIPAllocationMethod": "Dynamic",
                     },
                 }

@@ -3,15 +3,24 @@
 The resource SKU listing (`resource_skus.list`, one call per location) is the source: it carries
 vCPUs, memory, GPU count, spot eligibility (`LowPriorityCapable`), zones, and restrictions such as
 NotAvailableForSubscription. It does not name the GPU model, so the size name does (the table
-below). Sizes that slice one GPU between VMs (NVadsA10 v5 below NV36, NVv4) have no whole GPU and
-are offered as CPU-only sizes would be: skipped by a GPU query.
+below). Sizes that slice one GPU between VMs have no whole GPU and are offered as CPU-only sizes
+would be: skipped by a GPU query.
+
+Sizes the VM image cannot drive are left out of offers entirely (`NEEDS_OTHER_DRIVER`): the image
+(Microsoft's Data Science VM, or the operator's) carries NVIDIA's datacenter CUDA driver, which
+- NVadsA10 v5 cannot use: its A10 is a vGPU that needs NVIDIA's GRID driver
+  (https://learn.microsoft.com/en-us/azure/virtual-machines/nva10v5-series);
+- ND MI300X v5 and NVv4 cannot use: their GPUs are AMD's (MI300X, MI25), driven by ROCm / AMD drivers
+  (https://learn.microsoft.com/en-us/azure/virtual-machines/nvv4-series).
+Offering them would start VMs, billed, on which the job never sees a GPU. Supporting them means a
+GRID driver extension or a ROCm image chosen per size; until then they are not offered.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +55,10 @@ GPU_FAMILIES: tuple[tuple[re.Pattern[str], str, float], ...] = tuple(
 PARTIAL_GPU = re.compile(r"^(NV(6|12|18)ads_A10_v5|NV(4|8|16)as_v4)$", re.IGNORECASE)
 
 
+# Sizes the image cannot drive (module docstring): never offered, whatever the SKU listing says.
+NEEDS_OTHER_DRIVER = re.compile(r"^(NV\d+ads_A10_v5|ND\d+isr_MI300X_v5|NV\d+as_v4)$", re.IGNORECASE)
+
+
 def gpu_family(size_name: str) -> tuple[str, float] | None:
     """(canonical model, GPU memory GB) for an Azure size name, or None for a size without GPUs."""
     short = size_name.removeprefix("Standard_")
@@ -68,6 +81,7 @@ class SizeInfo:
     gpu_memory_gb: float
     zones: tuple[str, ...]  # usable zone numbers ("1", "2", "3"); empty = regional only
     spot_capable: bool
+    family: str = ""  # the SKU's quota family, e.g. standardNCADSA100v4Family (quotas.py)
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -110,8 +124,10 @@ def parse_sku(sku: Any, location: str) -> SizeInfo | None:
             )
             if not zones:
                 return None
-    caps = {str(_get(c, "name", "")): str(_get(c, "value", "")) for c in _get(sku, "capabilities", [])}
     name = str(_get(sku, "name", ""))
+    if NEEDS_OTHER_DRIVER.match(name.removeprefix("Standard_")):
+        return None
+    caps = {str(_get(c, "name", "")): str(_get(c, "value", "")) for c in _get(sku, "capabilities", [])}
     family = gpu_family(name)
     gpus = _number(caps.get("GPUs"))
     partial = bool(PARTIAL_GPU.match(name.removeprefix("Standard_")))
@@ -127,6 +143,7 @@ def parse_sku(sku: Any, location: str) -> SizeInfo | None:
         gpu_memory_gb=gpu_memory * whole_gpus if model else 0.0,
         zones=tuple(sorted(zones)),
         spot_capable=caps.get("LowPriorityCapable", "False").lower() == "true",
+        family=str(_get(sku, "family", "")),
     )
 
 
@@ -152,9 +169,14 @@ PriceLookup = Any  # Callable[[str, str, bool], tuple[float, str] | None]: (pric
 
 
 def build_offers(
-    sizes: Iterable[SizeInfo], query: OfferQuery, price_of: PriceLookup, fetched_at: datetime
+    sizes: Iterable[SizeInfo],
+    query: OfferQuery,
+    price_of: PriceLookup,
+    fetched_at: datetime,
+    allows: Callable[[SizeInfo, bool], bool] | None = None,
 ) -> list[Offer]:
-    """One offer per (size, zone, market) that has a price; pools without a price are left out."""
+    """One offer per (size, zone, market) that has a price and, when `allows` is given (the quotas),
+    fits it; pools without a price are left out."""
     offers: list[Offer] = []
     markets = [True, False] if query.spot is None else [query.spot]
     for size in sizes:
@@ -162,7 +184,7 @@ def build_offers(
             continue
         on_demand = price_of(size.location, size.name, False)
         for spot in markets:
-            if spot and not size.spot_capable:
+            if (spot and not size.spot_capable) or (allows is not None and not allows(size, spot)):
                 continue
             priced = on_demand if not spot else price_of(size.location, size.name, True)
             if priced is None or priced[0] <= 0:

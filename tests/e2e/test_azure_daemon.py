@@ -48,10 +48,9 @@ def azure_daemon(arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.delenv(name, raising=False)
     config = {"azure": {
         "subscription_id": data.SUBSCRIPTION, "resource_group": data.RESOURCE_GROUP,
-        "locations": ["eastus", "westus", "westeurope"], "subnet_id": data.SUBNET_ID,
+        "locations": ["eastus", "westus", "westeurope"], "subnet_id": data.SUBNETS,
         "base_url": arm.url, "prices_url": f"{arm.url}/api/retail/prices", "polling_interval": 0,
-        "ssh_public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests spotwise@test",
-    }}
+    }}  # no ssh_public_key, as a first config often has none: the daemon generates one in its home
     env = {"IDENTITY_ENDPOINT": f"{arm.url}/msi/token", "IDENTITY_HEADER": IDENTITY_SECRET}
     with cloud_daemon(tmp_path, config, env) as daemon:
         yield daemon
@@ -88,6 +87,10 @@ def test_spot_job_runs_in_cheapest_location_and_cancel_deletes_vm_nic_disk(
     assert vm["tags"]["spotwise-job"] == job_id and vm["tags"]["spotwise-attempt"] == attempt["id"]
     assert vm["tags"]["spotwise-cluster"] == azure_daemon.cluster_id()
     assert nics and disks, "the launch made a NIC and an OS disk"
+    generated = azure_daemon.home / "azure-ssh" / "id_rsa"
+    assert generated.stat().st_mode & 0o777 == 0o600
+    [key] = props["osProfile"]["linuxConfiguration"]["ssh"]["publicKeys"]
+    assert key["keyData"] == generated.with_suffix(".pub").read_text().strip()
     assert arm.count("GET", "/msi/token") >= 1  # the daemon's token came from the managed identity
 
     facts = attempt_facts(azure_daemon, attempt["id"])
@@ -112,3 +115,32 @@ def test_providers_check_uses_the_managed_identity(azure_daemon: Daemon) -> None
     assert item["name"] == "azure" and item["ok"] is True and item["account"] == data.SUBSCRIPTION
     setup = azure_daemon.cli("providers", "setup", "azure", check=True)
     assert "needs no setup" in setup.stdout
+
+
+def test_nothing_is_left_behind_after_a_failed_launch_and_an_eviction(
+    azure_daemon: Daemon, arm: FakeArm, tmp_path: Path
+) -> None:
+    """The first create fails (ARM then holds its NIC, here for 2 s instead of 180); the job fails over,
+    its VM is evicted (the NIC stays), the job runs again and is cancelled. The reconcile loop's orphan
+    sweep deletes both NICs; afterwards no VM, NIC or disk of any kind is left in the resource group."""
+    arm.state.nic_reservation_seconds = 2
+    arm.fail_allocation("AllocationFailed")
+    spec = write(tmp_path / "job.yaml", "name: azure-leftovers\nrun: python train.py\n"
+                 "resources: {accelerators: 'A100-80GB:1', spot: true, clouds: [azure]}\n")
+    job_id = submit(azure_daemon, spec)
+
+    def running_vm(besides: str = "") -> str | None:
+        with arm.lock:
+            live = [n for n, vm in arm.state.vms.items() if vm["_state"] == "Succeeded" and n != besides]
+        return live[0] if live else None
+
+    first = wait_until(running_vm, "the failed-over launch to make a VM")
+    with arm.lock:
+        assert len(arm.state.nic_reserved) == 1, "the failed create's NIC is reserved"
+    arm.evict(first)
+    second = wait_until(lambda: running_vm(besides=first), "the preempted job to be launched again", timeout=30)
+    assert "CANCELLED" in azure_daemon.cli("jobs", "cancel", job_id, check=True).stdout
+    nothing = {"vms": [], "nics": [], "disks": []}
+    wait_until(lambda: arm.leftovers() == nothing, "every VM, NIC and disk to be deleted", timeout=30)
+    events = json.dumps(azure_daemon.api("GET", f"/v1/jobs/{job_id}/events")["items"])
+    assert "AllocationFailed" in events and "preempted" in events and second != first

@@ -51,7 +51,7 @@ def make_config(fake: FakeArm, **overrides: Any) -> AzureConfig:
         "subscription_id": data.SUBSCRIPTION,
         "resource_group": data.RESOURCE_GROUP,
         "locations": ["eastus", "westus", "westeurope"],
-        "subnet_id": data.SUBNET_ID,
+        "subnet_id": data.SUBNETS,
         "base_url": fake.url,
         "prices_url": f"{fake.url}/api/retail/prices",
         "polling_interval": 0,

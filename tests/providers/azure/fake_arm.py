@@ -5,7 +5,8 @@ No ARM emulator exists, so this serves what the adapter's real SDK clients call:
 operation endpoint, network interfaces, disks, vmSizes, resource SKUs, the Retail Prices API and a
 managed-identity token endpoint (App Service style: IDENTITY_ENDPOINT + IDENTITY_HEADER).
 Knobs: `fail_next` (any status/code, e.g. 409 SkuNotAvailable, 429 + Retry-After, 401),
-`fail_allocation` (the next create fails while polling, e.g. AllocationFailed), `evict`.
+`fail_allocation` (the next create fails while polling, e.g. AllocationFailed), `evict`,
+`state.nic_reservation_seconds` and `expire_reservations` (a failed VM's NIC is reserved, as in ARM).
 Routes live in fake_arm_compute (VMs, disks, operations), fake_arm_network (NICs) and
 fake_arm_catalog (sizes, SKUs, prices); state in fake_arm_state.
 """
@@ -37,9 +38,12 @@ ROUTES: list[tuple[str, re.Pattern[str]]] = [
         ("vm", _RG + r"/Microsoft\.Compute/virtualMachines/(?P<name>[^/]+)"),
         ("vm_list", _RG + r"/Microsoft\.Compute/virtualMachines"),
         ("nic", _RG + r"/Microsoft\.Network/networkInterfaces/(?P<name>[^/]+)"),
+        ("nic_list", _RG + r"/Microsoft\.Network/networkInterfaces"),
         ("disk", _RG + r"/Microsoft\.Compute/disks/(?P<name>[^/]+)"),
+        ("disk_list", _RG + r"/Microsoft\.Compute/disks"),
         ("sizes", r"/subscriptions/[^/]+/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/vmSizes"),
         ("skus", r"/subscriptions/[^/]+/providers/Microsoft\.Compute/skus"),
+        ("usages", r"/subscriptions/[^/]+/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/usages"),
         ("op_status", r"/fake/operations/(?P<op>[^/]+)"),
         ("prices", r"/api/retail/prices"),
         ("token", r"/msi/token"),
@@ -111,6 +115,16 @@ class FakeArm(ComputeRoutes, NetworkRoutes, CatalogRoutes):
                 self.state.disks.pop(vm["properties"]["storageProfile"]["osDisk"]["name"], None)
             else:
                 vm["_power"] = "deallocated"
+
+    def expire_reservations(self) -> None:
+        """Let the NIC reservations that failed creates left run out (ARM's 180 s, without waiting)."""
+        with self.lock:
+            self.state.nic_reserved.clear()
+
+    def leftovers(self) -> dict[str, list[str]]:
+        """Every VM, NIC and disk the fake still holds (empty lists: nothing was left behind)."""
+        with self.lock:
+            return {"vms": sorted(self.state.vms), "nics": sorted(self.state.nics), "disks": sorted(self.state.disks)}
 
     def count(self, method: str, path_contains: str) -> int:
         with self.lock:

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tests.providers.azure import fake_arm_data as data
+from tests.providers.azure import fake_arm_rules as rules
 from tests.providers.azure.fake_arm_state import Routes
 
 
@@ -24,10 +25,23 @@ class CatalogRoutes(Routes):
             {},
             {
                 "value": [
-                    s for loc in locations if loc in data.LOCATION_ZONES for s in data.resource_skus(loc)
+                    s
+                    for loc in locations
+                    if loc in data.LOCATION_ZONES
+                    for s in data.resource_skus(loc, self.state.spot_incapable)
                 ]
             },
         )
+
+    def _usages(self, method: str, p: dict, *_: Any) -> tuple[int, dict, Any]:
+        """vCPU usage and limits per location (GET .../locations/{loc}/usages), counted from live VMs."""
+        return 200, {}, {"value": [
+            {"name": {"value": name, "localizedValue": name}, "unit": "Count", "currentValue": used,
+             "limit": limit}
+            for name, (used, limit) in rules.vcpu_usage(self.state.vms.values(), p["loc"], self.state.quota_limits,
+                                                         data.SIZES, data.FAMILIES,
+                                                         data.DEFAULT_QUOTA).items()
+        ]}
 
     def _prices(
         self, method: str, p: dict, q: dict, payload: Any, base: str, path: str

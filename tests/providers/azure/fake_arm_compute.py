@@ -3,12 +3,15 @@ and the async-operation endpoint that PUT/DELETE answers point at (where Allocat
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.providers.azure.fake_arm_state import Routes, not_found
+from tests.providers.azure import fake_arm_data as data
+from tests.providers.azure import fake_arm_rules as rules
+from tests.providers.azure.fake_arm_state import Routes, not_found, paged
 
 
 class ComputeRoutes(Routes):
@@ -24,6 +27,10 @@ class ComputeRoutes(Routes):
             vm = vms.pop(name, None)
             if vm is None:
                 return 204, {}, None
+            if vm["_state"] == "Failed":  # ARM holds the NIC of a failed create for that VM a while
+                until = time.monotonic() + self.state.nic_reservation_seconds
+                for nic in _nic_names(vm):
+                    self.state.nic_reserved[nic] = (until, path)
             os_disk = vm["properties"]["storageProfile"]["osDisk"]
             if os_disk.get("deleteOption") == "Delete":
                 self.state.disks.pop(os_disk["name"], None)
@@ -32,10 +39,22 @@ class ComputeRoutes(Routes):
             if name in vms:  # an update: idempotent, no second VM
                 vms[name]["tags"] = payload.get("tags", {})
                 return 200, {}, _vm_json(vms[name])
-            nic_ids = [
-                n["id"].rsplit("/", 1)[-1]
-                for n in payload["properties"]["networkProfile"]["networkInterfaces"]
-            ]
+            size = payload["properties"].get("hardwareProfile", {}).get("vmSize", "")
+            price = data.PRICES.get((payload.get("location", ""), size))
+            refused = rules.linux_authentication(payload["properties"]) or rules.spot_request(
+                payload["properties"], payload.get("location", ""), price[1] if price else None,
+                size not in self.state.spot_incapable,
+            )
+            location = payload.get("location", "")
+            usage = rules.vcpu_usage(self.state.vms.values(), location, self.state.quota_limits, data.SIZES,
+                                     data.FAMILIES, data.DEFAULT_QUOTA)
+            refused = refused or rules.quota(payload["properties"], location, usage,
+                                             data.SIZES.get(size, (0, 0, 0))[0], data.FAMILIES.get(size, ""))
+            nic_ids = _nic_names(payload)
+            for nic in nic_ids:
+                refused = refused or rules.nic_reserved(nic, self.state.nic_reserved, time.monotonic())
+            if refused is not None:
+                return refused
             if any(n not in self.state.nics for n in nic_ids):
                 return 400, {}, {"error": {"code": "InvalidResourceReference", "message": "NIC not found"}}
             vm = {
@@ -108,6 +127,14 @@ class ComputeRoutes(Routes):
             result["nextLink"] = f"{base}{path}?{urlencode({**q, '$skiptoken': start + size})}"
         return 200, {}, result
 
+    def _disk_list(
+        self, method: str, p: dict, q: dict, payload: Any, base: str, path: str
+    ) -> tuple[int, dict, Any]:
+        rg = path.rsplit("/providers/", 1)[0]
+        items = [_disk_json(f"{rg}/providers/Microsoft.Compute/disks/{n}", n, d)
+                 for n, d in sorted(self.state.disks.items())]
+        return 200, {}, paged(items, q, self.state.vm_page_size, base, path)
+
     def _disk(
         self, method: str, p: dict, q: dict, payload: Any, base: str, path: str
     ) -> tuple[int, dict, Any]:
@@ -120,18 +147,21 @@ class ComputeRoutes(Routes):
             return not_found("Microsoft.Compute/disks", name)
         if method == "PATCH":
             disks[name]["tags"] = payload.get("tags", disks[name]["tags"])
-        disk = disks[name]
-        return (
-            200,
-            {},
-            {
-                "id": path,
-                "name": name,
-                "location": disk["location"],
-                "tags": disk["tags"],
-                "properties": {"provisioningState": "Succeeded", "diskState": "Attached"},
-            },
-        )
+        return 200, {}, _disk_json(path, name, disks[name])
+
+
+def _disk_json(path: str, name: str, disk: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": path,
+        "name": name,
+        "location": disk["location"],
+        "tags": disk["tags"],
+        "properties": {"provisioningState": "Succeeded", "diskState": "Attached"},
+    }
+
+
+def _nic_names(vm: dict[str, Any]) -> list[str]:
+    return [n["id"].rsplit("/", 1)[-1] for n in vm["properties"]["networkProfile"]["networkInterfaces"]]
 
 
 def _instance_view(vm: dict[str, Any]) -> dict[str, Any]:

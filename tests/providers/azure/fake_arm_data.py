@@ -10,10 +10,18 @@ from typing import Any
 
 SUBSCRIPTION = "00000000-0000-0000-0000-00000000beef"
 RESOURCE_GROUP = "spotwise-test"
-SUBNET_ID = (
-    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Network"
-    "/virtualNetworks/spotwise-vnet/subnets/default"
-)
+
+def subnet_id(location: str) -> str:
+    """The subnet of the test VNet in `location` (a VNet, and so its subnets, belongs to one region)."""
+    return (
+        f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Network"
+        f"/virtualNetworks/spotwise-{location}/subnets/default"
+    )
+
+
+# location -> subnet, as an operator would configure them (the fake knows each subnet's region)
+SUBNETS: dict[str, str] = {loc: subnet_id(loc) for loc in ("eastus", "westus", "westeurope")}
+SUBNET_ID = SUBNETS["eastus"]
 
 LOCATION_ZONES: dict[str, list[str]] = {
     "eastus": ["1", "2", "3"],
@@ -30,7 +38,25 @@ SIZES: dict[str, tuple[int, int, int]] = {
     "Standard_ND96asr_v4": (96, 900, 8),
     "Standard_NV6ads_A10_v5": (6, 55, 1),  # a sixth of an A10: must never be a whole-GPU offer
     "Standard_ND96isr_H100_v5": (96, 1900, 8),
+    "Standard_NV36ads_A10_v5": (36, 440, 1),  # a whole A10, but a vGPU: GRID driver only
+    "Standard_ND96isr_MI300X_v5": (96, 1850, 8),  # AMD
+    "Standard_NV32as_v4": (32, 112, 1),  # AMD MI25
 }
+
+# size -> the quota family its regular vCPUs count against (the resource SKU's `family`)
+FAMILIES: dict[str, str] = {
+    "Standard_D2s_v3": "standardDSv3Family",
+    "Standard_NC4as_T4_v3": "standardNCASv3_T4Family",
+    "Standard_NC6s_v3": "standardNCSv3Family",
+    "Standard_NC24ads_A100_v4": "StandardNCADSA100v4Family",
+    "Standard_ND96asr_v4": "standardNDASv4_A100Family",
+    "Standard_NV6ads_A10_v5": "StandardNVADSA10v5Family",
+    "Standard_ND96isr_H100_v5": "standardNDSH100v5Family",
+    "Standard_NV36ads_A10_v5": "StandardNVADSA10v5Family",
+    "Standard_ND96isr_MI300X_v5": "standardNDISRMI300Xv5Family",
+    "Standard_NV32as_v4": "standardNVASv4Family",
+}
+DEFAULT_QUOTA = 1000  # vCPUs per usage name unless a test sets `state.quota_limits`
 
 # (location, size) -> (on-demand, spot) USD/hour; a missing entry = not sold there
 PRICES: dict[tuple[str, str], tuple[float, float]] = {
@@ -41,6 +67,9 @@ PRICES: dict[tuple[str, str], tuple[float, float]] = {
     ("eastus", "Standard_ND96asr_v4"): (27.197, 5.98334),
     ("eastus", "Standard_NV6ads_A10_v5"): (0.454, 0.083899),
     ("eastus", "Standard_ND96isr_H100_v5"): (98.32, 18.169536),
+    ("eastus", "Standard_NV36ads_A10_v5"): (3.2, 0.64),
+    ("eastus", "Standard_ND96isr_MI300X_v5"): (48.0, 9.6),
+    ("eastus", "Standard_NV32as_v4"): (1.8, 0.36),
     ("westus", "Standard_NC24ads_A100_v4"): (3.673, 0.612),
     ("westus", "Standard_NC4as_T4_v3"): (0.526, 0.19),
     ("westeurope", "Standard_NC24ads_A100_v4"): (4.04, 0.81),
@@ -68,20 +97,22 @@ RESTRICTIONS: dict[tuple[str, str], list[dict[str, Any]]] = {
 }
 
 
-def resource_skus(location: str) -> list[dict[str, Any]]:
+def resource_skus(location: str, spot_incapable: set[str] | None = None) -> list[dict[str, Any]]:
     """Resource SKU entries for one location (the /skus API filtered by location)."""
     skus = []
     for (loc, size), _ in PRICES.items():
         if loc != location:
             continue
         vcpus, memory, gpus = SIZES[size]
-        caps = [("vCPUs", str(vcpus)), ("MemoryGB", str(memory)), ("LowPriorityCapable", "True")]
+        spot = "False" if size in (spot_incapable or ()) else "True"
+        caps = [("vCPUs", str(vcpus)), ("MemoryGB", str(memory)), ("LowPriorityCapable", spot)]
         if gpus:
             caps.append(("GPUs", str(gpus)))
         skus.append(
             {
                 "resourceType": "virtualMachines",
                 "name": size,
+                "family": FAMILIES[size],
                 "tier": "Standard",
                 "size": size.removeprefix("Standard_"),
                 "locations": [location],

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from tests.providers.azure.fake_arm_state import Routes, not_found
+from tests.providers.azure import fake_arm_data as data
+from tests.providers.azure import fake_arm_rules as rules
+from tests.providers.azure.fake_arm_state import Routes, not_found, paged
 
 
 class NetworkRoutes(Routes):
     """Mixed into `FakeArm`; called with its lock held."""
+
+    def _nic_list(
+        self, method: str, p: dict, q: dict, payload: Any, base: str, path: str
+    ) -> tuple[int, dict, Any]:
+        items = [self.state.nics[n] for n in sorted(self.state.nics)]
+        return 200, {}, paged(items, q, self.state.vm_page_size, base, path)
 
     def _nic(
         self, method: str, p: dict, q: dict, payload: Any, base: str, path: str
@@ -23,10 +32,16 @@ class NetworkRoutes(Routes):
                 for n in vm["properties"]["networkProfile"]["networkInterfaces"]
             ):
                 return 400, {}, {"error": {"code": "NicInUse", "message": f"{name} is attached to a VM"}}
+            refused = rules.nic_reserved(name, self.state.nic_reserved, time.monotonic())
+            if refused is not None:
+                return refused
             return (
                 (202, self._operation(base, "Succeeded"), None) if nics.pop(name, None) else (204, {}, None)
             )
         if method == "PUT":
+            refused = rules.nic_subnet(path, payload, data.SUBNETS)
+            if refused is not None:
+                return refused
             nic = {
                 **payload,
                 "name": name,

@@ -41,6 +41,21 @@ class FakeArmState:
     price_page_size: int = 100
     polls_per_operation: int = 1
     prices_down: bool = False
+    nic_reserved: dict[str, tuple[float, str]] = field(default_factory=dict)  # NIC -> (until, VM id)
+    nic_reservation_seconds: int = 180
+    quota_limits: dict[tuple[str, str], int] = field(default_factory=dict)  # (location, usage name) -> vCPUs
+    spot_incapable: set[str] = field(default_factory=set)  # sizes whose SKU no longer says LowPriorityCapable
+
+
+def paged(items: list[dict[str, Any]], q: dict, size: int, base: str, path: str) -> dict[str, Any]:
+    """One page of a collection GET, with ARM's nextLink (a $skiptoken) while more remain."""
+    from urllib.parse import urlencode
+
+    start = int(q.get("$skiptoken", "0"))
+    result: dict[str, Any] = {"value": items[start : start + size]}
+    if start + size < len(items):
+        result["nextLink"] = f"{base}{path}?{urlencode({**q, '$skiptoken': start + size})}"
+    return result
 
 
 def not_found(kind: str, name: str) -> tuple[int, dict, Any]:

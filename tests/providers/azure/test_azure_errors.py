@@ -13,6 +13,7 @@ from providers.errors import (
     CapacityError,
     ErrorScope,
     InvalidRequest,
+    PriceError,
     ProviderError,
     QuotaError,
     ThrottledError,
@@ -34,6 +35,9 @@ CASES: list[tuple[str, int, str, type[ProviderError], ErrorScope]] = [
     ("OverconstrainedAllocationRequest", 200, "", CapacityError, ErrorScope.POOL),
     ("OverconstrainedZonalAllocationRequest", 200, "", CapacityError, ErrorScope.POOL),
     ("AllocationFailedVmSizeNotAvailable", 409, "", CapacityError, ErrorScope.POOL),
+    ("AzureSpotIsNotSupportedForThisVMSize", 400, "", CapacityError, ErrorScope.POOL),
+    ("SpotPriceGreaterThanProvidedMaxPrice", 400, "", PriceError, ErrorScope.POOL),
+    ("NicReservedForAnotherVm", 400, "", TransientError, ErrorScope.PROVIDER),
     ("QuotaExceeded", 409, "", QuotaError, ErrorScope.REGION),
     ("OperationNotAllowed", 409, QUOTA_MESSAGE, QuotaError, ErrorScope.REGION),
     (

@@ -64,8 +64,6 @@ def test_offers_apply_restrictions_zones_and_markets(provider: AzureProvider) ->
         o.region == "westeurope" and "H100" in o.instance_type for o in offers
     )  # NotAvailableForSubscription
     assert ("westus", "westus", "Standard_NC4as_T4_v3", False) in pools  # regional location: zone = location
-    a10 = [o for o in offers if o.instance_type == "Standard_NV6ads_A10_v5"]
-    assert a10 and all(o.gpu_model == "" and o.gpu_count == 0 for o in a10)  # a GPU slice is not a GPU
     h100 = next(o for o in offers if o.instance_type == "Standard_ND96isr_H100_v5" and o.spot)
     assert (h100.gpu_model, h100.gpu_count, h100.gpu_memory_gb, h100.vcpus) == ("H100", 8, 640.0, 96.0)
     assert h100.on_demand_price == pytest.approx(98.32) and h100.source == "live"
@@ -139,3 +137,15 @@ def test_real_skypilot_catalog_parses_despite_the_unquoted_generation_field() ->
     assert table[("eastus", "Standard_NC24ads_A100_v4")] == (3.673, 0.746721)
     assert table[("eastus", "Standard_NC4as_T4_v3")] == (0.526, 0.204246)  # a `V1,V2` row
     assert len(table) > 50_000
+
+
+@pytest.mark.parametrize(
+    "size",
+    ["Standard_NV6ads_A10_v5", "Standard_NV36ads_A10_v5", "Standard_ND96isr_MI300X_v5", "Standard_NV32as_v4"],
+)
+def test_sizes_the_image_cannot_drive_are_not_offered(provider: AzureProvider, size: str) -> None:
+    """NVadsA10 v5 needs the GRID driver, MI300X and MI25 are AMD: the fake's SKU listing has them with
+    prices, and no offer (not even a CPU-only one) comes out."""
+    assert any(s["name"] == size for s in data.resource_skus("eastus"))
+    assert size not in {o.instance_type for o in provider.list_offers(OfferQuery(regions=("eastus",)))}
+    assert provider.list_offers(OfferQuery(gpu_model="A10")) == []
