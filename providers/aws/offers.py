@@ -18,6 +18,7 @@ from providers.aws.advisor import SpotAdvisor
 from providers.aws.config import AWSConfig
 from providers.aws.errors import translated
 from providers.aws.gpus import gpu_summary
+from providers.aws.network import SubnetMap
 from providers.aws.pricing import OnDemandPrices
 from providers.aws.session import ClientFactory
 from providers.base import Offer, OfferQuery
@@ -135,8 +136,10 @@ def region_offers(
     on_demand: OnDemandPrices,
     advisor: SpotAdvisor,
     spot_book: dict[tuple[str, str, str], float] | None = None,
+    network: SubnetMap | None = None,
 ) -> list[Offer]:
-    """Every pool of one region that the query may want. `spot_book` collects (region, type, zone) prices."""
+    """Every pool of one region that the query may want. `spot_book` collects (region, type, zone) prices.
+    With subnets configured (`network`), only the zones they are in: nothing else can be launched into."""
     shapes = {
         t: s for t, s in catalog.shapes(region).items()
         if not query.gpu_model or s.gpu_model == canonical_gpu(query.gpu_model)
@@ -144,6 +147,12 @@ def region_offers(
     if not shapes:
         return []
     zones = catalog.zones(region, sorted(shapes))
+    if network is not None and network.restricted:
+        reachable = network.by_zone(region)
+        zones = {t: [z for z in zs if z in reachable] for t, zs in zones.items()}
+        shapes = {t: s for t, s in shapes.items() if zones.get(t)}
+        if not shapes:
+            return []
     fetched = datetime.now(UTC)
     spot = latest_spot_prices(catalog.clients, region, shapes) if query.spot is not False else {}
     if spot_book is not None:

@@ -20,6 +20,7 @@ from providers.aws.advisor import SpotAdvisor
 from providers.aws.config import AWSConfig
 from providers.aws.errors import translated
 from providers.aws.launch import TAG_LAUNCH_KEY, ImageResolver, build_run_request, client_token
+from providers.aws.network import SubnetMap
 from providers.aws.offers import RegionCatalog, latest_spot_prices, region_offers
 from providers.aws.pricing import OnDemandPrices
 from providers.aws.session import ClientFactory
@@ -57,6 +58,7 @@ class AWSProvider:
         )
         self.advisor = SpotAdvisor(self.config.advisor_file)
         self.images = ImageResolver(self.clients, self.config)
+        self.network = SubnetMap(self.clients, self.config)
         self._lock = threading.Lock()
         self._spot_book: dict[tuple[str, str, str], float] = {}  # (region, type, zone) -> last spot price
         self._region_of: dict[str, str] = {}  # instance id -> region, learnt from launch and listings
@@ -103,6 +105,7 @@ class AWSProvider:
         book: dict[tuple[str, str, str], float] = {}
         results = self._each_region(regions, lambda region: region_offers(
             region, query, catalog=self.catalog, on_demand=self.on_demand, advisor=self.advisor, spot_book=book,
+            network=self.network,
         ))
         offers: list[Offer] = []
         failures = {r: v for r, v in results.items() if isinstance(v, ProviderError)}
@@ -155,7 +158,13 @@ class AWSProvider:
         )
         if existing:
             return self._remember([ec2i.to_info(existing[0], region, self._price_lookup({}))])[0]
-        request = build_run_request(spec, self.config, self.images.image_for(region))
+        subnet = self.network.subnet_for(region, offer.zone)
+        if self.network.restricted and subnet is None:
+            raise InvalidRequest(
+                f"no configured subnet is in zone {offer.zone}: add one of that zone to `subnet_ids` in the aws "
+                "config, or leave the zone out", provider=self.name, raw_code="NoSubnetInZone",
+            )
+        request = build_run_request(spec, self.config, self.images.image_for(region), subnet)
         with translated():
             response = self.clients.client("ec2", region).run_instances(**request)
         raw = response["Instances"][0]
