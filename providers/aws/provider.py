@@ -6,6 +6,7 @@ bounded thread pool. It translates, it does not decide: no placement logic lives
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from providers.aws.network import SubnetMap
 from providers.aws.offers import RegionCatalog, latest_spot_prices, region_offers
 from providers.aws.pricing import OnDemandPrices
 from providers.aws.session import ClientFactory
+from providers.aws.zones import ZoneNames, is_zone_id
 from providers.base import (
     Capability,
     Identity,
@@ -59,6 +61,7 @@ class AWSProvider:
         self.advisor = SpotAdvisor(self.config.advisor_file)
         self.images = ImageResolver(self.clients, self.config)
         self.network = SubnetMap(self.clients, self.config)
+        self.zones = ZoneNames(self.clients)
         self._lock = threading.Lock()
         self._spot_book: dict[tuple[str, str, str], float] = {}  # (region, type, zone) -> last spot price
         self._region_of: dict[str, str] = {}  # instance id -> region, learnt from launch and listings
@@ -151,6 +154,9 @@ class AWSProvider:
         if offer.cloud != self.name:
             raise InvalidRequest(f"offer is for cloud {offer.cloud!r}, not aws", provider=self.name)
         region = offer.region
+        if is_zone_id(offer.zone):  # an imported price row: EC2 takes this account's zone name
+            offer = dataclasses.replace(offer, zone=self.zones.name_of(region, offer.zone))
+            spec = dataclasses.replace(spec, offer=offer)
         # ClientToken makes EC2 itself idempotent; the tag lookup also covers endpoints that ignore it.
         existing = ec2i.list_raw(
             self.clients, region, {TAG_LAUNCH_KEY: client_token(spec.idempotency_key)},
@@ -232,6 +238,14 @@ class AWSProvider:
         return self._all_or_raise(self._each_region(list(cfg.regions), lambda region: interruptions.setup_region(
             self.clients, region, queue=cfg.interruption_queue, rule=cfg.interruption_rule
         )))
+
+    def zone_names(self, regions: Sequence[str]) -> dict[str, dict[str, str]]:
+        """region -> {zone ID: this account's zone name}; regions that cannot be asked (not enabled) are left out."""
+        results = self._each_region(sorted(set(regions)), self.zones.of_region)
+        for region, value in results.items():
+            if isinstance(value, ProviderError):
+                log.warning("aws zone names: region %s skipped: %s", region, value)
+        return {region: value for region, value in results.items() if not isinstance(value, ProviderError)}
 
     def placement_scores(self, instance_types: list[str], regions: Sequence[str] = ()) -> dict[tuple[str, str], int]:
         """(region, zone) -> AWS spot placement score 1-10; {} unless `placement_scores: true` is configured."""
