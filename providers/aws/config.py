@@ -26,6 +26,8 @@ class AWSConfig:
     profile: str | None = None  # a named profile of the standard credential chain
     ami: PerRegion = None  # overrides the SSM parameter
     ami_ssm_parameter: str = DEFAULT_AMI_PARAMETER
+    # An arm64 image with NVIDIA drivers: only with it are arm64 GPU types (g5g) offered and launched.
+    ami_arm64: PerRegion = None
     # Subnet ids: a list, or a mapping whose values are ids or lists of ids (`{zone: id}`, `{region: [ids]}`).
     # EC2 says which zone and VPC each is in; only those zones are offered.
     subnet_ids: tuple[str, ...] | dict[str, str | list[str]] = ()

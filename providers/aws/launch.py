@@ -96,7 +96,14 @@ class ImageResolver:
         self._lock = threading.Lock()
         self._cache: dict[str, str] = {}
 
-    def image_for(self, region: str) -> str:
+    def image_for(self, region: str, architecture: str = "x86_64") -> str:
+        """The AMI for a launch; arm64 types take `ami_arm64` (they are only offered when it is set)."""
+        if architecture == "arm64":
+            arm = self.config.for_region(self.config.ami_arm64, region)
+            if not arm:
+                raise InvalidRequest(f"no arm64 AMI for {region}: set `ami_arm64` in the aws config",
+                                     provider="aws")
+            return arm
         configured = self.config.for_region(self.config.ami, region)
         if configured:
             return configured

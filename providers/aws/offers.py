@@ -17,7 +17,7 @@ from typing import Any
 from providers.aws.advisor import SpotAdvisor
 from providers.aws.config import AWSConfig
 from providers.aws.errors import translated
-from providers.aws.gpus import gpu_summary
+from providers.aws.gpus import gpu_summary, launchable_architecture
 from providers.aws.network import SubnetMap
 from providers.aws.pricing import OnDemandPrices
 from providers.aws.session import ClientFactory
@@ -36,16 +36,20 @@ class TypeShape:
     gpu_memory_gb: float
     vcpus: float
     memory_gb: float
+    architecture: str = "x86_64"
 
 
-def shape_of(entry: dict[str, Any]) -> TypeShape | None:
+def shape_of(entry: dict[str, Any], *, arm64: bool = False) -> TypeShape | None:
+    """The offerable shape of one describe_instance_types entry; None for types Spotwise cannot run a job on
+    (no GPU, fractional GPUs, non-NVIDIA GPUs, arm64 without an arm64 AMI: see `launchable_architecture`)."""
     model, count, gpu_mem = gpu_summary(entry)
-    if count == 0:
+    architecture = launchable_architecture(entry, arm64=arm64)
+    if count == 0 or architecture is None:
         return None
     return TypeShape(
         instance_type=entry["InstanceType"], gpu_model=model, gpu_count=count, gpu_memory_gb=gpu_mem,
         vcpus=float(entry["VCpuInfo"]["DefaultVCpus"]),
-        memory_gb=round(entry["MemoryInfo"]["SizeInMiB"] / 1024, 1),
+        memory_gb=round(entry["MemoryInfo"]["SizeInMiB"] / 1024, 1), architecture=architecture,
     )
 
 
@@ -99,7 +103,7 @@ class RegionCatalog:
             filters = [{"Name": "instance-type", "Values": list(self.config.instance_families)}]
             for page in paginator.paginate(Filters=filters):
                 for entry in page.get("InstanceTypes", []):
-                    shape = shape_of(entry)
+                    shape = shape_of(entry, arm64=bool(self.config.ami_arm64))
                     if shape is not None:
                         shapes[shape.instance_type] = shape
         with self._lock:

@@ -170,7 +170,14 @@ class AWSProvider:
                 f"no configured subnet is in zone {offer.zone}: add one of that zone to `subnet_ids` in the aws "
                 "config, or leave the zone out", provider=self.name, raw_code="NoSubnetInZone",
             )
-        request = build_run_request(spec, self.config, self.images.image_for(region), subnet)
+        shape = self.catalog.shapes(region).get(offer.instance_type)
+        if shape is None:  # e.g. an imported price row of a fractional, AMD or arm64 type
+            raise InvalidRequest(
+                f"{offer.instance_type} is not a type Spotwise launches in {region} (whole NVIDIA GPUs on x86_64, "
+                "arm64 only with `ami_arm64`)", provider=self.name, raw_code="UnsupportedInstanceType",
+            )
+        image = self.images.image_for(region, shape.architecture)
+        request = build_run_request(spec, self.config, image, subnet)
         with translated():
             response = self.clients.client("ec2", region).run_instances(**request)
         raw = response["Instances"][0]
