@@ -45,6 +45,7 @@ class AWSConfig:
     pricing_region: str = "us-east-1"
     advisor_file: Path | None = None  # Spot Instance Advisor feed (spot-advisor-data.json)
     placement_scores: bool = False
+    service_quotas: bool = True  # leave out types above the account's vCPU quota (servicequotas:GetServiceQuota)
     interruption_queue: str = "spotwise-interruptions"
     interruption_rule: str = "spotwise-interruptions"
     instance_families: tuple[str, ...] = ("g*", "p*")  # where AWS keeps its GPU types

@@ -20,6 +20,7 @@ from providers.aws.errors import translated
 from providers.aws.gpus import gpu_summary, launchable_architecture
 from providers.aws.network import SubnetMap
 from providers.aws.pricing import OnDemandPrices
+from providers.aws.quotas import QuotaBook
 from providers.aws.session import ClientFactory
 from providers.base import Offer, OfferQuery
 from providers.gpus import canonical_gpu
@@ -141,9 +142,11 @@ def region_offers(
     advisor: SpotAdvisor,
     spot_book: dict[tuple[str, str, str], float] | None = None,
     network: SubnetMap | None = None,
+    quotas: QuotaBook | None = None,
 ) -> list[Offer]:
     """Every pool of one region that the query may want. `spot_book` collects (region, type, zone) prices.
-    With subnets configured (`network`), only the zones they are in: nothing else can be launched into."""
+    With subnets configured (`network`), only the zones they are in: nothing else can be launched into.
+    With `quotas`, no type whose vCPUs alone exceed the account's known quota of its family and market."""
     shapes = {
         t: s for t, s in catalog.shapes(region).items()
         if not query.gpu_model or s.gpu_model == canonical_gpu(query.gpu_model)
@@ -157,6 +160,7 @@ def region_offers(
         shapes = {t: s for t, s in shapes.items() if zones.get(t)}
         if not shapes:
             return []
+    limits = quotas.limits(region) if quotas is not None else {}
     fetched = datetime.now(UTC)
     spot = latest_spot_prices(catalog.clients, region, shapes) if query.spot is not False else {}
     if spot_book is not None:
@@ -171,10 +175,12 @@ def region_offers(
                 gpu_count=shape.gpu_count, gpu_memory_gb=shape.gpu_memory_gb, vcpus=shape.vcpus,
                 memory_gb=shape.memory_gb, price_fetched_at=fetched, on_demand_price=od_price,
             )
-            if query.spot is not True and od_price is not None:
+            if query.spot is not True and od_price is not None and (
+                    quotas is None or quotas.allows(limits, instance_type, shape.vcpus, False)):
                 offers.append(Offer(spot=False, price_per_hour=od_price, source=od_source, **common))
             spot_price = spot.get((instance_type, zone))
-            if query.spot is not False and spot_price is not None:
+            if query.spot is not False and spot_price is not None and (
+                    quotas is None or quotas.allows(limits, instance_type, shape.vcpus, True)):
                 offers.append(Offer(
                     spot=True, price_per_hour=spot_price, source="live",
                     interruption_prior=advisor.prior(region, instance_type), **common,

@@ -24,6 +24,7 @@ from providers.aws.launch import TAG_LAUNCH_KEY, ImageResolver, build_run_reques
 from providers.aws.network import SubnetMap
 from providers.aws.offers import RegionCatalog, latest_spot_prices, region_offers
 from providers.aws.pricing import OnDemandPrices
+from providers.aws.quotas import QuotaBook
 from providers.aws.session import ClientFactory
 from providers.aws.zones import ZoneNames, is_zone_id
 from providers.base import (
@@ -62,6 +63,7 @@ class AWSProvider:
         self.images = ImageResolver(self.clients, self.config)
         self.network = SubnetMap(self.clients, self.config)
         self.zones = ZoneNames(self.clients)
+        self.quotas = QuotaBook(self.clients, enabled=self.config.service_quotas, ttl_s=self.catalog.ttl_s)
         self._lock = threading.Lock()
         self._spot_book: dict[tuple[str, str, str], float] = {}  # (region, type, zone) -> last spot price
         self._region_of: dict[str, str] = {}  # instance id -> region, learnt from launch and listings
@@ -108,7 +110,7 @@ class AWSProvider:
         book: dict[tuple[str, str, str], float] = {}
         results = self._each_region(regions, lambda region: region_offers(
             region, query, catalog=self.catalog, on_demand=self.on_demand, advisor=self.advisor, spot_book=book,
-            network=self.network,
+            network=self.network, quotas=self.quotas,
         ))
         offers: list[Offer] = []
         failures = {r: v for r, v in results.items() if isinstance(v, ProviderError)}
