@@ -40,6 +40,22 @@ GCP_N1_ACCELERATORS: dict[str, str] = {
 N1_VCPUS_PER_GPU = 8
 
 _MIB = re.compile(r"'SizeInMiB':\s*(\d+)")
+_PARTITION = re.compile(r"'GpuPartitionSize':\s*([0-9.]+)")
+_MAKER = re.compile(r"'Manufacturer':\s*'([^']*)'")
+
+
+def aws_unlaunchable(gpu_info: str, arch: str) -> str | None:
+    """Why the AWS adapter would not launch this row's type, or None: it runs whole NVIDIA GPUs on x86_64
+    (see providers/aws/gpus.py), so fractional (g6f), AMD (g4ad) and arm64 (g5g) rows are not offers."""
+    if arch and arch != "x86_64":
+        return f"{arch} type (the default image is x86_64)"
+    maker = _MAKER.search(gpu_info or "")
+    if maker and maker.group(1).upper() != "NVIDIA":
+        return f"{maker.group(1)} GPU (the default image drives NVIDIA GPUs)"
+    part = _PARTITION.search(gpu_info or "")
+    if part and float(part.group(1)) < 1:
+        return f"a fraction ({part.group(1)}) of a GPU"
+    return None
 
 
 class CatalogFormatError(ValueError):
@@ -242,6 +258,10 @@ def _generic(header: list[str], rows: Rows, b: _Builder) -> Iterator[Offer]:
         acc = get("AcceleratorName")
         model = canonical_gpu(acc) if acc and count else ""
         info = get("GpuInfo")
+        why = aws_unlaunchable(info, get("Arch")) if b.cloud == "aws" and model else None
+        if why:
+            b.skip(line, f"{get('InstanceType')}: {why}")
+            continue
         yield from b.offers(region=get("Region"), zone=get("AvailabilityZone") or get("Region"),
                             instance_type=get("InstanceType"), gpu_model=model, gpu_count=count if model else 0,
                             gpu_memory_gb=_gpu_memory(model, info, count) if model else 0.0,

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.deps import AdminDep, RuntimeDep, UserDep
 from orchestrator.api.errors import ApiError
+from orchestrator.catalog_zones import name_zones
 from orchestrator.feasibility import gpu_name_problem, offered_models
 from orchestrator.models import Accelerators
 from orchestrator.pricing import OfferCache, source_view, store_offers, wake_waiting_jobs
@@ -137,6 +138,8 @@ async def import_catalog(
     cache = _cache(request)
 
     def store() -> int:  # the index is ready when the import answers: the next `offers` is as fast as any
+        nonlocal offers  # AWS rows name zones by ID: the account's names make them the live rows' pools
+        offers = name_zones(offers, rt.providers.get(cloud))[0]
         with transaction(rt.sessions) as s:
             stored = store_offers(s, cloud, "catalog", offers, detail=name)
             wake_waiting_jobs(s)

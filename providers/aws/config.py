@@ -7,7 +7,7 @@ accept either one value for every region or a ``{region: value}`` mapping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,12 @@ class AWSConfig:
     profile: str | None = None  # a named profile of the standard credential chain
     ami: PerRegion = None  # overrides the SSM parameter
     ami_ssm_parameter: str = DEFAULT_AMI_PARAMETER
-    subnet_ids: dict[str, str] = field(default_factory=dict)  # zone -> subnet
+    # An arm64 image with NVIDIA drivers: only with it are arm64 GPU types (g5g) offered and launched.
+    ami_arm64: PerRegion = None
+    # Subnet ids: a list, or a mapping whose values are ids or lists of ids (`{zone: id}`, `{region: [ids]}`).
+    # EC2 says which zone and VPC each is in; only those zones are offered.
+    subnet_ids: tuple[str, ...] | dict[str, str | list[str]] = ()
+    # One list for every region, or a mapping keyed by region or by VPC id (a VPC's key wins).
     security_group_ids: tuple[str, ...] | dict[str, list[str]] = ()
     key_name: PerRegion = None
     iam_instance_profile: str | None = None  # name or ARN
@@ -40,6 +45,7 @@ class AWSConfig:
     pricing_region: str = "us-east-1"
     advisor_file: Path | None = None  # Spot Instance Advisor feed (spot-advisor-data.json)
     placement_scores: bool = False
+    service_quotas: bool = True  # leave out types above the account's vCPU quota (servicequotas:GetServiceQuota)
     interruption_queue: str = "spotwise-interruptions"
     interruption_rule: str = "spotwise-interruptions"
     instance_families: tuple[str, ...] = ("g*", "p*")  # where AWS keeps its GPU types
@@ -58,8 +64,11 @@ class AWSConfig:
         for key in ("regions", "instance_families"):
             if key in values:
                 values[key] = tuple(values[key])
-        if isinstance(values.get("security_group_ids"), list | tuple):
-            values["security_group_ids"] = tuple(values["security_group_ids"])
+        for key in ("security_group_ids", "subnet_ids"):
+            if isinstance(values.get(key), str):
+                values[key] = [values[key]]
+            if isinstance(values.get(key), list | tuple):
+                values[key] = tuple(values[key])
         if values.get("advisor_file"):
             path = Path(values["advisor_file"]).expanduser()
             values["advisor_file"] = path if path.is_absolute() else home / path
@@ -76,7 +85,20 @@ class AWSConfig:
             return value.get(region)
         return value
 
-    def security_groups(self, region: str) -> list[str]:
-        if isinstance(self.security_group_ids, dict):
-            return list(self.security_group_ids.get(region, []))
-        return list(self.security_group_ids)
+    def subnet_list(self) -> list[str]:
+        """Every configured subnet id, sorted and once (the mapping's keys only help the reader)."""
+        raw = self.subnet_ids
+        values = list(raw.values()) if isinstance(raw, dict) else list(raw)
+        ids: set[str] = set()
+        for value in values:
+            ids.update([value] if isinstance(value, str) else value)
+        return sorted(ids)
+
+    def security_groups(self, region: str, vpc_id: str | None = None) -> list[str]:
+        """The groups for a launch: a group belongs to one VPC, so a per-VPC entry wins over the region's."""
+        groups = self.security_group_ids
+        if isinstance(groups, dict):
+            if vpc_id and vpc_id in groups:
+                return list(groups[vpc_id])
+            return list(groups.get(region, []))
+        return list(groups)

@@ -3,7 +3,10 @@
 Why a table: the placement policy blocks pools, zones or regions by error class and scope, so a
 misfiled code silently changes where jobs run. A dict literal cannot lose an entry to a stray
 comma the way a tuple of codes can, and `tests/providers/aws/test_errors.py` walks every row.
-Facts: ../shared/design/SPOT-FACTS.md.
+Facts: ../shared/design/SPOT-FACTS.md, and AWS's own list of EC2 error codes, quoted per row:
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html ("EC2 docs" below).
+A 4xx code not in the table is the request's fault (InvalidRequest, the attempt fails with the
+cloud's message), never capacity: a misread request must not send placement walking every pool.
 """
 
 from __future__ import annotations
@@ -35,15 +38,20 @@ ERROR_TABLE: dict[str, tuple[type[ProviderError], ErrorScope | None]] = {
     "InsufficientInstanceCapacity": (CapacityError, ErrorScope.POOL),
     "InsufficientHostCapacity": (CapacityError, ErrorScope.POOL),
     "UnfulfillableCapacity": (CapacityError, ErrorScope.POOL),
-    "Unsupported": (CapacityError, ErrorScope.POOL),  # type not offered in that zone
+    "Unsupported": (CapacityError, ErrorScope.POOL),  # EC2 docs: e.g. the type is not supported in that zone
+    "InsufficientCapacity": (CapacityError, ErrorScope.POOL),  # EC2 docs: "not enough capacity"
     "InsufficientFreeAddressesInSubnet": (CapacityError, ErrorScope.ZONE),  # the subnet is per zone
-    "MaxSpotInstanceCountExceeded": (CapacityError, ErrorScope.REGION),  # a per-region spot count cap
     # Price: the market is above the MaxPrice we sent.
     "SpotMaxPriceTooLow": (PriceError, ErrorScope.POOL),
     # Quota: a human must raise a limit.
     "VcpuLimitExceeded": (QuotaError, ErrorScope.REGION),
     "InstanceLimitExceeded": (QuotaError, ErrorScope.REGION),
     "PendingVerification": (QuotaError, ErrorScope.PROVIDER),
+    # EC2 docs: "reached the limit on the number of Spot Instances" -- the account's spot vCPU quota per
+    # region (Service Quotas L-34B43A08 and siblings), not a capacity shortage: no other pool of the region helps.
+    "MaxSpotInstanceCountExceeded": (QuotaError, ErrorScope.REGION),
+    "MaxSpotFleetRequestCountExceeded": (QuotaError, ErrorScope.REGION),  # EC2 docs: Spot Fleet request cap
+    "VolumeLimitExceeded": (QuotaError, ErrorScope.REGION),  # EC2 docs: EBS volume storage limit of the region
     # Throttling and transient server trouble (botocore already retried these).
     "RequestLimitExceeded": (ThrottledError, None),
     "Throttling": (ThrottledError, None),
@@ -76,6 +84,13 @@ ERROR_TABLE: dict[str, tuple[type[ProviderError], ErrorScope | None]] = {
     "InvalidAMIID.Malformed": (InvalidRequest, None),
     "InvalidSubnetID.NotFound": (InvalidRequest, None),
     "InvalidGroup.NotFound": (InvalidRequest, None),
+    "InvalidSecurityGroupID.NotFound": (InvalidRequest, None),
+    # EC2 docs: "You have no default VPC in which to carry out this request. Specify a VPC or subnet ID".
+    "VPCIdNotSpecified": (InvalidRequest, None),
+    "VPCResourceNotSpecified": (InvalidRequest, None),  # EC2 docs: the resource needs a VPC (no EC2-Classic)
+    "InvalidAvailabilityZone": (InvalidRequest, None),  # EC2 docs: the zone does not exist or is not enabled
+    "InvalidInstanceType": (InvalidRequest, None),
+    "InvalidBlockDeviceMapping": (InvalidRequest, None),
     "InvalidKeyPair.NotFound": (InvalidRequest, None),
     "InvalidUserData.Malformed": (InvalidRequest, None),
     "ParameterNotFound": (InvalidRequest, None),  # SSM: the AMI parameter does not exist
@@ -83,6 +98,15 @@ ERROR_TABLE: dict[str, tuple[type[ProviderError], ErrorScope | None]] = {
 
 # Unknown codes: 5xx transient, anything else the request's fault.
 TABLE = ErrorTable(PROVIDER, ERROR_TABLE)
+
+# What the operator does about a code whose cloud message does not say it in Spotwise's terms.
+HINTS: dict[str, str] = {
+    "VPCIdNotSpecified": "the region has no default VPC: set `subnet_ids` in the aws config",
+    "VPCResourceNotSpecified": "set `subnet_ids` in the aws config",
+    "MaxSpotInstanceCountExceeded": "the account's spot vCPU quota of the region is used up: ask AWS Service "
+                                    "Quotas for more (All G and VT / All P Spot Instance Requests)",
+    "VolumeLimitExceeded": "the region's EBS storage quota is used up: ask AWS Service Quotas for more",
+}
 
 # Codes that mean "this id names nothing": callers filter them, they are never surfaced.
 NOT_FOUND_CODES = frozenset({"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"})
@@ -112,6 +136,8 @@ def classify(exc: BaseException) -> ProviderError:
         code = error_code(exc)
         message = str(exc.response.get("Error", {}).get("Message", "")) or str(exc)
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in HINTS:
+            message = f"{message} ({HINTS[code]})"
         return TABLE.classify(code, message, status, raw_code=code or str(status))
     if isinstance(exc, _AUTH_BOTOCORE):
         return AuthError(

@@ -31,3 +31,28 @@ def gpu_summary(instance_type: dict[str, Any]) -> tuple[str, int, float]:
     memory_mib = int(first.get("MemoryInfo", {}).get("SizeInMiB", 0))
     count = sum(int(g.get("Count", 0)) for g in gpus)
     return canonical_gpu(str(first.get("Name", "")), memory_mib), count, round(memory_mib / 1024, 1)
+
+
+def launchable_architecture(instance_type: dict[str, Any], *, arm64: bool = False) -> str | None:
+    """The CPU architecture to launch this GPU type with, or None when Spotwise cannot run a job on it.
+
+    Offered: NVIDIA GPUs, whole ones, on x86_64 (the default image is the x86_64 NVIDIA Deep Learning AMI);
+    arm64 NVIDIA types (g5g) only when `arm64` (an arm64 AMI is configured, `ami_arm64`). Left out:
+    - fractional GPUs (g6f, gr6f: `GpuPartitionSize` below 1, a slice of an L4 that needs the GRID driver
+      and holds a fraction of the memory): a job asking for an L4 would get an eighth of one;
+    - AMD (g4ad, Radeon Pro V520) and other non-NVIDIA GPUs: no CUDA, the NVIDIA AMI does not drive them.
+    """
+    gpus = (instance_type.get("GpuInfo") or {}).get("Gpus") or []
+    if not gpus:
+        return None
+    for gpu in gpus:
+        if str(gpu.get("Manufacturer", "NVIDIA")).upper() != "NVIDIA":
+            return None
+        if int(gpu.get("Count", 0)) < 1 or float(gpu.get("GpuPartitionSize", 1.0) or 1.0) < 1.0:
+            return None
+    architectures = (instance_type.get("ProcessorInfo") or {}).get("SupportedArchitectures") or ["x86_64"]
+    if "x86_64" in architectures:
+        return "x86_64"
+    if "arm64" in architectures and arm64:
+        return "arm64"
+    return None

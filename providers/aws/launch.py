@@ -13,6 +13,7 @@ from typing import Any
 
 from providers.aws.config import AWSConfig
 from providers.aws.errors import translated
+from providers.aws.network import Subnet
 from providers.aws.session import ClientFactory
 from providers.base import LaunchSpec
 from providers.bootstrap import render_startup_script
@@ -44,8 +45,10 @@ def format_max_price(price: float) -> str:
     return f"{price:.5f}".rstrip("0").rstrip(".")
 
 
-def build_run_request(spec: LaunchSpec, config: AWSConfig, image_id: str) -> dict[str, Any]:
-    """Keyword arguments for ec2.run_instances."""
+def build_run_request(
+    spec: LaunchSpec, config: AWSConfig, image_id: str, subnet: Subnet | None = None
+) -> dict[str, Any]:
+    """Keyword arguments for ec2.run_instances; `subnet` None launches into the default VPC."""
     offer = spec.offer
     region = offer.region
     tags = _tag_list(all_tags(spec))
@@ -70,10 +73,9 @@ def build_run_request(spec: LaunchSpec, config: AWSConfig, image_id: str) -> dic
         if spec.max_price_per_hour is not None:
             spot_options["MaxPrice"] = format_max_price(spec.max_price_per_hour)
         request["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": spot_options}
-    subnet = config.subnet_ids.get(offer.zone)
-    if subnet:
-        request["SubnetId"] = subnet
-    groups = config.security_groups(region)
+    if subnet is not None:
+        request["SubnetId"] = subnet.id
+    groups = config.security_groups(region, subnet.vpc_id if subnet else None)
     if groups:
         request["SecurityGroupIds"] = groups
     key_name = config.for_region(config.key_name, region)
@@ -94,7 +96,14 @@ class ImageResolver:
         self._lock = threading.Lock()
         self._cache: dict[str, str] = {}
 
-    def image_for(self, region: str) -> str:
+    def image_for(self, region: str, architecture: str = "x86_64") -> str:
+        """The AMI for a launch; arm64 types take `ami_arm64` (they are only offered when it is set)."""
+        if architecture == "arm64":
+            arm = self.config.for_region(self.config.ami_arm64, region)
+            if not arm:
+                raise InvalidRequest(f"no arm64 AMI for {region}: set `ami_arm64` in the aws config",
+                                     provider="aws")
+            return arm
         configured = self.config.for_region(self.config.ami, region)
         if configured:
             return configured

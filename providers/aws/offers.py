@@ -17,8 +17,10 @@ from typing import Any
 from providers.aws.advisor import SpotAdvisor
 from providers.aws.config import AWSConfig
 from providers.aws.errors import translated
-from providers.aws.gpus import gpu_summary
+from providers.aws.gpus import gpu_summary, launchable_architecture
+from providers.aws.network import SubnetMap
 from providers.aws.pricing import OnDemandPrices
+from providers.aws.quotas import QuotaBook
 from providers.aws.session import ClientFactory
 from providers.base import Offer, OfferQuery
 from providers.gpus import canonical_gpu
@@ -35,16 +37,20 @@ class TypeShape:
     gpu_memory_gb: float
     vcpus: float
     memory_gb: float
+    architecture: str = "x86_64"
 
 
-def shape_of(entry: dict[str, Any]) -> TypeShape | None:
+def shape_of(entry: dict[str, Any], *, arm64: bool = False) -> TypeShape | None:
+    """The offerable shape of one describe_instance_types entry; None for types Spotwise cannot run a job on
+    (no GPU, fractional GPUs, non-NVIDIA GPUs, arm64 without an arm64 AMI: see `launchable_architecture`)."""
     model, count, gpu_mem = gpu_summary(entry)
-    if count == 0:
+    architecture = launchable_architecture(entry, arm64=arm64)
+    if count == 0 or architecture is None:
         return None
     return TypeShape(
         instance_type=entry["InstanceType"], gpu_model=model, gpu_count=count, gpu_memory_gb=gpu_mem,
         vcpus=float(entry["VCpuInfo"]["DefaultVCpus"]),
-        memory_gb=round(entry["MemoryInfo"]["SizeInMiB"] / 1024, 1),
+        memory_gb=round(entry["MemoryInfo"]["SizeInMiB"] / 1024, 1), architecture=architecture,
     )
 
 
@@ -98,7 +104,7 @@ class RegionCatalog:
             filters = [{"Name": "instance-type", "Values": list(self.config.instance_families)}]
             for page in paginator.paginate(Filters=filters):
                 for entry in page.get("InstanceTypes", []):
-                    shape = shape_of(entry)
+                    shape = shape_of(entry, arm64=bool(self.config.ami_arm64))
                     if shape is not None:
                         shapes[shape.instance_type] = shape
         with self._lock:
@@ -135,8 +141,12 @@ def region_offers(
     on_demand: OnDemandPrices,
     advisor: SpotAdvisor,
     spot_book: dict[tuple[str, str, str], float] | None = None,
+    network: SubnetMap | None = None,
+    quotas: QuotaBook | None = None,
 ) -> list[Offer]:
-    """Every pool of one region that the query may want. `spot_book` collects (region, type, zone) prices."""
+    """Every pool of one region that the query may want. `spot_book` collects (region, type, zone) prices.
+    With subnets configured (`network`), only the zones they are in: nothing else can be launched into.
+    With `quotas`, no type whose vCPUs alone exceed the account's known quota of its family and market."""
     shapes = {
         t: s for t, s in catalog.shapes(region).items()
         if not query.gpu_model or s.gpu_model == canonical_gpu(query.gpu_model)
@@ -144,6 +154,13 @@ def region_offers(
     if not shapes:
         return []
     zones = catalog.zones(region, sorted(shapes))
+    if network is not None and network.restricted:
+        reachable = network.by_zone(region)
+        zones = {t: [z for z in zs if z in reachable] for t, zs in zones.items()}
+        shapes = {t: s for t, s in shapes.items() if zones.get(t)}
+        if not shapes:
+            return []
+    limits = quotas.limits(region) if quotas is not None else {}
     fetched = datetime.now(UTC)
     spot = latest_spot_prices(catalog.clients, region, shapes) if query.spot is not False else {}
     if spot_book is not None:
@@ -158,10 +175,12 @@ def region_offers(
                 gpu_count=shape.gpu_count, gpu_memory_gb=shape.gpu_memory_gb, vcpus=shape.vcpus,
                 memory_gb=shape.memory_gb, price_fetched_at=fetched, on_demand_price=od_price,
             )
-            if query.spot is not True and od_price is not None:
+            if query.spot is not True and od_price is not None and (
+                    quotas is None or quotas.allows(limits, instance_type, shape.vcpus, False)):
                 offers.append(Offer(spot=False, price_per_hour=od_price, source=od_source, **common))
             spot_price = spot.get((instance_type, zone))
-            if query.spot is not False and spot_price is not None:
+            if query.spot is not False and spot_price is not None and (
+                    quotas is None or quotas.allows(limits, instance_type, shape.vcpus, True)):
                 offers.append(Offer(
                     spot=True, price_per_hour=spot_price, source="live",
                     interruption_prior=advisor.prior(region, instance_type), **common,

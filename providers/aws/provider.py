@@ -6,6 +6,7 @@ bounded thread pool. It translates, it does not decide: no placement logic lives
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -20,9 +21,12 @@ from providers.aws.advisor import SpotAdvisor
 from providers.aws.config import AWSConfig
 from providers.aws.errors import translated
 from providers.aws.launch import TAG_LAUNCH_KEY, ImageResolver, build_run_request, client_token
+from providers.aws.network import SubnetMap
 from providers.aws.offers import RegionCatalog, latest_spot_prices, region_offers
 from providers.aws.pricing import OnDemandPrices
+from providers.aws.quotas import QuotaBook
 from providers.aws.session import ClientFactory
+from providers.aws.zones import ZoneNames, is_zone_id
 from providers.base import (
     Capability,
     Identity,
@@ -57,6 +61,9 @@ class AWSProvider:
         )
         self.advisor = SpotAdvisor(self.config.advisor_file)
         self.images = ImageResolver(self.clients, self.config)
+        self.network = SubnetMap(self.clients, self.config)
+        self.zones = ZoneNames(self.clients)
+        self.quotas = QuotaBook(self.clients, enabled=self.config.service_quotas, ttl_s=self.catalog.ttl_s)
         self._lock = threading.Lock()
         self._spot_book: dict[tuple[str, str, str], float] = {}  # (region, type, zone) -> last spot price
         self._region_of: dict[str, str] = {}  # instance id -> region, learnt from launch and listings
@@ -103,6 +110,7 @@ class AWSProvider:
         book: dict[tuple[str, str, str], float] = {}
         results = self._each_region(regions, lambda region: region_offers(
             region, query, catalog=self.catalog, on_demand=self.on_demand, advisor=self.advisor, spot_book=book,
+            network=self.network, quotas=self.quotas,
         ))
         offers: list[Offer] = []
         failures = {r: v for r, v in results.items() if isinstance(v, ProviderError)}
@@ -148,6 +156,9 @@ class AWSProvider:
         if offer.cloud != self.name:
             raise InvalidRequest(f"offer is for cloud {offer.cloud!r}, not aws", provider=self.name)
         region = offer.region
+        if is_zone_id(offer.zone):  # an imported price row: EC2 takes this account's zone name
+            offer = dataclasses.replace(offer, zone=self.zones.name_of(region, offer.zone))
+            spec = dataclasses.replace(spec, offer=offer)
         # ClientToken makes EC2 itself idempotent; the tag lookup also covers endpoints that ignore it.
         existing = ec2i.list_raw(
             self.clients, region, {TAG_LAUNCH_KEY: client_token(spec.idempotency_key)},
@@ -155,7 +166,20 @@ class AWSProvider:
         )
         if existing:
             return self._remember([ec2i.to_info(existing[0], region, self._price_lookup({}))])[0]
-        request = build_run_request(spec, self.config, self.images.image_for(region))
+        subnet = self.network.subnet_for(region, offer.zone)
+        if self.network.restricted and subnet is None:
+            raise InvalidRequest(
+                f"no configured subnet is in zone {offer.zone}: add one of that zone to `subnet_ids` in the aws "
+                "config, or leave the zone out", provider=self.name, raw_code="NoSubnetInZone",
+            )
+        shape = self.catalog.shapes(region).get(offer.instance_type)
+        if shape is None:  # e.g. an imported price row of a fractional, AMD or arm64 type
+            raise InvalidRequest(
+                f"{offer.instance_type} is not a type Spotwise launches in {region} (whole NVIDIA GPUs on x86_64, "
+                "arm64 only with `ami_arm64`)", provider=self.name, raw_code="UnsupportedInstanceType",
+            )
+        image = self.images.image_for(region, shape.architecture)
+        request = build_run_request(spec, self.config, image, subnet)
         with translated():
             response = self.clients.client("ec2", region).run_instances(**request)
         raw = response["Instances"][0]
@@ -223,6 +247,14 @@ class AWSProvider:
         return self._all_or_raise(self._each_region(list(cfg.regions), lambda region: interruptions.setup_region(
             self.clients, region, queue=cfg.interruption_queue, rule=cfg.interruption_rule
         )))
+
+    def zone_names(self, regions: Sequence[str]) -> dict[str, dict[str, str]]:
+        """region -> {zone ID: this account's zone name}; regions that cannot be asked (not enabled) are left out."""
+        results = self._each_region(sorted(set(regions)), self.zones.of_region)
+        for region, value in results.items():
+            if isinstance(value, ProviderError):
+                log.warning("aws zone names: region %s skipped: %s", region, value)
+        return {region: value for region, value in results.items() if not isinstance(value, ProviderError)}
 
     def placement_scores(self, instance_types: list[str], regions: Sequence[str] = ()) -> dict[tuple[str, str], int]:
         """(region, zone) -> AWS spot placement score 1-10; {} unless `placement_scores: true` is configured."""

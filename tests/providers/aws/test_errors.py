@@ -34,7 +34,10 @@ EXPECTED = {
     "UnfulfillableCapacity": (CapacityError, ErrorScope.POOL),
     "Unsupported": (CapacityError, ErrorScope.POOL),
     "InsufficientFreeAddressesInSubnet": (CapacityError, ErrorScope.ZONE),
-    "MaxSpotInstanceCountExceeded": (CapacityError, ErrorScope.REGION),
+    "InsufficientCapacity": (CapacityError, ErrorScope.POOL),
+    # The account's spot vCPU quota of the region, not a shortage (EC2 error codes: "reached the limit").
+    "MaxSpotInstanceCountExceeded": (QuotaError, ErrorScope.REGION),
+    "VolumeLimitExceeded": (QuotaError, ErrorScope.REGION),
     "SpotMaxPriceTooLow": (PriceError, ErrorScope.POOL),
     "VcpuLimitExceeded": (QuotaError, ErrorScope.REGION),
     "InstanceLimitExceeded": (QuotaError, ErrorScope.REGION),
@@ -44,6 +47,10 @@ EXPECTED = {
     "UnauthorizedOperation": (AuthError, ErrorScope.PROVIDER),
     "InvalidAMIID.NotFound": (InvalidRequest, ErrorScope.REQUEST),
     "IdempotentParameterMismatch": (InvalidRequest, ErrorScope.REQUEST),
+    # The network config is wrong: the attempt fails with the cloud's message, no pool is blamed.
+    "VPCIdNotSpecified": (InvalidRequest, ErrorScope.REQUEST),
+    "InvalidSecurityGroupID.NotFound": (InvalidRequest, ErrorScope.REQUEST),
+    "InvalidAvailabilityZone": (InvalidRequest, ErrorScope.REQUEST),
 }
 
 
@@ -63,7 +70,19 @@ def test_every_table_row_yields_its_class_scope_and_raw_code(code: str) -> None:
     assert type(error) is cls
     assert error.scope is (scope or cls.default_scope)
     assert error.raw_code == code
-    assert error.message == f"msg {code}"
+    assert error.message.startswith(f"msg {code}")  # the cloud's message first, then any hint
+
+
+def test_quota_and_network_codes_say_what_to_do() -> None:
+    assert "subnet_ids" in classify(client_error("VPCIdNotSpecified")).message
+    assert "Service Quotas" in classify(client_error("MaxSpotInstanceCountExceeded")).message
+
+
+@pytest.mark.parametrize("code", ["SomeNewLaunchProblem", "InstanceCreditSpecification.NotSupported"])
+def test_unknown_4xx_codes_are_never_capacity(code: str) -> None:
+    error = classify(client_error(code, 400))
+    assert type(error) is InvalidRequest and error.scope is ErrorScope.REQUEST
+    assert error.message == f"msg {code}" and error.raw_code == code
 
 
 def test_unknown_codes_fall_back_on_the_http_status() -> None:

@@ -13,7 +13,17 @@ import pytest
 from moto.ec2.models.instances import StateReason
 
 from providers.aws import AWSProvider
-from providers.base import AgentBootstrap, CapacityError, ErrorScope, InstanceState, LaunchSpec, Offer, OfferQuery
+from providers.base import (
+    AgentBootstrap,
+    CapacityError,
+    ErrorScope,
+    InstanceState,
+    InvalidRequest,
+    LaunchSpec,
+    Offer,
+    OfferQuery,
+    QuotaError,
+)
 from tests.providers.aws.conftest import AMI, REGION, Injector, ec2_error
 
 
@@ -124,3 +134,19 @@ def test_on_demand_launch_and_describe_price(provider: AWSProvider) -> None:
     assert not info.spot
     (described,) = provider.describe([info.id])
     assert not described.spot and described.price_per_hour == pytest.approx(offer.price_per_hour)
+
+
+def test_a_launch_refused_for_its_network_fails_with_the_clouds_message(
+    make_provider: Callable[..., AWSProvider], injector: Injector
+) -> None:
+    provider = make_provider(max_attempts=3)
+    cheapest = _spot_a10g(provider)[0]
+    injector.on("ec2", "RunInstances", lambda request: ec2_error(request, "VPCIdNotSpecified", 400))
+    with pytest.raises(InvalidRequest) as info:
+        provider.launch(_spec(cheapest))
+    assert info.value.raw_code == "VPCIdNotSpecified" and "injected VPCIdNotSpecified" in info.value.message
+    assert injector.count("ec2", "RunInstances") == 1  # a 4xx is not re-sent
+    injector.on("ec2", "RunInstances", lambda request: ec2_error(request, "MaxSpotInstanceCountExceeded", 400))
+    with pytest.raises(QuotaError) as quota:
+        provider.launch(_spec(cheapest))
+    assert quota.value.scope is ErrorScope.REGION  # the spot vCPU quota: no other pool of the region helps

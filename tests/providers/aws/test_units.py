@@ -13,6 +13,7 @@ from providers.aws.config import AWSConfig
 from providers.aws.gpus import canonical_gpu, gpu_summary
 from providers.aws.interruptions import parse_event
 from providers.aws.launch import TAG_LAUNCH_KEY, build_run_request, client_token, format_max_price
+from providers.aws.network import Subnet
 from providers.aws.pricing import parse_price_item
 from providers.base import AgentBootstrap, LaunchSpec, Offer
 from providers.errors import InvalidRequest
@@ -51,9 +52,10 @@ def _spec(offer: Offer, key: str = "key-1", max_price: float | None = None) -> L
 
 
 def test_spot_request_has_market_options_token_tags_and_quoted_user_data() -> None:
-    config = AWSConfig(subnet_ids={"us-east-1b": "subnet-1"}, security_group_ids=("sg-1",), key_name="k",
+    config = AWSConfig(subnet_ids=("subnet-1",), security_group_ids=("sg-1",), key_name="k",
                        iam_instance_profile="arn:aws:iam::1:instance-profile/spotwise")
-    request = build_run_request(_spec(_offer(), max_price=1.25), config, "ami-1")
+    subnet = Subnet("subnet-1", "us-east-1b", "vpc-1")
+    request = build_run_request(_spec(_offer(), max_price=1.25), config, "ami-1", subnet)
     assert request["InstanceMarketOptions"] == {"MarketType": "spot", "SpotOptions": {
         "SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate", "MaxPrice": "1.25"}}
     assert request["ClientToken"] == "key-1"
