@@ -280,7 +280,9 @@ class Provider(Protocol):
         ...
 
     def list_managed(self, cluster_id: str) -> list[InstanceInfo]:
-        """Every live (non-terminated) instance carrying `spotwise-cluster=cluster_id`.
+        """Every live (non-terminated) instance carrying `spotwise-cluster=cluster_id`, plus any tagged leftovers
+        of a gone instance that still cost money or block a name (e.g. Azure NICs and disks kept after an
+        eviction), reported as TERMINATED under the instance's id so the orphan sweep's `terminate` removes them.
 
         The reconcile loop's view of reality and the orphan sweep's source. Must page through
         the cloud's listing (cost grows with N / page size, not N).
