@@ -8,7 +8,7 @@ becomes `checkpoint_and_stop` with the deadline. The stop is finished by whichev
   pending is the stop's outcome, never a success or failure of the job itself;
 - the deadline (`stop_grace_seconds` after the request): the stop is finished without the agent and
   the instance terminated. An agent that does not know the action keeps running until then, so the
-  worst case equals the old immediate stop plus the grace's spend (which the README's bound counts).
+  worst case equals the old immediate stop plus the grace's spend (which the bound in docs/spending.md counts).
 Finishing commits before the provider call; a crash in between leaves an instance without an active
 attempt, which reconcile terminates as an orphan.
 """

@@ -96,5 +96,5 @@ def evaluate(*, limit: float, thresholds: Sequence[tuple[float, str]], spent: fl
 def overspend_bound(running_prices_per_hour: Sequence[float], sweep_interval_s: float) -> float:
     """The most a budget can be overrun by while the sweep runs: running $/h x one sweep interval.
     Why "while the sweep runs": nothing enforces while every replica is down, so a real deployment's
-    bound adds the downtime (README, "Spending limits: what they guarantee")."""
+    bound adds the downtime (docs/spending.md)."""
     return sum(running_prices_per_hour) * sweep_interval_s / 3600.0

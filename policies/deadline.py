@@ -233,7 +233,7 @@ def spotwise_dp(state: DeadlineState) -> Decision:
     is the best action of the dynamic program in `policies/deadline_dp.py`, solved for the union's causal
     run-length model (`state.outlook`; the prior when there is no history): it weighs the money of on-demand
     against the slack that waiting and changeovers burn, given how much outage the remaining work will meet.
-    On the real traces it does not beat `spotwise` yet (README, performance): the union's age-bucketed run
+    On the real traces it does not beat `spotwise` yet (docs/performance.md): the union's age-bucketed run
     model misses the regimes (calm days, volatile days) that decide whether a returning spot run will last.
     """
     forced = safety_net(state) or _keep_spot(state)

@@ -178,7 +178,7 @@ def run_demo(console: Console, keep: bool = False) -> int:
             from orchestrator.cli.render import carbon_text, energy_text
 
             console.print(f"energy {energy_text(final['energy'])}; carbon {carbon_text(final['energy'])} "
-                          f"(grid of {attempt['region'] if attempt else '-'}; see README 'Energy and carbon')",
+                          f"(grid of {attempt['region'] if attempt else '-'}; see docs/energy.md)",
                           highlight=False)
         spending_ok = demo_spending.finish(api, console, receiver, idle_job)
         console.print(f"demo took {time.monotonic() - started:.1f}s")
