@@ -48,6 +48,9 @@ def _submodel(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
     return current
 
 
+SET_BY_THE_DAEMON = frozenset({"submitted_by"})  # in the stored spec, never the user's to write: not offered
+
+
 def describe_validation_error(exc: ValidationError, model: type[BaseModel] = JobSpec) -> list[str]:
     """One readable line per error, naming the field and the fix."""
     lines = []
@@ -57,7 +60,7 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel] = Job
         kind = err["type"]
         if kind == "extra_forbidden":
             owner = _submodel(model, loc[:-1])
-            valid = ", ".join(owner.model_fields) if owner else ""
+            valid = ", ".join(name for name in owner.model_fields if name not in SET_BY_THE_DAEMON) if owner else ""
             parent = ".".join(str(p) for p in loc[:-1]) or "the top level"
             lines.append(f"unknown field '{loc[-1]}' in {parent}; valid fields are: {valid}")
         elif kind == "missing":
