@@ -45,7 +45,14 @@ class Discovery:
         return time.monotonic() - stamp < self.settings.cache_ttl_s
 
     def zones(self) -> list[str]:
-        """Configured zones, else the UP zones of the configured regions (or of the project)."""
+        """Configured zones, else the UP zones of the configured regions (or of the project); with per-region
+        subnetworks, only zones of regions that have one (a VM elsewhere could not be given a network)."""
+        subnetworks = self.settings.subnetwork
+        if subnetworks:
+            return [z for z in self._zones_listed() if region_of(z) in subnetworks]
+        return self._zones_listed()
+
+    def _zones_listed(self) -> list[str]:
         if self.settings.zones:
             return list(self.settings.zones)
         with self._lock:

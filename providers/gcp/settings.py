@@ -6,10 +6,11 @@ would otherwise silently widen a launch to every zone of the project.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from providers.errors import InvalidRequest
+from providers.gcp.network import configured_regions, parse_subnetworks
 
 # Deep Learning VM images ship NVIDIA drivers and CUDA, so the startup script only installs the agent.
 DEFAULT_IMAGE_FAMILY = "common-cu124-debian-11"
@@ -30,7 +31,8 @@ class GCPSettings:
     image_family: str = DEFAULT_IMAGE_FAMILY
     image_project: str = DEFAULT_IMAGE_PROJECT
     network: str = "global/networks/default"
-    subnetwork: str | None = None
+    # region -> subnetwork (providers/gcp/network.py); config: a map, or one value when one region is configured
+    subnetwork: dict[str, str] = field(default_factory=dict)
     service_account: str | None = None  # instance identity; None: no service account attached
     public_ip: bool = True
     disk_size_gb: int = 100
@@ -57,4 +59,6 @@ class GCPSettings:
             values[key] = (raw,) if isinstance(raw, str) else tuple(raw)
         if values.get("page_size") is not None and not 1 <= int(values["page_size"]) <= 500:
             raise InvalidRequest("gcp page_size must be between 1 and 500", provider="gcp")
+        values["subnetwork"] = parse_subnetworks(values.get("subnetwork"),
+                                                 configured_regions(values["zones"], values["regions"]))
         return cls(**values)

@@ -2,7 +2,8 @@
 
 Validation follows GCE where a wrong request would otherwise pass silently: instance names
 (RFC 1035), request ids (UUIDs), labels, scheduling (termination action only for SPOT; GPUs need
-onHostMaintenance TERMINATE), machine and accelerator types per zone, list filters. The HTTP side
+onHostMaintenance TERMINATE), machine and accelerator types per zone, subnetworks of the instance's
+region, list filters. The HTTP side
 lives in fake_gce.py.
 """
 
@@ -25,6 +26,8 @@ LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
 CLAUSE_RE = re.compile(r'^\(?\s*([A-Za-z][\w.-]*)\s*(=|eq|!=|ne)\s*(?:"([^"]*)"|([^\s"()]+))\s*\)?$')
 FILTER_FIELDS = ("name", "status", "operationType", "zone")
+SUBNETWORK_RE = re.compile(r"^(?:(?:https://www\.googleapis\.com/compute/v1/)?projects/[^/]+/)?regions/([^/]+)/"
+                           r"subnetworks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 STATUS_TEXT = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 503: "Service Unavailable"}
 
 
@@ -182,6 +185,7 @@ class FakeGCE:
         scheduling = body.get("scheduling", {})
         if scheduling.get("instanceTerminationAction") and scheduling.get("provisioningModel") != "SPOT":
             raise HTTPError(400, "invalid", "instanceTerminationAction requires provisioningModel SPOT.")
+        self._check_network(zone, body)
         guest = body.get("guestAccelerators", [])
         has_gpu = bool(guest) or machine.split("-")[0] in ("a2", "a3", "g2")
         if has_gpu and scheduling.get("onHostMaintenance") != "TERMINATE":
@@ -208,6 +212,23 @@ class FakeGCE:
         if request_id is not None:
             self.request_ids[request_id] = (zone, op["name"])
         return op
+
+    def _check_network(self, zone: str, body: dict[str, Any]) -> None:
+        """Subnetworks are regional (https://cloud.google.com/vpc/docs/subnets): instances.insert takes a full or
+        partial URL, regions/REGION/subnetworks/NAME (reference: instances.insert, networkInterfaces[].subnetwork),
+        and an interface can only use a subnetwork of the instance's own region."""
+        for i, nic in enumerate(body.get("networkInterfaces", [])):
+            subnetwork = nic.get("subnetwork")
+            if not subnetwork:
+                continue
+            match = SUBNETWORK_RE.search(subnetwork)
+            field = f"resource.networkInterfaces[{i}].subnetwork"
+            if match is None:
+                raise HTTPError(400, "invalid", f"Invalid value for field '{field}': '{subnetwork}'. "
+                                                "The URL is malformed.")
+            if match.group(1) != zone.rsplit("-", 1)[0]:
+                raise HTTPError(400, "invalid", f"Invalid value for field '{field}': '{subnetwork}'. "
+                                                "Subnetwork should belong to the instance's region.")
 
     def delete(self, zone: str, name: str) -> dict[str, Any]:
         instance = self.get(zone, name)
