@@ -77,6 +77,7 @@ def build_instance(spec: LaunchSpec, settings: GCPSettings, project: str) -> Any
             initialize_params=compute_v1.AttachedDiskInitializeParams(
                 source_image=f"projects/{settings.image_project}/global/images/family/{settings.image_family}",
                 disk_size_gb=settings.disk_size_gb, labels=labels,
+                disk_type=f"zones/{zone}/diskTypes/{settings.disk_type}",
             ),
         )],
         network_interfaces=[interface],

@@ -3,8 +3,8 @@
 Validation follows GCE where a wrong request would otherwise pass silently: instance names
 (RFC 1035), request ids (UUIDs), labels, scheduling (termination action only for SPOT; GPUs need
 onHostMaintenance TERMINATE), machine and accelerator types per zone, subnetworks of the instance's
-region, list filters. The HTTP side
-lives in fake_gce.py.
+region, boot disk types (zones/ZONE/diskTypes/TYPE; no pd-standard on G2/A3), list filters. The HTTP
+side lives in fake_gce.py.
 """
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ CLAUSE_RE = re.compile(r'^\(?\s*([A-Za-z][\w.-]*)\s*(=|eq|!=|ne)\s*(?:"([^"]*)"|
 FILTER_FIELDS = ("name", "status", "operationType", "zone")
 SUBNETWORK_RE = re.compile(r"^(?:(?:https://www\.googleapis\.com/compute/v1/)?projects/[^/]+/)?regions/([^/]+)/"
                            r"subnetworks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+DISK_TYPE_RE = re.compile(r"^(?:(?:https://www\.googleapis\.com/compute/v1/)?projects/[^/]+/)?zones/([^/]+)/"
+                          r"diskTypes/([^/]+)$")
+DISK_TYPES = {"pd-standard", "pd-balanced", "pd-ssd", "pd-extreme", "hyperdisk-balanced", "hyperdisk-extreme",
+              "hyperdisk-throughput", "hyperdisk-ml"}
+NO_PD_STANDARD = {"g2", "a3"}  # machine series without Standard Persistent Disk
 STATUS_TEXT = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 503: "Service Unavailable"}
 
 
@@ -113,6 +118,7 @@ class FakeGCE:
             self.billing_page_cap = 500
             self.requests: Counter[str] = Counter()
             self.inserts: list[dict[str, Any]] = []
+            self.disk_types: list[str] = []  # each boot disk's type as GCE read it (the default spelt out)
 
     def fail_next_insert(self, code: str = "ZONE_RESOURCE_POOL_EXHAUSTED", *, status: int = 503,
                          as_operation: bool = False) -> None:
@@ -186,6 +192,7 @@ class FakeGCE:
         if scheduling.get("instanceTerminationAction") and scheduling.get("provisioningModel") != "SPOT":
             raise HTTPError(400, "invalid", "instanceTerminationAction requires provisioningModel SPOT.")
         self._check_network(zone, body)
+        self._check_boot_disk(zone, machine, body)
         guest = body.get("guestAccelerators", [])
         has_gpu = bool(guest) or machine.split("-")[0] in ("a2", "a3", "g2")
         if has_gpu and scheduling.get("onHostMaintenance") != "TERMINATE":
@@ -229,6 +236,32 @@ class FakeGCE:
             if match.group(1) != zone.rsplit("-", 1)[0]:
                 raise HTTPError(400, "invalid", f"Invalid value for field '{field}': '{subnetwork}'. "
                                                 "Subnetwork should belong to the instance's region.")
+
+    def _check_boot_disk(self, zone: str, machine: str, body: dict[str, Any]) -> None:
+        """initializeParams.diskType is a zonal disk type URL, zones/ZONE/diskTypes/TYPE, in the instance's zone;
+        left out, it is pd-standard (https://cloud.google.com/compute/docs/reference/rest/v1/instances/insert,
+        disks[].initializeParams.diskType). G2 and A3 machines do not support pd-standard: their "supported disk
+        types" are Balanced and SSD Persistent Disk and Hyperdisk
+        (https://cloud.google.com/compute/docs/accelerator-optimized-machines)."""
+        for i, disk in enumerate(body.get("disks", [])):
+            params = disk.get("initializeParams") or {}
+            disk_type = params.get("diskType")
+            field = f"resource.disks[{i}].initializeParams.diskType"
+            if disk_type is None:
+                kind = "pd-standard"
+            else:
+                match = DISK_TYPE_RE.search(disk_type)
+                if match is None or match.group(1) != zone:
+                    raise HTTPError(400, "invalid", f"Invalid value for field '{field}': '{disk_type}'. "
+                                                    f"The disk type must be zones/{zone}/diskTypes/TYPE.")
+                kind = match.group(2)
+                if kind not in DISK_TYPES:
+                    raise HTTPError(400, "invalid", f"Invalid value for field '{field}': '{disk_type}'. "
+                                                    "The referenced diskType resource cannot be found.")
+            self.disk_types.append(kind)
+            if kind == "pd-standard" and machine.split("-")[0] in NO_PD_STANDARD:
+                raise HTTPError(400, "invalid", f"Invalid resource usage: '[{kind}] disk type cannot be used by "
+                                                f"[{machine}] machine type.'")
 
     def delete(self, zone: str, name: str) -> dict[str, Any]:
         instance = self.get(zone, name)
