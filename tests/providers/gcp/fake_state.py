@@ -119,6 +119,9 @@ class FakeGCE:
             self.requests: Counter[str] = Counter()
             self.inserts: list[dict[str, Any]] = []
             self.disk_types: list[str] = []  # each boot disk's type as GCE read it (the default spelt out)
+            # region -> metric -> (limit, usage), as regions.get lists them; a region not here lists no GPU quota
+            self.quotas: dict[str, dict[str, tuple[float, float]]] = {}
+            self.region_errors: dict[str, int] = {}  # region -> HTTP status regions.get answers instead
 
     def fail_next_insert(self, code: str = "ZONE_RESOURCE_POOL_EXHAUSTED", *, status: int = 503,
                          as_operation: bool = False) -> None:
@@ -262,6 +265,22 @@ class FakeGCE:
             if kind == "pd-standard" and machine.split("-")[0] in NO_PD_STANDARD:
                 raise HTTPError(400, "invalid", f"Invalid resource usage: '[{kind}] disk type cannot be used by "
                                                 f"[{machine}] machine type.'")
+
+    def region(self, region: str) -> dict[str, Any]:
+        """regions.get: the region with its quotas (metric, limit, usage), as GCE lists them
+        (https://cloud.google.com/compute/docs/reference/rest/v1/regions/get)."""
+        if region not in {z.rsplit("-", 1)[0] for z in self.zone_catalog}:
+            raise HTTPError(404, "notFound", f"The resource 'projects/{self.project}/regions/{region}' was not found")
+        if region in self.region_errors:
+            status = self.region_errors[region]
+            raise HTTPError(status, "forbidden" if status == 403 else "backendError",
+                            f"Required 'compute.regions.get' permission for 'projects/{self.project}/regions/"
+                            f"{region}'" if status == 403 else "fake: backend error")
+        quotas = [{"metric": m, "limit": limit, "usage": usage, "owner": f"projects/{self.project}"}
+                  for m, (limit, usage) in sorted(self.quotas.get(region, {}).items())]
+        quotas.append({"metric": "CPUS", "limit": 24.0, "usage": 0.0})
+        return {"kind": "compute#region", "name": region, "status": "UP", "quotas": quotas,
+                "selfLink": f"{BASE}/projects/{self.project}/regions/{region}"}
 
     def delete(self, zone: str, name: str) -> dict[str, Any]:
         instance = self.get(zone, name)
