@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8470  # 1-65535 (_valid_port)
     public_url: str = ""  # how agents reach the daemon; default http://host:port
+    # With a cloud provider, serve refuses a loopback or plain-http public_url (orchestrator/publicurl.py) unless:
+    allow_insecure_public_url: bool = False  # plain http:// to another host: a private network or tunnel
+    allow_loopback_public_url: bool = False  # clouds simulated on this machine only (moto, the tests' fakes)
     url: str = ""  # client side: where the CLI finds the daemon; default http://127.0.0.1:port
     token: str = ""  # client side: bearer token; default the admin token file in home
     admin_token: str = ""  # daemon side: a fixed admin token (deployments); default generated to a file

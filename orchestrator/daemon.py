@@ -32,6 +32,7 @@ from orchestrator.leases import Leases, SqliteGuard, sqlite_path
 from orchestrator.logs import configure_logging, get_logger
 from orchestrator.loops import add_spending_loops
 from orchestrator.pricing import add_price_loop
+from orchestrator.publicurl import public_url_problem
 from orchestrator.reconcile import Reconciler
 from orchestrator.runtime import Runtime, StartupError, build_runtime
 from orchestrator.store.db import transaction
@@ -179,6 +180,11 @@ def serve(settings: Settings) -> None:
     problems = alert_config_problems(settings.alert_sinks, settings.alert_routes)
     if problems:  # before the database and the loops: nothing has started that would need stopping
         raise StartupError("alert settings cannot work: " + "; ".join(problems))
+    unreachable = public_url_problem(settings.effective_public_url, settings.providers,
+                                     allow_insecure=settings.allow_insecure_public_url,
+                                     allow_loopback=settings.allow_loopback_public_url)
+    if unreachable:  # agents could never report (or would send their token in the clear): before any work
+        raise StartupError(unreachable)
     sock = bind_api_socket(settings.host, settings.port)
     db_file = sqlite_path(settings.effective_database_url)
     guard = SqliteGuard(db_file) if db_file is not None else None

@@ -28,7 +28,7 @@ from orchestrator.agent.container import (  # issue 13
 )
 from orchestrator.agent.gang import gang_env, meet, own_ip
 from orchestrator.agent.gpu import NvmlReader, mean_utilization, total_power_watts
-from orchestrator.agent.notices import REBALANCE, Notice, NoticeWatcher, watcher_for
+from orchestrator.agent.notices import HINTS, REBALANCE, Notice, NoticeWatcher, watcher_for
 from orchestrator.agent.prepare import PrepareFailed, after_restart, mount_path, prepare, record_job_group
 from orchestrator.agent.runner import JobProcess, LogPump, start_failure
 from orchestrator.agent.sync import CheckpointSync
@@ -154,11 +154,12 @@ class Agent:
             notice = self.notice.wait(self.done)
             if notice is None:
                 return
-            if notice.action != REBALANCE:
+            if notice.action not in HINTS:
                 break
-            _log("rebalance recommendation: uploading a checkpoint now")
+            what = "rebalance recommendation" if notice.action == REBALANCE else "host live migration ahead"
+            _log(f"{what}: uploading a checkpoint now")
             if self.sync and self.rank == 0:
-                self.sync.upload_now("rebalance recommendation")
+                self.sync.upload_now(what)
         _log(f"preemption notice: {notice}")
         self.notice_seen = notice
         self.preempted.set()

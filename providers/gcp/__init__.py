@@ -37,6 +37,7 @@ from providers.gcp.labels import cluster_filter
 from providers.gcp.launch import NAME_PREFIX, build_instance, instance_name, request_id
 from providers.gcp.offers import build_offers, shape_of_offer, spot_quotes
 from providers.gcp.operations import wait_zone_operation
+from providers.gcp.quotas import within_quota
 from providers.gcp.settings import GCPSettings
 from providers.gcp.shapes import tail
 from providers.retry import with_retries
@@ -96,7 +97,8 @@ class GCPProvider:
         if query.regions:
             zones = [z for z in zones if z.rsplit("-", 1)[0] in query.regions]
         shapes = with_retries(lambda: self.discovery.shapes(zones))
-        return build_offers(self.name, shapes, self.discovery.prices(), query)
+        offers = build_offers(self.name, shapes, self.discovery.prices(), query)
+        return within_quota(offers, self.discovery.quotas({o.region for o in offers}))  # no walking into quota
 
     def spot_prices(self, pools: Sequence[Offer]) -> list[SpotPrice]:
         """Price-only refresh: the Billing Catalog SKUs alone (GCE prices a pool from per-region unit prices;

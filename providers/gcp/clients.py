@@ -28,6 +28,7 @@ class ComputeClients:
     accelerator_types: Any
     zone_operations: Any
     global_operations: Any
+    regions: Any  # regions.get: GPU quotas per region (providers/gcp/quotas.py)
 
 
 def load_credentials(settings: GCPSettings) -> tuple[Any, str | None]:
@@ -70,6 +71,7 @@ def build_compute_clients(credentials: Any, endpoint: str | None) -> ComputeClie
         accelerator_types=compute_v1.AcceleratorTypesClient(**kwargs),
         zone_operations=compute_v1.ZoneOperationsClient(**kwargs),
         global_operations=compute_v1.GlobalOperationsClient(**kwargs),
+        regions=compute_v1.RegionsClient(**kwargs),
     )
 
 

@@ -21,6 +21,7 @@ from providers.gcp.catalog import VmsCatalog
 from providers.gcp.errors import guarded
 from providers.gcp.offers import list_zone_shapes
 from providers.gcp.pricing import PriceSource, builtin_prices, fetch_billing_prices
+from providers.gcp.quotas import RegionQuotas, quotas_of
 from providers.gcp.settings import GCPSettings
 from providers.gcp.shapes import Shape, region_of, tail
 
@@ -40,12 +41,20 @@ class Discovery:
         self._zones: tuple[float, list[str]] | None = None
         self._shapes: dict[str, tuple[float, list[Shape]]] = {}
         self._prices: tuple[float, PriceSource] | None = None
+        self._quotas: dict[str, tuple[float, RegionQuotas]] = {}
 
     def _fresh(self, stamp: float) -> bool:
         return time.monotonic() - stamp < self.settings.cache_ttl_s
 
     def zones(self) -> list[str]:
-        """Configured zones, else the UP zones of the configured regions (or of the project)."""
+        """Configured zones, else the UP zones of the configured regions (or of the project); with per-region
+        subnetworks, only zones of regions that have one (a VM elsewhere could not be given a network)."""
+        subnetworks = self.settings.subnetwork
+        if subnetworks:
+            return [z for z in self._zones_listed() if region_of(z) in subnetworks]
+        return self._zones_listed()
+
+    def _zones_listed(self) -> list[str]:
         if self.settings.zones:
             return list(self.settings.zones)
         with self._lock:
@@ -77,6 +86,33 @@ class Discovery:
             now = time.monotonic()
             with self._lock:
                 self._shapes.update({z: (now, s) for z, s in fetched.items()})
+            cached.update(fetched)
+        return cached
+
+    def quotas(self, regions: set[str]) -> dict[str, RegionQuotas]:
+        """GPU quotas of each region, read with the shapes and cached as long; a region that cannot be read is
+        left out (not filtered) and asked again next time."""
+        with self._lock:
+            cached = {r: q for r, (t, q) in self._quotas.items() if r in regions and self._fresh(t)}
+        missing = sorted(regions - set(cached))
+        if missing:
+            from google.cloud import compute_v1
+
+            def one(region: str) -> RegionQuotas | None:
+                request = compute_v1.GetRegionRequest(project=self.project, region=region)
+                try:
+                    return quotas_of(guarded(lambda: self.clients.regions.get(
+                        request=request, retry=None, timeout=self.settings.request_timeout_s)))
+                except ProviderError as exc:
+                    log.warning("gcp region quotas unavailable; offers there are not filtered by quota",
+                                region=region, error_class=type(exc).__name__, raw_code=exc.raw_code)
+                    return None
+
+            with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(missing))) as pool:
+                fetched = {r: q for r, q in zip(missing, pool.map(one, missing), strict=True) if q is not None}
+            now = time.monotonic()
+            with self._lock:
+                self._quotas.update({r: (now, q) for r, q in fetched.items()})
             cached.update(fetched)
         return cached
 

@@ -17,6 +17,7 @@ from typing import Any
 from providers.base import LaunchSpec
 from providers.bootstrap import DEFAULT_INSTALL, render_startup_script
 from providers.gcp.labels import TAGS_METADATA_KEY, tags_metadata, to_labels
+from providers.gcp.network import subnetwork_for
 from providers.gcp.settings import GCPSettings
 from providers.gcp.shapes import ACCELERATOR_OPTIMISED, GPU_ACCELERATOR, family_of, parse_instance_type
 
@@ -61,8 +62,9 @@ def build_instance(spec: LaunchSpec, settings: GCPSettings, project: str) -> Any
         # DELETE, not STOP: a preempted VM would otherwise keep its disk (and bill for it) forever.
         scheduling.instance_termination_action = "DELETE"
     interface = compute_v1.NetworkInterface(network=settings.network)
-    if settings.subnetwork:
-        interface.subnetwork = settings.subnetwork
+    subnetwork = subnetwork_for(settings.subnetwork, zone)  # regional: the one of this VM's region
+    if subnetwork:
+        interface.subnetwork = subnetwork
     if settings.public_ip:
         interface.access_configs = [compute_v1.AccessConfig(name="External NAT", type_="ONE_TO_ONE_NAT")]
     instance = compute_v1.Instance(
@@ -75,6 +77,7 @@ def build_instance(spec: LaunchSpec, settings: GCPSettings, project: str) -> Any
             initialize_params=compute_v1.AttachedDiskInitializeParams(
                 source_image=f"projects/{settings.image_project}/global/images/family/{settings.image_family}",
                 disk_size_gb=settings.disk_size_gb, labels=labels,
+                disk_type=f"zones/{zone}/diskTypes/{settings.disk_type}",
             ),
         )],
         network_interfaces=[interface],

@@ -22,9 +22,17 @@ class MetadataState:
         self.rebalance: dict[str, Any] | None = None
         self.tokens: set[str] = set()
         self.gcp_preempted = threading.Event()
+        self.gcp_maintenance = "NONE"  # instance/maintenance-event; set it with set_gcp_maintenance
+        self.gcp_changed = threading.Condition()
         self.azure_events: list[dict[str, Any]] = []
         self.azure_acks: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+
+    def set_gcp_maintenance(self, value: str) -> None:
+        """NONE, MIGRATE_ON_HOST_MAINTENANCE or TERMINATE_ON_HOST_MAINTENANCE; wakes the hanging long polls."""
+        with self.gcp_changed:
+            self.gcp_maintenance = value
+            self.gcp_changed.notify_all()
 
 
 def _handler(state: MetadataState) -> type[BaseHTTPRequestHandler]:
@@ -73,6 +81,18 @@ def _handler(state: MetadataState) -> type[BaseHTTPRequestHandler]:
                     state.gcp_preempted.wait(float(query.get("timeout_sec", ["5"])[0]))
                 value = "TRUE" if state.gcp_preempted.is_set() else "FALSE"
                 return self._send(200, value, {"ETag": value.lower(), "Metadata-Flavor": "Google"})
+            if url.path == "/computeMetadata/v1/instance/maintenance-event":
+                if self.headers.get("Metadata-Flavor") != "Google":
+                    return self._send(403, "Missing Metadata-Flavor:Google header.")
+                query = parse_qs(url.query)
+                with state.gcp_changed:  # GCE: wait_for_change answers at once when last_etag is not current
+                    if query.get("wait_for_change") == ["true"] and \
+                            query.get("last_etag", [None])[0] in (None, state.gcp_maintenance.lower()):
+                        seen = state.gcp_maintenance
+                        state.gcp_changed.wait_for(lambda: state.gcp_maintenance != seen,
+                                                   float(query.get("timeout_sec", ["5"])[0]))
+                    value = state.gcp_maintenance
+                return self._send(200, value, {"ETag": value.lower(), "Metadata-Flavor": "Google"})
             if url.path == "/metadata/scheduledevents":
                 if self.headers.get("Metadata") != "true" or "api-version" not in parse_qs(url.query):
                     return self._send(400, json.dumps({"error": "Bad request"}))
@@ -103,5 +123,6 @@ def fake_metadata_server() -> Iterator[tuple[str, MetadataState]]:
         yield f"http://127.0.0.1:{server.server_address[1]}", state
     finally:
         state.gcp_preempted.set()
+        state.set_gcp_maintenance("SHUTDOWN")  # releases the hanging maintenance-event polls
         server.shutdown()
         server.server_close()

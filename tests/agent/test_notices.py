@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from orchestrator.agent.notices import REBALANCE, Notice, watcher_for
+from orchestrator.agent.notices import HINTS, HOST_MAINTENANCE, HOST_MIGRATION, REBALANCE, Notice, watcher_for
 from tests.agent.fake_metadata import fake_metadata_server
 
 
@@ -59,6 +59,48 @@ def test_gcp_preempted_long_poll_with_metadata_flavor() -> None:
         assert any("wait_for_change=true" in r[1] for r in gets)
 
 
+def test_gcp_host_maintenance_that_stops_the_vm_is_a_notice_like_preemption() -> None:
+    """An on-demand GPU VM cannot live-migrate: GCE stops it for host maintenance about 60 s after
+    maintenance-event turns TERMINATE_ON_HOST_MAINTENANCE. Only instance/preempted was watched: the job was killed
+    without a checkpoint and the attempt looked like a crash."""
+    with fake_metadata_server() as (url, state):
+        watcher = watcher_for(f"gcp:{url}")
+        watcher.hang_seconds = 2  # type: ignore[union-attr]
+        stop = threading.Event()
+        thread, out = _wait_in_thread(watcher, stop)
+        time.sleep(0.5)
+        assert thread.is_alive()  # NONE: no notice
+        started = time.monotonic()
+        state.set_gcp_maintenance("TERMINATE_ON_HOST_MAINTENANCE")
+        thread.join(5)
+        assert time.monotonic() - started < 1.0  # its own long poll answered at once
+        notice = out[0]
+        assert notice is not None and notice.action == HOST_MAINTENANCE and notice.action not in HINTS
+        assert 55 < notice.seconds_left() <= 60
+        gets = [r for r in state.requests if r[0] == "GET" and "maintenance-event" in r[1]]
+        assert gets and all(r[2]["Metadata-Flavor"] == "Google" for r in gets)
+        assert any("wait_for_change=true" in r[1] and "last_etag=none" in r[1] for r in gets)
+        stop.set()
+
+
+def test_gcp_live_migration_is_a_hint_then_a_later_stop_is_still_seen() -> None:
+    with fake_metadata_server() as (url, state):
+        watcher = watcher_for(f"gcp:{url}")
+        watcher.hang_seconds = 2  # type: ignore[union-attr]
+        stop = threading.Event()
+        state.set_gcp_maintenance("MIGRATE_ON_HOST_MAINTENANCE")
+        hint = watcher.wait(stop)
+        assert hint is not None and hint.action == HOST_MIGRATION and hint.action in HINTS
+        thread, out = _wait_in_thread(watcher, stop)  # the agent waits again after a hint
+        state.set_gcp_maintenance("NONE")  # migrated: back to normal, no notice
+        time.sleep(0.5)
+        assert thread.is_alive()
+        state.set_gcp_maintenance("TERMINATE_ON_HOST_MAINTENANCE")
+        thread.join(5)
+        assert out[0] is not None and out[0].action == HOST_MAINTENANCE
+        stop.set()
+
+
 def test_azure_scheduled_events_preempt_and_start_requests() -> None:
     with fake_metadata_server() as (url, state):
         watcher = watcher_for(f"azure:{url}")
@@ -82,7 +124,7 @@ def test_azure_scheduled_events_preempt_and_start_requests() -> None:
 
 def test_watchers_stop_when_asked() -> None:
     with fake_metadata_server() as (url, _state):
-        for source in (f"aws:{url}", f"azure:{url}"):
+        for source in (f"aws:{url}", f"azure:{url}", f"gcp:{url}"):
             stop = threading.Event()
             thread, out = _wait_in_thread(watcher_for(source), stop)
             stop.set()

@@ -103,7 +103,8 @@ class AwsChaosRun:
                "SPOTWISE_RECONCILE_INTERVAL_SECONDS": "1", "SPOTWISE_HEARTBEAT_TIMEOUT_SECONDS": str(HEARTBEAT_TIMEOUT),
                "SPOTWISE_PROVISIONING_TIMEOUT_SECONDS": "30", "SPOTWISE_RETRY_BACKOFF_SECONDS": "0.5",
                "SPOTWISE_CAPACITY_BLOCK_SECONDS": "2", "SPOTWISE_RECLAIMED_POOL_BLOCK_SECONDS": "2",
-               "SPOTWISE_LEDGER_INTERVAL_SECONDS": "1"}
+               "SPOTWISE_LEDGER_INTERVAL_SECONDS": "1",
+               "SPOTWISE_ALLOW_LOOPBACK_PUBLIC_URL": "true"}  # moto's "instances" run on this machine
         env.update(agent_wheel_env(self.home))  # built once per source tree (tests/e2e/wheel.py)
         return Daemon(home=self.home, port=free_port(), extra_env=env)
 

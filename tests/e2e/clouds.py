@@ -26,12 +26,16 @@ T = TypeVar("T")
 
 @contextmanager
 def cloud_daemon(tmp_path: Path, providers: dict[str, Any], env: dict[str, str] | None = None) -> Iterator[Daemon]:
-    """`spotwise serve` as a subprocess, configured the way an operator would: SPOTWISE_PROVIDERS JSON."""
+    """`spotwise serve` as a subprocess, configured the way an operator would: SPOTWISE_PROVIDERS JSON.
+
+    The clouds are simulated on this machine (moto, the fake servers), so the daemon's loopback public_url is
+    reachable from their "instances": the tests opt in to it explicitly, as a real deployment must not."""
     home = tmp_path / "home"
     home.mkdir()
     # the agent wheel built once per source tree, not by each test's daemon on its first launch (tests/e2e/wheel.py)
     daemon = Daemon(home=home, port=free_port(),
-                    extra_env={"SPOTWISE_PROVIDERS": json.dumps(providers), **agent_wheel_env(home), **(env or {})})
+                    extra_env={"SPOTWISE_PROVIDERS": json.dumps(providers),
+                               "SPOTWISE_ALLOW_LOOPBACK_PUBLIC_URL": "true", **agent_wheel_env(home), **(env or {})})
     try:
         daemon.start()
     except Exception:

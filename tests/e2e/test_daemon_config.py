@@ -119,6 +119,37 @@ def test_serve_refuses_alert_settings_that_cannot_work(tmp_path: Path) -> None:
     assert "daemon_starting" not in out and "pydantic.dev" not in out
 
 
+CLOUD = json.dumps({"aws": {"regions": ["us-east-1"], "endpoint_url": "http://127.0.0.1:9"}})
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, "public_url is http://127.0.0.1:"),
+    ({"SPOTWISE_HOST": "0.0.0.0"}, "public_url is http://127.0.0.1:"),
+    ({"SPOTWISE_PUBLIC_URL": "http://localhost:8470"}, "cannot reach this machine there"),
+    ({"SPOTWISE_PUBLIC_URL": "http://spotwise.example.com:8470"}, "is plain http with cloud provider(s) aws"),
+    ({"SPOTWISE_PUBLIC_URL": "http://127.0.0.1:8470", "SPOTWISE_ALLOW_INSECURE_PUBLIC_URL": "true"},
+     "cannot reach this machine there"),
+], ids=["default", "bound-to-all", "localhost", "plain-http", "insecure-opt-in-is-not-loopback"])
+def test_serve_refuses_a_public_url_cloud_instances_cannot_use(tmp_path: Path, env: dict[str, str],
+                                                                expected: str) -> None:
+    """The default public_url (the bind address) was handed to agents on cloud VMs, which then called their own
+    loopback and never reported; plain http to another host sends the agent token in the clear."""
+    result = serve(tmp_path / "home", env={"SPOTWISE_PROVIDERS": CLOUD, **env})
+    refused(result, 1, expected)
+    assert result.stderr.strip().count("\n") == 0 and result.stderr.startswith("error: cannot start the daemon"), \
+        result.stderr
+    assert "daemon_starting" not in result.stdout + result.stderr  # refused before any work
+
+
+@pytest.mark.parametrize("env", [{"SPOTWISE_PUBLIC_URL": "https://spotwise.example.com"},
+                                 {"SPOTWISE_PUBLIC_URL": "http://10.1.2.3:8470",
+                                  "SPOTWISE_ALLOW_INSECURE_PUBLIC_URL": "true"}], ids=["https", "http-opted-in"])
+def test_serve_starts_with_a_reachable_public_url(tmp_path: Path, env: dict[str, str]) -> None:
+    with running_daemon(tmp_path / "home", {"SPOTWISE_PROVIDERS": CLOUD, "AWS_ACCESS_KEY_ID": "testing",
+                                            "AWS_SECRET_ACCESS_KEY": "testing", **env}) as d:
+        assert httpx.get(d.url + "/healthz", timeout=10).status_code == 200
+
+
 def test_serve_says_when_it_cannot_listen(tmp_path: Path) -> None:
     """uvicorn bound the port last, after migrations and loops, and said 'ERROR: [Errno 98] ...' with exit 3."""
     taken = socket.create_server(("127.0.0.1", 0))

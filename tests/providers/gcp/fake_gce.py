@@ -1,10 +1,10 @@
 """A fake Compute Engine (and Cloud Billing Catalog) REST server for the real google-cloud clients.
 
 Real HTTP on 127.0.0.1 (port 0 by default), stdlib `ThreadingHTTPServer`, state in memory
-(fake_state.FakeGCE). It serves what the GCP adapter uses -- zones, machineTypes, acceleratorTypes,
-instances insert/get/list/aggregatedList/delete, zoneOperations get/wait/list, aggregated operations,
-billing SKUs. Knobs live on FakeGCE: fail the next insert (HTTP error or failed operation), slow
-operations, preempt an instance, billing down; `requests` counts calls per route.
+(fake_state.FakeGCE). It serves what the GCP adapter uses -- zones, regions.get (quotas), machineTypes,
+acceleratorTypes, instances insert/get/list/aggregatedList/delete, zoneOperations get/wait/list, aggregated
+operations, billing SKUs. Knobs live on FakeGCE: fail the next insert (HTTP error or failed operation), slow
+operations, preempt an instance, billing down, regional quotas; `requests` counts calls per route.
 
 Standalone, for pointing a daemon or the CLI at it:
     python -m tests.providers.gcp.fake_gce --port 8089
@@ -38,6 +38,7 @@ class Handler(BaseHTTPRequestHandler):
     ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         (m, re.compile(p), n) for m, p, n in [
             ("GET", r"^zones$", "zones.list"),
+            ("GET", r"^regions/([^/]+)$", "regions.get"),
             ("GET", r"^zones/([^/]+)/machineTypes$", "machineTypes.list"),
             ("GET", r"^zones/([^/]+)/acceleratorTypes$", "acceleratorTypes.list"),
             ("POST", r"^zones/([^/]+)/instances$", "instances.insert"),
@@ -134,6 +135,9 @@ class Handler(BaseHTTPRequestHandler):
                   "region": f"{BASE}/projects/{self.fake.project}/regions/{z.rsplit('-', 1)[0]}"}
                  for i, z in enumerate(sorted(self.fake.zone_catalog))]
         return self._listing("compute#zoneList", zones, query)
+
+    def _regions_get(self, region: str, *, query: dict[str, str], body: Any) -> dict[str, Any]:
+        return self.fake.region(region)
 
     def _machineTypes_list(self, zone: str, *, query: dict[str, str], body: Any) -> dict[str, Any]:
         return self._listing("compute#machineTypeList", [dict(mt, zone=zone) for mt in self.fake._zone(zone)[0]],

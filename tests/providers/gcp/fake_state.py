@@ -2,8 +2,9 @@
 
 Validation follows GCE where a wrong request would otherwise pass silently: instance names
 (RFC 1035), request ids (UUIDs), labels, scheduling (termination action only for SPOT; GPUs need
-onHostMaintenance TERMINATE), machine and accelerator types per zone, list filters. The HTTP side
-lives in fake_gce.py.
+onHostMaintenance TERMINATE), machine and accelerator types per zone, subnetworks of the instance's
+region, boot disk types (zones/ZONE/diskTypes/TYPE; no pd-standard on G2/A3), list filters. The HTTP
+side lives in fake_gce.py.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ LABEL_KEY_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE_RE = re.compile(r"^[a-z0-9_-]{0,63}$")
 CLAUSE_RE = re.compile(r'^\(?\s*([A-Za-z][\w.-]*)\s*(=|eq|!=|ne)\s*(?:"([^"]*)"|([^\s"()]+))\s*\)?$')
 FILTER_FIELDS = ("name", "status", "operationType", "zone")
+SUBNETWORK_RE = re.compile(r"^(?:(?:https://www\.googleapis\.com/compute/v1/)?projects/[^/]+/)?regions/([^/]+)/"
+                           r"subnetworks/[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+DISK_TYPE_RE = re.compile(r"^(?:(?:https://www\.googleapis\.com/compute/v1/)?projects/[^/]+/)?zones/([^/]+)/"
+                          r"diskTypes/([^/]+)$")
+DISK_TYPES = {"pd-standard", "pd-balanced", "pd-ssd", "pd-extreme", "hyperdisk-balanced", "hyperdisk-extreme",
+              "hyperdisk-throughput", "hyperdisk-ml"}
+NO_PD_STANDARD = {"g2", "a3"}  # machine series without Standard Persistent Disk
 STATUS_TEXT = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict", 503: "Service Unavailable"}
 
 
@@ -110,6 +118,10 @@ class FakeGCE:
             self.billing_page_cap = 500
             self.requests: Counter[str] = Counter()
             self.inserts: list[dict[str, Any]] = []
+            self.disk_types: list[str] = []  # each boot disk's type as GCE read it (the default spelt out)
+            # region -> metric -> (limit, usage), as regions.get lists them; a region not here lists no GPU quota
+            self.quotas: dict[str, dict[str, tuple[float, float]]] = {}
+            self.region_errors: dict[str, int] = {}  # region -> HTTP status regions.get answers instead
 
     def fail_next_insert(self, code: str = "ZONE_RESOURCE_POOL_EXHAUSTED", *, status: int = 503,
                          as_operation: bool = False) -> None:
@@ -182,6 +194,8 @@ class FakeGCE:
         scheduling = body.get("scheduling", {})
         if scheduling.get("instanceTerminationAction") and scheduling.get("provisioningModel") != "SPOT":
             raise HTTPError(400, "invalid", "instanceTerminationAction requires provisioningModel SPOT.")
+        self._check_network(zone, body)
+        self._check_boot_disk(zone, machine, body)
         guest = body.get("guestAccelerators", [])
         has_gpu = bool(guest) or machine.split("-")[0] in ("a2", "a3", "g2")
         if has_gpu and scheduling.get("onHostMaintenance") != "TERMINATE":
@@ -208,6 +222,65 @@ class FakeGCE:
         if request_id is not None:
             self.request_ids[request_id] = (zone, op["name"])
         return op
+
+    def _check_network(self, zone: str, body: dict[str, Any]) -> None:
+        """Subnetworks are regional (https://cloud.google.com/vpc/docs/subnets): instances.insert takes a full or
+        partial URL, regions/REGION/subnetworks/NAME (reference: instances.insert, networkInterfaces[].subnetwork),
+        and an interface can only use a subnetwork of the instance's own region."""
+        for i, nic in enumerate(body.get("networkInterfaces", [])):
+            subnetwork = nic.get("subnetwork")
+            if not subnetwork:
+                continue
+            match = SUBNETWORK_RE.search(subnetwork)
+            field = f"resource.networkInterfaces[{i}].subnetwork"
+            if match is None:
+                raise HTTPError(400, "invalid", f"Invalid value for field '{field}': '{subnetwork}'. "
+                                                "The URL is malformed.")
+            if match.group(1) != zone.rsplit("-", 1)[0]:
+                raise HTTPError(400, "invalid", f"Invalid value for field '{field}': '{subnetwork}'. "
+                                                "Subnetwork should belong to the instance's region.")
+
+    def _check_boot_disk(self, zone: str, machine: str, body: dict[str, Any]) -> None:
+        """initializeParams.diskType is a zonal disk type URL, zones/ZONE/diskTypes/TYPE, in the instance's zone;
+        left out, it is pd-standard (https://cloud.google.com/compute/docs/reference/rest/v1/instances/insert,
+        disks[].initializeParams.diskType). G2 and A3 machines do not support pd-standard: their "supported disk
+        types" are Balanced and SSD Persistent Disk and Hyperdisk
+        (https://cloud.google.com/compute/docs/accelerator-optimized-machines)."""
+        for i, disk in enumerate(body.get("disks", [])):
+            params = disk.get("initializeParams") or {}
+            disk_type = params.get("diskType")
+            field = f"resource.disks[{i}].initializeParams.diskType"
+            if disk_type is None:
+                kind = "pd-standard"
+            else:
+                match = DISK_TYPE_RE.search(disk_type)
+                if match is None or match.group(1) != zone:
+                    raise HTTPError(400, "invalid", f"Invalid value for field '{field}': '{disk_type}'. "
+                                                    f"The disk type must be zones/{zone}/diskTypes/TYPE.")
+                kind = match.group(2)
+                if kind not in DISK_TYPES:
+                    raise HTTPError(400, "invalid", f"Invalid value for field '{field}': '{disk_type}'. "
+                                                    "The referenced diskType resource cannot be found.")
+            self.disk_types.append(kind)
+            if kind == "pd-standard" and machine.split("-")[0] in NO_PD_STANDARD:
+                raise HTTPError(400, "invalid", f"Invalid resource usage: '[{kind}] disk type cannot be used by "
+                                                f"[{machine}] machine type.'")
+
+    def region(self, region: str) -> dict[str, Any]:
+        """regions.get: the region with its quotas (metric, limit, usage), as GCE lists them
+        (https://cloud.google.com/compute/docs/reference/rest/v1/regions/get)."""
+        if region not in {z.rsplit("-", 1)[0] for z in self.zone_catalog}:
+            raise HTTPError(404, "notFound", f"The resource 'projects/{self.project}/regions/{region}' was not found")
+        if region in self.region_errors:
+            status = self.region_errors[region]
+            raise HTTPError(status, "forbidden" if status == 403 else "backendError",
+                            f"Required 'compute.regions.get' permission for 'projects/{self.project}/regions/"
+                            f"{region}'" if status == 403 else "fake: backend error")
+        quotas = [{"metric": m, "limit": limit, "usage": usage, "owner": f"projects/{self.project}"}
+                  for m, (limit, usage) in sorted(self.quotas.get(region, {}).items())]
+        quotas.append({"metric": "CPUS", "limit": 24.0, "usage": 0.0})
+        return {"kind": "compute#region", "name": region, "status": "UP", "quotas": quotas,
+                "selfLink": f"{BASE}/projects/{self.project}/regions/{region}"}
 
     def delete(self, zone: str, name: str) -> dict[str, Any]:
         instance = self.get(zone, name)
