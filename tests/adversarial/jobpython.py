@@ -12,9 +12,11 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from pathlib import Path
 
 ROOT = os.geteuid() == 0
-PYTHONPATH = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), sysconfig.get_paths()["purelib"]]))
+REPO = str(Path(__file__).resolve().parents[2])  # the code under test, which an editable install's finder maps
+PYTHONPATH = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), REPO, sysconfig.get_paths()["purelib"]]))
 
 
 def _runs_unprivileged(python: str, pythonpath: str) -> bool:
