@@ -8,8 +8,6 @@ httpx includes the full URL.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import smtplib
@@ -20,13 +18,14 @@ from typing import Annotated, Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
+from orchestrator.alerts.signature import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from orchestrator.logs import get_logger
 
 log = get_logger("spotwise.alerts")
 
-SIGNATURE_HEADER = "X-Spotwise-Signature"
-TIMESTAMP_HEADER = "X-Spotwise-Timestamp"
-EVENT_ID_HEADER = "X-Spotwise-Event-Id"
+__all__ = ["EVENT_ID_HEADER", "SIGNATURE_HEADER", "SINK_MODELS", "TIMESTAMP_HEADER", "LogSink", "SinkConfig",
+           "SinkError", "SlackSink", "SmtpSink", "WebhookSink", "parse_sinks", "send", "sign", "slack_message",
+           "verify"]
 
 
 class _RedactUrls(logging.Filter):
@@ -100,16 +99,6 @@ _ADAPTER: TypeAdapter[dict[str, SinkConfig]] = TypeAdapter(dict[str, SinkConfig]
 def parse_sinks(raw: dict[str, dict[str, Any]]) -> dict[str, SinkConfig]:
     """Validate the `alert_sinks` setting (name -> {type: webhook|slack|smtp|log, ...})."""
     return _ADAPTER.validate_python(raw)
-
-
-def sign(secret: bytes, timestamp: str, body: bytes) -> str:
-    """HMAC-SHA256 over 'timestamp.body' (binding the timestamp stops replays of old bodies)."""
-    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
-    """What a receiver does: constant-time compare of the signature header."""
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
 def _post(url: str, content: bytes, headers: dict[str, str], timeout: float) -> None:

@@ -31,3 +31,11 @@ def test_every_sink_and_route_field_has_a_description() -> None:
             if name != "type" and not field.description]
     bare += [f"route.{name}" for name, field in Route.model_fields.items() if not field.description]
     assert not bare, f"fields without a description: {', '.join(bare)}"
+
+
+def test_the_receiver_in_the_docs_is_the_example_file_the_tests_run() -> None:
+    """tests/e2e/test_webhook_receiver.py runs examples/webhook_receiver.py against a real daemon; the page must
+    show that same file, byte for byte, or the tested code and the copied code drift apart."""
+    example = (Path(__file__).resolve().parents[2] / "examples" / "webhook_receiver.py").read_text()
+    assert "```python\n" + example + "```\n" in DOC
+    assert len(example.splitlines()) <= 25, "keep the example short enough to read at a glance"
