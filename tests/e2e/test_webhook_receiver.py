@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -67,7 +69,7 @@ def _post(port: int, body: bytes, timestamp: str, signature: str, event: str = "
     return httpx.post(f"http://127.0.0.1:{port}/hook", content=body, headers=headers, timeout=5).status_code
 
 
-def _delivered_to_hook(d: Daemon) -> dict[str, dict[str, object]]:
+def _delivered_to_hook(d: Daemon) -> dict[str, dict[str, Any]]:
     items = d.api("GET", "/v1/alerts", params={"limit": 200})["items"]
     return {a["id"]: a for a in items for x in a["deliveries"] if x["sink"] == "hook" and x["state"] == "delivered"}
 
@@ -104,6 +106,14 @@ def test_the_documented_receiver_verifies_every_alert_a_daemon_delivers(
     assert set(delivered) <= set(printed), f"delivered but refused by the receiver: {set(delivered) - set(printed)}"
     for alert_id, alert in delivered.items():
         assert printed[alert_id] == f"{alert_id} {alert['kind']} {alert['severity']} {alert['subject']}"
+    crossings = sorted((a for a in delivered.values() if a["kind"] == "cost.threshold"),
+                       key=lambda a: str(a["subject"]).endswith("2 of 2"))
+    assert [a["subject"] for a in crossings] == ["budget tiny crossed 50% (alert), threshold 1 of 2",
+                                                 "budget tiny crossed 100% (alert), threshold 2 of 2"]
+    assert crossings[0]["body"].startswith("the 50% threshold (alert) is $0.00025; $0.")
+    assert crossings[1]["body"].startswith("the 100% threshold (alert) is $0.0005; $0.")
+    for a in crossings:  # a fraction of a cent reads as such, not "$0.00 committed of $0.00"
+        assert re.search(r"\$0\.0*[1-9]\d* committed of \$0\.0005 \(\d+%\)", a["body"]), a["body"]
 
 
 def test_the_receiver_refuses_forged_tampered_and_replayed_deliveries(
