@@ -148,13 +148,19 @@ def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = 
           timeout: float | None = None) -> dict[str, Any]:
     """A live status line with the latest output until the job is final; returns the final job. With `timeout`
     (seconds), a CliError saying the job's state and reason when it is not final by then."""
+    from orchestrator.cli.narrate import Story
+    from policies.money import usd
+
     out = out or console
     give_up = None if timeout is None else time.monotonic() + timeout
     cursor = 0
     path = f"/v1/jobs/{segment(job_id, 'job id')}"
+    story = Story()  # attempts, preemptions and waits as lines: a piped log keeps them, the status line is gone
     with out.status(f"{job_id}: waiting") as status:
         while True:
             job = api.get(path)
+            for line in story.lines(job):
+                out.print(line, highlight=False, markup=False)
             logs = api.get(f"{path}/logs", after=cursor)
             cursor = logs["cursor"]
             for item in logs["items"]:
@@ -167,7 +173,7 @@ def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = 
                     )
             attempt = (job.get("attempt_list") or [{}])[-1]
             where = f" on {attempt.get('instance_type')} in {attempt.get('zone')}" if attempt else ""
-            status.update(f"{job_id}: {job['state']}{where}  ${job['cost_usd']:.4f}")
+            status.update(f"{job_id}: {job['state']}{where}  {usd(job['cost_usd'])}")
             if job["state"] in FINAL and logs["final"] and not logs["items"]:
                 break
             if give_up is not None and time.monotonic() > give_up:

@@ -78,6 +78,8 @@ def job_summary(console: Console, job: dict[str, Any]) -> None:
     exit_part = f", exit code {job['exit_code']}" if job.get("exit_code") is not None else ""
     console.print(f"job {job['id']} {_state(job['state'])}{exit_part}: runtime {_duration(job['runtime_seconds'])}, "
                   f"cost {usd(job['cost_usd'])}, attempts {job['attempts']}")
+    if job["state"] != "SUCCEEDED" and job.get("reason"):  # why it failed, not only what it cost
+        console.print(f"  reason: {job['reason']}", highlight=False, markup=False)
 
 
 def job_detail(console: Console, job: dict[str, Any], events: list[dict[str, Any]]) -> None:
