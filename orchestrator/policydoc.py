@@ -36,9 +36,11 @@ INTRO = """\
 
 <!-- Generated from orchestrator/policyfile.py by `python -m orchestrator.policydoc --write`; do not edit. -->
 
-Budgets, caps and idle rules live in one YAML file. `spotwise policy diff FILE` shows what would change,
-`spotwise policy apply FILE` applies it as a new version (refused whole, with every problem named by line
-and field, when anything is wrong), `spotwise policy history` lists the versions. What each rule
+Budgets, caps and idle rules live in one YAML file. `spotwise policy diff FILE` shows what would change
+and what the new file would do at once (`now: the max_runtime cap stops 1 running job (j-...) of team
+sandbox`); `spotwise policy apply FILE` applies it as a new version (refused whole, with every problem named
+by line and field, when anything is wrong; a file that stops or blocks something at once is applied only
+after you confirm, or with `--yes`); `spotwise policy history` lists the versions. What each rule
 guarantees (the overspend bound, checkpoint before a stop) is in [spending.md](spending.md); the alerts
 they raise are in [alerts.md](alerts.md).
 
