@@ -185,9 +185,10 @@ def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = 
 
 @jobs_app.command("list")
 def jobs_list(
-    state: Annotated[list[str] | None, typer.Option("--state", "-s")] = None,
-    team: str | None = None,
-    limit: int = 50,
+    state: Annotated[list[str] | None, typer.Option("--state", "-s", help="only jobs in this state (repeatable), "
+                                                   "e.g. RUNNING")] = None,
+    team: Annotated[str | None, typer.Option(help="only this team's jobs (admin tokens)")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many jobs")] = 50,
     output: Output = "table",
 ) -> None:
     """Jobs, newest first."""
@@ -219,7 +220,8 @@ def jobs_cancel(job_id: str, output: Output = "table") -> None:
 
 
 @jobs_app.command("logs")
-def jobs_logs(job_id: str, follow: Annotated[bool, typer.Option("--follow", "-f")] = False) -> None:
+def jobs_logs(job_id: str, follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing until the "
+                                                                 "job ends")] = False) -> None:
     """Print a job's output; -f follows it until the job ends."""
     path = f"/v1/jobs/{segment(job_id, 'job id')}/logs"
     api = client()
@@ -240,11 +242,12 @@ def jobs_logs(job_id: str, follow: Annotated[bool, typer.Option("--follow", "-f"
 def tokens_create(
     team: Annotated[str | None, typer.Option(help="team the token acts for")] = None,
     admin: Annotated[bool, typer.Option(help="an admin token instead")] = False,
-    name: str = "",
-    expires_in_hours: float | None = None,
+    name: Annotated[str, typer.Option(help="a label to tell tokens apart in `tokens list`")] = "",
+    expires_in_hours: Annotated[float | None, typer.Option(help="the token stops working after this many hours; "
+                                                           "default: never")] = None,
     output: Output = "table",
 ) -> None:
-    """Create an API token; it is shown once."""
+    """Create an API token (admin only); it is shown once."""
     check_output(output)  # before creating it: a token made but never printed is lost
     if admin == (team is not None):
         raise CliError("give --team NAME for a team token, or --admin for an admin token", exit_code=2)
@@ -260,12 +263,14 @@ def tokens_create(
 
 @tokens_app.command("list")
 def tokens_list(output: Output = "table") -> None:
+    """Every API token with its role, team, expiry and revocation (never the token itself)."""
     data = client().get("/v1/tokens")
     _emit(data, output, lambda: render.tokens_table(console, data["items"]))
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(token_id: str) -> None:
+def tokens_revoke(token_id: Annotated[str, typer.Argument(help="the token's id, from `tokens list`")]) -> None:
+    """Revoke a token now: it is refused from its next request on."""
     row = client().post(f"/v1/tokens/{segment(token_id, 'token id')}/revoke")
     console.print(f"token {row['id']} revoked at {row['revoked_at']}")
 
@@ -274,6 +279,7 @@ def tokens_revoke(token_id: str) -> None:
 def instances_list(
     all: Annotated[bool, typer.Option("--all", help="include ended")] = False, output: Output = "table"
 ) -> None:
+    """Instances Spotwise runs now (with --all, ended ones too): cloud, zone, type, market, price and job."""
     data = client().get("/v1/instances", all=all)
     _emit(data, output, lambda: render.instances_table(console, data["items"]))
 

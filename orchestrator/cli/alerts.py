@@ -26,7 +26,9 @@ def _client() -> ApiClient:
 
 
 @app.command("list")
-def list_alerts(kind: str | None = None, limit: int = 50,
+def list_alerts(kind: Annotated[str | None, typer.Option(help="only this kind, e.g. cost.threshold "
+                                                         "(see docs/alerts.md)")] = None,
+                limit: Annotated[int, typer.Option(help="at most this many alerts")] = 50,
                 output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table") -> None:
     """Recent alerts, newest first, with each sink's delivery state."""
     check_output(output)
@@ -48,7 +50,7 @@ def list_alerts(kind: str | None = None, limit: int = 50,
 
 
 @app.command("test")
-def test(sink: str) -> None:
+def test(sink: Annotated[str, typer.Argument(help="a sink name from the daemon's alert_sinks")]) -> None:
     """Send one test alert to SINK now and report whether it arrived."""
     result = _client().post("/v1/alerts/test", {"sink": sink})
     d = result["deliveries"][0]

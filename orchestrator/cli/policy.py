@@ -115,6 +115,7 @@ def history(output: Annotated[str, typer.Option("--output", "-o", help="table or
     if not data["items"]:
         console.print("no policy applied yet ('spotwise policy apply FILE')")
         return
+    console.print(f"{'VERSION':>7}  {'APPLIED AT':<32}  {'SHA256':<12}  APPLIED BY", highlight=False)
     for row in data["items"]:
-        console.print(f"{row['version']:>4}  {row['applied_at']}  {row['sha256'][:12]}  {row['applied_by']}",
+        console.print(f"{row['version']:>7}  {row['applied_at']:<32}  {row['sha256'][:12]}  {row['applied_by']}",
                       highlight=False)

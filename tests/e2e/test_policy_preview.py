@@ -36,3 +36,8 @@ def test_diff_and_apply_preview_what_a_policy_stops_now(daemon: Daemon, tmp_path
     assert "policy version 1 applied" in applied
     done = daemon.wait_for(job["id"], {"FAILED", "SUCCEEDED", "CANCELLED"}, timeout=60)
     assert done["state"] == "FAILED" and "max_runtime cap" in done["reason"]
+    history = daemon.cli("policy", "history", check=True).stdout.splitlines()
+    assert history[0].split() == ["VERSION", "APPLIED", "AT", "SHA256", "APPLIED", "BY"]
+    assert history[1].split()[0] == "1"
+    wrong = daemon.cli("jobs", "list", token="not-a-real-token")  # a team user with a wrong token: ask an admin
+    assert wrong.returncode == 1 and "ask your Spotwise admin for one" in wrong.stderr, wrong.stderr
