@@ -1,6 +1,8 @@
-"""The instance (or a gang's instances) of each attempt, for a job's view: `--wait` and `jobs show` name them.
+"""Facts added to one job's view: the instance(s) of each attempt (`--wait` and `jobs show` name them), and the
+budget a queued job will wait for (`submit` says so at once, not after the launcher's next pass).
 
-Why its own module: the job view is built in the API's hot module; this lookup is one query, only for one job.
+Why its own module: the job view is built in the API's hot module; these lookups are one query each, only for
+`GET /v1/jobs/{id}`, never on the submit path.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator.store.tables import Instance
+from orchestrator.budgets import budget_gate
+from orchestrator.store.tables import Instance, Job
 
 
 def add_instance_ids(session: Session, attempts: list[dict[str, Any]]) -> None:
@@ -23,3 +26,8 @@ def add_instance_ids(session: Session, attempts: list[dict[str, Any]]) -> None:
     for a in attempts:
         a["instance_ids"] = found.get(a["id"], [])
         a["instance_id"] = a["instance_ids"][0] if a["instance_ids"] else None
+
+
+def add_budget_wait(session: Session, job: Job, view: dict[str, Any]) -> None:
+    """`budget_wait`: why a job not launched yet will wait for a budget (None when no budget holds it)."""
+    view["budget_wait"] = budget_gate(session, job) if job.state in ("PENDING", "BLOCKED_BUDGET") else None

@@ -131,6 +131,10 @@ def submit(
         return
     # With --output json, stdout carries only the JSON: progress goes to stderr.
     human.print(f"submitted job [bold]{job['id']}[/] ({job['name']}, team {job['team']})")
+    wait_for = api.get(f"/v1/jobs/{segment(job['id'], 'job id')}").get("budget_wait")
+    if wait_for:  # said now, not discovered in `jobs show` after the launcher's pass
+        human.print(f"it will wait: {wait_for}; it starts when the budget allows (a new period, a higher "
+                    "limit, or running jobs ending)", highlight=False, markup=False)
     if wait:
         try:
             final = watch(api, job["id"], out=human)
