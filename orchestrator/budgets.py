@@ -38,7 +38,8 @@ from orchestrator.stops import finish_due, request_stop
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Instance, Job, Meta
 from orchestrator.store.types import utcnow
-from policies.budget import evaluate, period_bounds, scope_matches
+from policies.budget import evaluate, period_bounds, scope_matches, threshold_subject
+from policies.money import usd
 from providers.base import Provider
 
 log = get_logger(__name__)
@@ -153,17 +154,20 @@ def sweep_budgets(sessions: sessionmaker[Session], providers: dict[str, Provider
                          forecast=b.forecast_alert)
             period = start.isoformat() if start else "total"
             team = b.scope.partition(":")[2] if b.scope.startswith("team:") else None
-            payload = {"budget": b.name, "scope": b.scope, "period_start": period, "spent_usd": round(spent, 4),
-                       "committed_usd": round(v.committed, 4), "limit_usd": b.limit_usd}
+            payload = {"budget": b.name, "scope": b.scope, "period_start": period, "spent_usd": round(spent, 8),
+                       "committed_usd": round(v.committed, 8), "limit_usd": b.limit_usd}
             for c in v.crossed:
-                if emit(s, "cost.threshold", f"budget {b.name} crossed {c.percent:g}% ({c.action})",
-                        severity="critical" if c.action != "alert" else "warning", team=team, body=v.reason,
+                if emit(s, "cost.threshold", threshold_subject(b.name, c.percent, c.action,
+                                                          [(t.percent, t.action) for t in b.thresholds]),
+                        severity="critical" if c.action != "alert" else "warning", team=team,
+                        body=f"the {c.percent:g}% threshold ({c.action}) is {usd(b.limit_usd * c.percent / 100)}; "
+                             f"{v.reason}",
                         payload={**payload, "percent": c.percent, "action": c.action},
                         dedup_key=f"cost.threshold:{b.name}:{period}:{c.percent:g}:{c.action}", at=now):
                     report.alerts += 1
             if v.forecast is not None and emit(
                     s, "cost.forecast", f"budget {b.name} is projected to overrun", team=team, body=v.reason,
-                    payload={**payload, "projected_usd": round(v.forecast, 4)},
+                    payload={**payload, "projected_usd": round(v.forecast, 8)},
                     dedup_key=f"cost.forecast:{b.name}:{period}", at=now):
                 report.alerts += 1
             if policy.dry_run:

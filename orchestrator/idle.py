@@ -49,6 +49,12 @@ class IdleReport:
     warned: list[str] = field(default_factory=list)
     shut_down: list[str] = field(default_factory=list)
     waiting_upload: list[str] = field(default_factory=list)
+    # the earliest end of a grace period still running: the daemon sweeps again then, so the shutdown comes when
+    # the warning said, not up to one idle interval later
+    next_deadline: datetime | None = None
+
+    def due_at(self, deadline: datetime) -> None:
+        self.next_deadline = deadline if self.next_deadline is None else min(self.next_deadline, deadline)
 
 
 def record_sample(session: Session, attempt_id: str, phase: str, gpu_utilization: float | None,
@@ -92,9 +98,13 @@ def sweep_idle(sessions: sessionmaker[Session], providers: dict[str, Provider],
                                  warned_at=warning.warned_at if warning else None)
                 if v.action == "clear" and warning is not None:
                     s.delete(warning)
+                elif v.action == "none" and warning is not None:
+                    report.due_at(warning.warned_at + timedelta(seconds=rule.grace))
                 elif v.action == "warn":
                     s.add(IdleWarning(attempt_id=attempt.id, warned_at=now))
-                    emit(s, "idle.warning", f"instance {row.id} (job {job.id}) is idle; shutdown in {rule.grace:g}s",
+                    report.due_at(now + timedelta(seconds=rule.grace))
+                    emit(s, "idle.warning", f"instance {row.id} (job {job.id}) is idle; shutdown in {rule.grace:g}s "
+                         f"(at {(now + timedelta(seconds=rule.grace)).strftime('%H:%M:%S')} UTC)",
                          team=job.team, body=v.reason, payload={"instance": row.id, "job_id": job.id,
                                                                "grace_seconds": rule.grace}, at=now)
                     report.warned.append(row.id)

@@ -7,6 +7,7 @@ one repairs it, since every pass is idempotent.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 
@@ -35,6 +36,21 @@ def _guard(name: str, fn: Callable[[], object]) -> Callable[[], None]:
     return LoopFailures(name).run(fn)
 
 
+def idle_pass(scheduler: BaseScheduler, rt: Runtime) -> None:
+    """One idle sweep; when a grace period ends before the next regular pass, the next pass is moved to then.
+
+    Why: the warning promises "shutdown in 15s"; with a 30 s interval the shutdown came up to 30 s after the grace
+    ended. Moving the idle job itself (not adding another) keeps it guarded by its lease and never overlapping."""
+    report = sweep_idle(rt.sessions, rt.providers)
+    deadline = report.next_deadline
+    job = scheduler.get_job("idle")
+    if deadline is None or job is None or job.next_run_time is None:
+        return
+    deadline = (deadline if deadline.tzinfo else deadline.replace(tzinfo=UTC)) + timedelta(seconds=0.2)
+    if deadline < job.next_run_time:
+        scheduler.modify_job("idle", next_run_time=deadline)
+
+
 def add_spending_loops(scheduler: BaseScheduler, rt: Runtime) -> Dispatcher:
     s = rt.settings
     dispatcher = build_dispatcher(rt)
@@ -46,7 +62,7 @@ def add_spending_loops(scheduler: BaseScheduler, rt: Runtime) -> Dispatcher:
          lambda: sweep_caps(rt.sessions, rt.providers, s.budget_interval_seconds, grace_s=s.stop_grace_seconds)),
         # budget and cap stops end when the agent reports its exit or at their grace deadline
         ("stops", min(5.0, s.budget_interval_seconds), lambda: finish_due(rt.sessions, rt.providers)),
-        ("idle", s.idle_interval_seconds, lambda: sweep_idle(rt.sessions, rt.providers)),
+        ("idle", s.idle_interval_seconds, lambda: idle_pass(scheduler, rt)),
         ("alerts", s.alert_interval_seconds, dispatcher.run_once),
     ]
     for name, every, fn in jobs:

@@ -48,18 +48,31 @@ def _scope(value: str) -> str:
 
 
 class Threshold(_Strict):
-    percent: float = Field(gt=0, le=1000, description="of the limit; 80 means 80%")
-    action: Literal["alert", "block_new", "stop"]
+    """A point in a budget where something happens: each is crossed at most once per period."""
+
+    percent: float = Field(gt=0, le=1000, description="of the limit; 80 means 80%, up to 1000")
+    action: Literal["alert", "block_new", "stop"] = Field(
+        description="alert: a `cost.threshold` alert only; block_new: new launches in scope wait in BLOCKED_BUDGET; "
+                    "stop: also checkpoint and stop the running jobs in scope (they resume when the budget allows)")
 
 
 class Budget(_Strict):
-    name: str = Field(min_length=1, max_length=64)
-    scope: str = "global"
-    period: Literal["daily", "weekly", "monthly", "total"]
-    timezone: str = "UTC"
-    limit_usd: float = Field(gt=0)
-    thresholds: list[Threshold] = Field(default_factory=lambda: [Threshold(percent=100, action="alert")])
-    forecast_alert: bool = True
+    """A spending limit over a period for the jobs in a scope, with thresholds that alert, block or stop."""
+
+    name: str = Field(min_length=1, max_length=64, description="unique in the file; names the budget in alerts")
+    scope: str = Field(default="global", description="which jobs count: global, team:NAME, project:NAME or "
+                       "label:KEY=VALUE")
+    period: Literal["daily", "weekly", "monthly", "total"] = Field(
+        description="when the spend starts again from zero: each day, week (from Monday), calendar month, or "
+                    "never (total)")
+    timezone: str = Field(default="UTC", description="IANA zone where the period starts at midnight, e.g. "
+                          "Europe/Berlin")
+    limit_usd: float = Field(gt=0, description="the budget in US dollars for one period")
+    thresholds: list[Threshold] = Field(default_factory=lambda: [Threshold(percent=100, action="alert")],
+                                        description="what happens at which percentage of the limit; default: "
+                                        "one alert at 100%")
+    forecast_alert: bool = Field(default=True, description="send `cost.forecast` when the current burn rate will "
+                                 "reach the limit before the period ends")
 
     _check_scope = field_validator("scope")(classmethod(lambda cls, v: _scope(v)))
 
@@ -76,12 +89,18 @@ class Budget(_Strict):
 
 
 class Cap(_Strict):
-    scope: str = "global"
-    max_price_per_hour: float | None = Field(default=None, gt=0)
-    max_runtime: float | None = Field(default=None, description="seconds, or 30m / 48h")
-    max_cost_per_job: float | None = Field(default=None, gt=0)
+    """Per-job limits for the jobs in a scope; where several caps match a job, the strictest value of each wins."""
+
+    scope: str = Field(default="global", description="which jobs: global, team:NAME, project:NAME or label:KEY=VALUE")
+    max_price_per_hour: float | None = Field(default=None, gt=0, description="US dollars per hour: offers above it "
+                                             "are not placed (the job waits and says so)")
+    max_runtime: float | None = Field(default=None, description="paid instance time over all attempts, seconds or "
+                                      "30m / 48h; then the job is checkpointed, stopped and FAILED")
+    max_cost_per_job: float | None = Field(default=None, gt=0, description="US dollars over all attempts; then "
+                                           "the job is checkpointed, stopped and FAILED")
     # the highest `priority` a job in scope may have: a submit above it is refused (orchestrator/priority_caps.py)
-    max_priority: int | None = Field(default=None, ge=-1000, le=1000)
+    max_priority: int | None = Field(default=None, ge=-1000, le=1000, description="the highest `priority` a job "
+                                     "may have: a submit above it is refused, queued jobs above it are lowered")
 
     _check_scope = field_validator("scope")(classmethod(lambda cls, v: _scope(v)))
 
@@ -92,11 +111,18 @@ class Cap(_Strict):
 
 
 class IdleRule(_Strict):
-    scope: str = "global"
-    gpu_utilization_below: float = Field(default=5.0, ge=0, le=100)
-    window: float = 600.0
-    grace: float = 300.0
-    action: Literal["terminate", "stop"] = "terminate"
+    """Shut down instances whose GPUs sit idle; the first rule whose scope matches a job applies to it."""
+
+    scope: str = Field(default="global", description="which jobs: global, team:NAME, project:NAME or "
+                       "label:KEY=VALUE")
+    gpu_utilization_below: float = Field(default=5.0, ge=0, le=100, description="percent: an instance below it "
+                                         "(or whose job process is not running) counts as idle")
+    window: float = Field(default=600.0, description="idle this long (seconds, or 90s / 10m / 2h) before the "
+                          "`idle.warning` alert")
+    grace: float = Field(default=300.0, description="after the warning, shut down if still idle this long")
+    action: Literal["terminate", "stop"] = Field(default="terminate", description="terminate the instance and "
+                                                 "fail the job with the reason (`stop` does the same: an instance "
+                                                 "is never reused)")
 
     _check_scope = field_validator("scope")(classmethod(lambda cls, v: _scope(v)))
 
@@ -107,11 +133,16 @@ class IdleRule(_Strict):
 
 
 class PolicyFile(_Strict):
-    budgets: list[Budget] = Field(default_factory=list)
-    caps: list[Cap] = Field(default_factory=list)
-    idle: list[IdleRule] = Field(default_factory=list)
-    dry_run: bool = False  # decide and alert, but do not block, stop or terminate
-    max_actions_per_sweep: int = Field(default=50, ge=1)
+    """The whole file: applied as one new version, or refused whole with every problem named."""
+
+    budgets: list[Budget] = Field(default_factory=list, description="spending limits (below)")
+    caps: list[Cap] = Field(default_factory=list, description="per-job limits (below)")
+    idle: list[IdleRule] = Field(default_factory=list, description="idle shutdown rules (below)")
+    dry_run: bool = Field(default=False, description="decide and alert as usual, but never block, stop or "
+                          "terminate: to try a policy on real traffic")
+    max_actions_per_sweep: int = Field(default=50, ge=1, description="at most this many stops or shutdowns per "
+                                       "sweep of each kind (budgets, caps, idle): a wrong rule cannot stop "
+                                       "everything at once")
 
     @field_validator("budgets")
     @classmethod

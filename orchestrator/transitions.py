@@ -66,11 +66,12 @@ def _move(session: Session, job: Job, to: JobState, why: str, attempt_id: str | 
 
 
 def start_provisioning(session: Session, job: Job, attempt_id: str, reason: str) -> None:
-    _move(session, job, S.PROVISIONING, reason, attempt_id, attempts_count=job.attempts_count + 1)
+    # The job's reason is the current attempt's: a resumed job kept saying "preempted" while it ran again.
+    _move(session, job, S.PROVISIONING, reason, attempt_id, attempts_count=job.attempts_count + 1, reason=reason)
 
 
 def mark_running(session: Session, job: Job, attempt_id: str, reason: str = "agent reported running") -> None:
-    _move(session, job, S.RUNNING, reason, attempt_id, started_at=job.started_at or utcnow())
+    _move(session, job, S.RUNNING, reason, attempt_id, started_at=job.started_at or utcnow(), reason=reason)
 
 
 def mark_succeeded(session: Session, job: Job, attempt_id: str | None, reason: str = "exit code 0") -> None:

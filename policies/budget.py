@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from policies.money import rate, usd
+
 ACTION_ORDER = ("alert", "block_new", "stop")
 
 
@@ -85,11 +87,11 @@ def evaluate(*, limit: float, thresholds: Sequence[tuple[float, str]], spent: fl
         if estimate > limit:
             projected = estimate
     pct = 100.0 * committed / limit
-    reason = f"${spent:.2f} spent, ${committed:.2f} committed of ${limit:.2f} ({pct:.0f}%)"
+    reason = f"{usd(spent)} spent, {usd(committed)} committed of {usd(limit)} ({pct:.0f}%)"
     if crossed:
         reason += "; crossed " + ", ".join(f"{c.percent:g}% ({c.action})" for c in crossed)
     if projected is not None:
-        reason += f"; burn rate ${burn_per_hour:.2f}/h projects ${projected:.2f} by period end"
+        reason += f"; burn rate {rate(burn_per_hour)} projects {usd(projected)} by period end"
     return BudgetVerdict(spent, committed, limit, crossed, projected, reason)
 
 
@@ -98,3 +100,12 @@ def overspend_bound(running_prices_per_hour: Sequence[float], sweep_interval_s: 
     Why "while the sweep runs": nothing enforces while every replica is down, so a real deployment's
     bound adds the downtime (docs/spending.md)."""
     return sum(running_prices_per_hour) * sweep_interval_s / 3600.0
+
+
+def threshold_subject(budget: str, percent: float, action: str, thresholds: Sequence[tuple[float, str]]) -> str:
+    """`budget b crossed 50% (alert), threshold 1 of 2`: one sweep can cross several thresholds at once, and
+    their alerts must say apart which is which."""
+    ordered = sorted(thresholds)
+    place = ordered.index((percent, action)) + 1 if (percent, action) in ordered else 0
+    where = f", threshold {place} of {len(ordered)}" if place and len(ordered) > 1 else ""
+    return f"budget {budget} crossed {percent:g}% ({action}){where}"

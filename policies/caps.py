@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from policies.money import rate, usd
+
 
 @dataclass(frozen=True)
 class JobLimits:
@@ -59,7 +61,7 @@ def breach(limits: JobLimits, *, runtime_s: float, spent_usd: float, price_per_h
     if limits.max_cost_usd is not None:
         committed = spent_usd + price_per_hour * horizon_s / 3600.0
         if committed >= limits.max_cost_usd:
-            return CapBreach("max_cost_per_job", f"max_cost_per_job cap of ${limits.max_cost_usd:.2f} reached "
-                                                 f"(${spent_usd:.4f} spent, ${committed:.4f} committed at "
-                                                 f"${price_per_hour:.4f}/h)")
+            return CapBreach("max_cost_per_job", f"max_cost_per_job cap of {usd(limits.max_cost_usd)} reached "
+                                                 f"({usd(spent_usd)} spent, {usd(committed)} committed at "
+                                                 f"{rate(price_per_hour)})")
     return None

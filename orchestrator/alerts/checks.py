@@ -2,28 +2,75 @@
 
 Why here and not on delivery: a misspelt sink type stopped the daemon after it had logged `daemon_starting`,
 with pydantic's multi-line error; a route naming a sink that does not exist dropped its alerts without a word
-(routing keeps only known sinks); a webhook URL without a scheme failed on every retry until the alert gave up.
-Pure: no I/O, one line per problem.
+(routing keeps only known sinks); a webhook URL without a scheme failed on every retry until the alert gave up;
+`http://` to another host sent alerts and their signatures in clear. A misspelt field names the valid ones,
+as spec and policy errors do. Pure: no I/O, one line per problem.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
 from orchestrator.alerts.outbox import SEVERITIES
-from orchestrator.alerts.routing import parse_routes
-from orchestrator.alerts.sinks import SlackSink, WebhookSink, parse_sinks
+from orchestrator.alerts.routing import Route, parse_routes
+from orchestrator.alerts.sinks import SINK_MODELS, SlackSink, WebhookSink, parse_sinks
 
 
-def _lines(prefix: str, exc: ValidationError) -> list[str]:
-    out = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        out.append(f"{prefix}.{loc}: {err['msg'].removeprefix('Value error, ')}" if loc else f"{prefix}: {err['msg']}")
-    return out
+def _valid_fields(model: type[Any]) -> str:
+    names = list(model.model_fields)
+    return ", ".join(sorted(names, key=lambda n: n != "type"))  # the type first, then as declared
+
+
+def _sink_line(name: str, err: Any) -> str:
+    """One sink error without pydantic's union tag in the path: `alert_sinks.hook.urll: unknown field ...`."""
+    loc = [str(p) for p in err["loc"]]
+    kind = loc[1] if len(loc) > 1 and loc[1] in SINK_MODELS else None
+    field = loc[2:] if kind else loc[1:]
+    where = ".".join(["alert_sinks", name, *field])
+    if err["type"] == "union_tag_invalid":
+        return (f"alert_sinks.{name}.type: {err['input'].get('type')!r} is not a sink type; valid types are: "
+                f"{', '.join(SINK_MODELS)}")
+    if err["type"] == "union_tag_not_found":
+        return f"alert_sinks.{name}.type: this field is required; valid types are: {', '.join(SINK_MODELS)}"
+    if err["type"] == "extra_forbidden" and kind:
+        return f"{where}: unknown field {field[-1]!r}; valid fields for a {kind} sink are: " \
+               f"{_valid_fields(SINK_MODELS[kind])}"
+    if err["type"] == "missing":
+        return f"{where}: this field is required"
+    return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def _route_line(err: Any) -> str:
+    where = ".".join(["alert_routes", *(str(p) for p in err["loc"])])
+    if err["type"] == "extra_forbidden":
+        return f"{where}: unknown field {str(err['loc'][-1])!r}; valid fields are: {', '.join(Route.model_fields)}"
+    if err["type"] == "missing":
+        return f"{where}: this field is required"
+    return f"{where}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_problem(name: str, sink: WebhookSink | SlackSink) -> str | None:
+    """https:// always; http:// only to this machine (a local receiver) or with `allow_http: true`."""
+    url = urlparse(sink.url.get_secret_value())
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return f"alert_sinks.{name}.url: must be an https:// URL with a host"
+    if url.scheme == "http" and not sink.allow_http and not _loopback(url.hostname):
+        return (f"alert_sinks.{name}.url: http:// would send alerts in clear to {url.hostname}; use https://, "
+                "or set allow_http: true on the sink")
+    return None
 
 
 def alert_config_problems(sinks_raw: dict[str, Any], routes_raw: list[Any]) -> list[str]:
@@ -34,16 +81,16 @@ def alert_config_problems(sinks_raw: dict[str, Any], routes_raw: list[Any]) -> l
         try:
             sinks.update(parse_sinks({name: raw}))
         except ValidationError as exc:
-            problems += _lines("alert_sinks", exc)
+            problems += [_sink_line(name, err) for err in exc.errors()]
     for name, sink in sinks.items():
         if isinstance(sink, WebhookSink | SlackSink):
-            url = urlparse(sink.url.get_secret_value())
-            if url.scheme not in ("http", "https") or not url.netloc:
-                problems.append(f"alert_sinks.{name}.url: must be an http:// or https:// URL with a host")
+            problem = url_problem(name, sink)
+            if problem:
+                problems.append(problem)
     try:
         routes = parse_routes(routes_raw)
     except ValidationError as exc:
-        return [*problems, *_lines("alert_routes", exc)]
+        return [*problems, *(_route_line(err) for err in exc.errors())]
     known = set(sinks_raw)
     for i, r in enumerate(routes):
         unknown = [s for s in r.sinks if s not in known]

@@ -14,10 +14,10 @@ class Route(BaseModel):
     """Send alerts matching every given condition to `sinks`. Empty lists match everything."""
 
     model_config = ConfigDict(extra="forbid")
-    sinks: list[str] = Field(min_length=1)
-    kinds: list[str] = Field(default_factory=list)  # globs: "cost.*", "shutdown.idle"
-    min_severity: str = "info"
-    teams: list[str] = Field(default_factory=list)
+    sinks: list[str] = Field(min_length=1, description="names under alert_sinks that get the matching alerts")
+    kinds: list[str] = Field(default_factory=list, description='kind globs: "cost.*", "shutdown.idle"; empty: all')
+    min_severity: str = Field(default="info", description="info, warning or critical: this and more severe")
+    teams: list[str] = Field(default_factory=list, description="only these teams' alerts; empty: every team's")
 
 
 _ROUTES: TypeAdapter[list[Route]] = TypeAdapter(list[Route])

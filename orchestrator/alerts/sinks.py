@@ -8,8 +8,6 @@ httpx includes the full URL.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import smtplib
@@ -20,13 +18,14 @@ from typing import Annotated, Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
+from orchestrator.alerts.signature import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
 from orchestrator.logs import get_logger
 
 log = get_logger("spotwise.alerts")
 
-SIGNATURE_HEADER = "X-Spotwise-Signature"
-TIMESTAMP_HEADER = "X-Spotwise-Timestamp"
-EVENT_ID_HEADER = "X-Spotwise-Event-Id"
+__all__ = ["EVENT_ID_HEADER", "SIGNATURE_HEADER", "SINK_MODELS", "TIMESTAMP_HEADER", "LogSink", "SinkConfig",
+           "SinkError", "SlackSink", "SmtpSink", "WebhookSink", "parse_sinks", "send", "sign", "slack_message",
+           "verify"]
 
 
 class _RedactUrls(logging.Filter):
@@ -48,35 +47,49 @@ class SinkError(Exception):
 
 class _Sink(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    rate_per_minute: float = Field(default=60.0, gt=0)
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    rate_per_minute: float = Field(default=60.0, gt=0, description="sends per minute at most; more wait, none dropped")
+    timeout_seconds: float = Field(default=10.0, gt=0, description="one delivery attempt gives up after this")
 
 
 class WebhookSink(_Sink):
+    """A JSON POST of each alert, signed with HMAC-SHA256 (docs/alerts.md#verifying-a-webhook)."""
+
     type: Literal["webhook"]
-    url: SecretStr
-    secret: SecretStr
+    url: SecretStr = Field(description="https:// URL to POST to (may carry a token; never printed)")
+    secret: SecretStr = Field(description="the HMAC-SHA256 key the receiver verifies with")
+    allow_http: bool = Field(default=False, description="accept an http:// URL to a host that is not loopback")
 
 
 class SlackSink(_Sink):
+    """A Slack incoming webhook: a text line plus blocks per alert."""
+
     type: Literal["slack"]
-    url: SecretStr
+    url: SecretStr = Field(description="the incoming-webhook URL, https://hooks.slack.com/services/...")
+    allow_http: bool = Field(default=False, description="accept an http:// URL to a host that is not loopback")
 
 
 class SmtpSink(_Sink):
+    """E-mail through an SMTP relay, STARTTLS by default."""
+
     type: Literal["smtp"]
-    host: str
-    port: int = 587
-    starttls: bool = True
-    username: str = ""
-    password: SecretStr = SecretStr("")
-    sender: str
-    to: list[str] = Field(min_length=1)
-    ca_file: str | None = None  # trust this CA (a private relay); default: the system store
+    host: str = Field(description="the SMTP relay")
+    port: int = Field(default=587, description="the relay's port")
+    starttls: bool = Field(default=True, description="upgrade to TLS before logging in")
+    username: str = Field(default="", description="log in as this user; empty: no login")
+    password: SecretStr = Field(default=SecretStr(""), description="the login password (never printed)")
+    sender: str = Field(description="the From address")
+    to: list[str] = Field(min_length=1, description="recipients, at least one")
+    ca_file: str | None = Field(default=None, description="trust this CA file (a private relay); default: the "
+                                "system store")
 
 
 class LogSink(_Sink):
+    """One warning line per alert in the daemon's log."""
+
     type: Literal["log"]
+
+
+SINK_MODELS: dict[str, type[_Sink]] = {"webhook": WebhookSink, "slack": SlackSink, "smtp": SmtpSink, "log": LogSink}
 
 
 SinkConfig = Annotated[WebhookSink | SlackSink | SmtpSink | LogSink, Field(discriminator="type")]
@@ -86,16 +99,6 @@ _ADAPTER: TypeAdapter[dict[str, SinkConfig]] = TypeAdapter(dict[str, SinkConfig]
 def parse_sinks(raw: dict[str, dict[str, Any]]) -> dict[str, SinkConfig]:
     """Validate the `alert_sinks` setting (name -> {type: webhook|slack|smtp|log, ...})."""
     return _ADAPTER.validate_python(raw)
-
-
-def sign(secret: bytes, timestamp: str, body: bytes) -> str:
-    """HMAC-SHA256 over 'timestamp.body' (binding the timestamp stops replays of old bodies)."""
-    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
-    """What a receiver does: constant-time compare of the signature header."""
-    return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
 def _post(url: str, content: bytes, headers: dict[str, str], timeout: float) -> None:

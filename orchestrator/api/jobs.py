@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator import transitions as T
+from orchestrator.api.attempt_instances import add_budget_wait, add_instance_ids
 from orchestrator.api.deps import RuntimeDep, SessionDep, UserDep
 from orchestrator.api.errors import ERROR_RESPONSES, ApiError
 from orchestrator.api.feasible import Feasibility, configured_names, dry_run_view
@@ -162,6 +163,8 @@ def show_job(job_id: str, principal: UserDep, session: SessionDep) -> dict[str, 
         a["energy"] = energy["attempts"].get(a["id"])
     view["energy"] = {k: v for k, v in energy.items() if k != "attempts"}
     add_recovery_facts(session, job.id, view["attempt_list"], now)  # issue 5: cost and checkpoint per attempt
+    add_instance_ids(session, view["attempt_list"])
+    add_budget_wait(session, job, view)
     return view
 
 

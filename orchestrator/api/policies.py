@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator import policy_store
 from orchestrator.api.deps import AdminDep, SessionDep, UserDep
 from orchestrator.api.errors import ApiError
+from orchestrator.policy_preview import preview
 from orchestrator.policyfile import PolicyError, PolicyFile, parse_policy
 from orchestrator.priority_caps import clamp_queued
+from orchestrator.store.types import utcnow
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -44,9 +46,11 @@ def apply_policy(body: PolicyText, principal: AdminDep, session: SessionDep) -> 
 @router.post("/diff")
 def diff_policy(body: PolicyText, principal: AdminDep, session: SessionDep) -> dict[str, Any]:
     try:
-        return {"diff": policy_store.diff(session, body.text)}
+        text = policy_store.diff(session, body.text)
+        effects = preview(session, parse_policy(body.text, body.source), utcnow())  # what it stops now
     except PolicyError as exc:
         raise _refused(exc) from None
+    return {"diff": text, "effects": effects}
 
 
 @router.get("/current")

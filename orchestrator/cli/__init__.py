@@ -131,6 +131,10 @@ def submit(
         return
     # With --output json, stdout carries only the JSON: progress goes to stderr.
     human.print(f"submitted job [bold]{job['id']}[/] ({job['name']}, team {job['team']})")
+    wait_for = api.get(f"/v1/jobs/{segment(job['id'], 'job id')}").get("budget_wait")
+    if wait_for:  # said now, not discovered in `jobs show` after the launcher's pass
+        human.print(f"it will wait: {wait_for}; it starts when the budget allows (a new period, a higher "
+                    "limit, or running jobs ending)", highlight=False, markup=False)
     if wait:
         try:
             final = watch(api, job["id"], out=human)
@@ -148,13 +152,19 @@ def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = 
           timeout: float | None = None) -> dict[str, Any]:
     """A live status line with the latest output until the job is final; returns the final job. With `timeout`
     (seconds), a CliError saying the job's state and reason when it is not final by then."""
+    from orchestrator.cli.narrate import Story
+    from policies.money import usd
+
     out = out or console
     give_up = None if timeout is None else time.monotonic() + timeout
     cursor = 0
     path = f"/v1/jobs/{segment(job_id, 'job id')}"
+    story = Story()  # attempts, preemptions and waits as lines: a piped log keeps them, the status line is gone
     with out.status(f"{job_id}: waiting") as status:
         while True:
             job = api.get(path)
+            for line in story.lines(job):
+                out.print(line, highlight=False, markup=False)
             logs = api.get(f"{path}/logs", after=cursor)
             cursor = logs["cursor"]
             for item in logs["items"]:
@@ -167,7 +177,7 @@ def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = 
                     )
             attempt = (job.get("attempt_list") or [{}])[-1]
             where = f" on {attempt.get('instance_type')} in {attempt.get('zone')}" if attempt else ""
-            status.update(f"{job_id}: {job['state']}{where}  ${job['cost_usd']:.4f}")
+            status.update(f"{job_id}: {job['state']}{where}  {usd(job['cost_usd'])}")
             if job["state"] in FINAL and logs["final"] and not logs["items"]:
                 break
             if give_up is not None and time.monotonic() > give_up:
@@ -179,9 +189,10 @@ def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = 
 
 @jobs_app.command("list")
 def jobs_list(
-    state: Annotated[list[str] | None, typer.Option("--state", "-s")] = None,
-    team: str | None = None,
-    limit: int = 50,
+    state: Annotated[list[str] | None, typer.Option("--state", "-s", help="only jobs in this state (repeatable), "
+                                                   "e.g. RUNNING")] = None,
+    team: Annotated[str | None, typer.Option(help="only this team's jobs (admin tokens)")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many jobs")] = 50,
     output: Output = "table",
 ) -> None:
     """Jobs, newest first."""
@@ -213,7 +224,8 @@ def jobs_cancel(job_id: str, output: Output = "table") -> None:
 
 
 @jobs_app.command("logs")
-def jobs_logs(job_id: str, follow: Annotated[bool, typer.Option("--follow", "-f")] = False) -> None:
+def jobs_logs(job_id: str, follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing until the "
+                                                                 "job ends")] = False) -> None:
     """Print a job's output; -f follows it until the job ends."""
     path = f"/v1/jobs/{segment(job_id, 'job id')}/logs"
     api = client()
@@ -234,11 +246,12 @@ def jobs_logs(job_id: str, follow: Annotated[bool, typer.Option("--follow", "-f"
 def tokens_create(
     team: Annotated[str | None, typer.Option(help="team the token acts for")] = None,
     admin: Annotated[bool, typer.Option(help="an admin token instead")] = False,
-    name: str = "",
-    expires_in_hours: float | None = None,
+    name: Annotated[str, typer.Option(help="a label to tell tokens apart in `tokens list`")] = "",
+    expires_in_hours: Annotated[float | None, typer.Option(help="the token stops working after this many hours; "
+                                                           "default: never")] = None,
     output: Output = "table",
 ) -> None:
-    """Create an API token; it is shown once."""
+    """Create an API token (admin only); it is shown once."""
     check_output(output)  # before creating it: a token made but never printed is lost
     if admin == (team is not None):
         raise CliError("give --team NAME for a team token, or --admin for an admin token", exit_code=2)
@@ -254,12 +267,14 @@ def tokens_create(
 
 @tokens_app.command("list")
 def tokens_list(output: Output = "table") -> None:
+    """Every API token with its role, team, expiry and revocation (never the token itself)."""
     data = client().get("/v1/tokens")
     _emit(data, output, lambda: render.tokens_table(console, data["items"]))
 
 
 @tokens_app.command("revoke")
-def tokens_revoke(token_id: str) -> None:
+def tokens_revoke(token_id: Annotated[str, typer.Argument(help="the token's id, from `tokens list`")]) -> None:
+    """Revoke a token now: it is refused from its next request on."""
     row = client().post(f"/v1/tokens/{segment(token_id, 'token id')}/revoke")
     console.print(f"token {row['id']} revoked at {row['revoked_at']}")
 
@@ -268,6 +283,7 @@ def tokens_revoke(token_id: str) -> None:
 def instances_list(
     all: Annotated[bool, typer.Option("--all", help="include ended")] = False, output: Output = "table"
 ) -> None:
+    """Instances Spotwise runs now (with --all, ended ones too): cloud, zone, type, market, price and job."""
     data = client().get("/v1/instances", all=all)
     _emit(data, output, lambda: render.instances_table(console, data["items"]))
 

@@ -98,7 +98,7 @@ def _check_token(token: str, source: str) -> str:
     """Tokens are printable ASCII; anything else would fail deep in the HTTP library with a Python error."""
     if token and not all(33 <= ord(c) < 127 for c in token):
         raise CliError(f"{source} is not a valid API token: tokens are printable ASCII without spaces; copy it "
-                       "again from the output of 'spotwise tokens create'")
+                       "again from where you got it (an admin makes tokens with 'spotwise tokens create')")
     return token
 
 
@@ -146,7 +146,8 @@ class ApiClient:
                 message = response.text[:300] or response.reason_phrase
             hint = ""
             if response.status_code == 401:
-                hint = " (set SPOTWISE_TOKEN to an API token; 'spotwise tokens create' makes one)"
+                hint = (" (set SPOTWISE_TOKEN to an API token: ask your Spotwise admin for one; an admin makes "
+                        "it with 'spotwise tokens create --team NAME')")
             raise CliError(f"{message}{hint}", exit_code=1, status=response.status_code)
         try:
             return response.json()

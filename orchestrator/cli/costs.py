@@ -41,19 +41,25 @@ def costs(
         print(json.dumps(data, indent=2))
     elif output == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow([by, "cost_usd", "instance_hours", *extra])
+        names = ["name", "team"] if by == "job" else []  # the job's name and team beside its id
+        writer.writerow([by, *names, "cost_usd", "instance_hours", *extra])
         for row in data["items"]:
-            writer.writerow([row[by], *(_plain(row[k]) for k in ("cost_usd", "instance_hours", *extra))])
+            writer.writerow([row[by], *(row.get(k, "-") for k in names),
+                             *(_plain(row[k]) for k in ("cost_usd", "instance_hours", *extra))])
     else:
-        title = f"costs by {by}: ${data['total_usd']:.4f}"
+        from policies.money import usd
+
+        title = f"costs by {by}: {usd(data['total_usd'])}"
         if energy:
             title += f", {data['total_kwh']:.4f} kWh, {data['total_kg_co2e']:.4f} kg CO2e"
         table = Table(title=title, title_justify="left")
-        columns = [by.upper(), "COST $", "INSTANCE-HOURS"] + (["KWH", "ENERGY IS", "KG CO2E"] if energy else [])
+        names = ["NAME", "TEAM"] if by == "job" else []
+        columns = [by.upper(), *names, "COST", "INSTANCE-HOURS"] + (["KWH", "ENERGY IS", "KG CO2E"] if energy else [])
         for column in columns:
-            table.add_column(column, justify="left" if column in (by.upper(), "ENERGY IS") else "right")
+            table.add_column(column, justify="left" if column in (by.upper(), *names, "ENERGY IS") else "right")
         for row in data["items"]:
-            cells = [str(row[by]), f"{row['cost_usd']:.4f}", f"{row['instance_hours']:.3f}"]
+            cells = [str(row[by]), *(str(row.get(k.lower()) or "-") for k in names), usd(row["cost_usd"]),
+                     f"{row['instance_hours']:.3f}"]
             if energy:
                 cells += [f"{row['energy_kwh']:.4f}", _method(row["method"]), f"{row['kg_co2e']:.4f}"]
             table.add_row(*cells)

@@ -7,6 +7,7 @@ line and field before anything is sent; the daemon validates again and refuses w
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -42,11 +43,29 @@ def _read(file: Path) -> str:
     return text
 
 
+def _show_effects(effects: list[str]) -> None:
+    for line in effects:
+        console.print(f"now: {line}", highlight=False, markup=False)
+
+
 @app.command("apply")
-def apply(file: Path, output: Annotated[str, typer.Option("--output", "-o", help="text or json")] = "text") -> None:
-    """Validate FILE and make it the policy in force (a new version in the history)."""
+def apply(file: Path, output: Annotated[str, typer.Option("--output", "-o", help="text or json")] = "text",
+          yes: Annotated[bool, typer.Option("--yes", "-y", help="apply even if it stops running jobs or blocks "
+                                            "launches now, without asking")] = False) -> None:
+    """Validate FILE and make it the policy in force (a new version in the history).
+
+    When it would stop running jobs or block launches at once, says which and asks first (--yes: do not ask;
+    without a terminal to ask on, it refuses unless --yes)."""
     check_output(output, "text", "json")
-    result = _client().post("/v1/policies", {"text": _read(file), "source": str(file)})
+    text, api = _read(file), _client()
+    effects = api.post("/v1/policies/diff", {"text": text, "source": str(file)}).get("effects") or []
+    if effects and not yes:
+        _show_effects(effects)
+        if not sys.stdin.isatty():
+            raise CliError("not applied: this policy acts on running jobs now; re-run with --yes to apply it")
+        if not typer.confirm("apply it?", default=False):
+            raise CliError("not applied", exit_code=1)
+    result = api.post("/v1/policies", {"text": text, "source": str(file)})
     if output == "json":
         print(json.dumps(result, indent=2))
     elif result["changed"]:
@@ -59,7 +78,8 @@ def apply(file: Path, output: Annotated[str, typer.Option("--output", "-o", help
 
 @app.command("diff")
 def diff(file: Path, output: Annotated[str, typer.Option("--output", "-o", help="text or json")] = "text") -> None:
-    """Show what applying FILE would change (JSON: {"diff": unified diff text, "" when unchanged})."""
+    """Show what applying FILE would change, and what it would stop or block now (JSON: {"diff": unified diff
+    text, "" when unchanged; "effects": one line per running job stopped or launch blocked at once})."""
     check_output(output, "text", "json")
     data = _client().post("/v1/policies/diff", {"text": _read(file)})
     if output == "json":
@@ -67,6 +87,7 @@ def diff(file: Path, output: Annotated[str, typer.Option("--output", "-o", help=
         return
     text = data["diff"]
     print(text or "no changes", end="" if text else "\n")
+    _show_effects(data.get("effects") or [])
 
 
 @app.command("show")
@@ -94,6 +115,7 @@ def history(output: Annotated[str, typer.Option("--output", "-o", help="table or
     if not data["items"]:
         console.print("no policy applied yet ('spotwise policy apply FILE')")
         return
+    console.print(f"{'VERSION':>7}  {'APPLIED AT':<32}  {'SHA256':<12}  APPLIED BY", highlight=False)
     for row in data["items"]:
-        console.print(f"{row['version']:>4}  {row['applied_at']}  {row['sha256'][:12]}  {row['applied_by']}",
+        console.print(f"{row['version']:>7}  {row['applied_at']:<32}  {row['sha256'][:12]}  {row['applied_by']}",
                       highlight=False)

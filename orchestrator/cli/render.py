@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from policies.money import usd
+
 STATE_STYLE = {"SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow", "RUNNING": "cyan",
                "PREEMPTED": "magenta", "WAITING_CAPACITY": "yellow", "BLOCKED_BUDGET": "red"}
 
@@ -47,7 +49,7 @@ def jobs_table(console: Console, jobs: list[dict[str, Any]]) -> None:
         table.add_column(column, justify="right" if column in ("ATTEMPTS", "COST $") else "left")
     for j in jobs:
         table.add_row(j["id"], j["name"], j["team"], _state(j["state"]), j["accelerators"] or "-",
-                      str(j["attempts"]), _duration(j["runtime_seconds"]), f"{j['cost_usd']:.4f}",
+                      str(j["attempts"]), _duration(j["runtime_seconds"]), usd(j["cost_usd"]),
                       _short_time(j["submitted_at"]))
     console.print(table)
 
@@ -75,7 +77,9 @@ def carbon_text(e: dict[str, Any]) -> str:
 def job_summary(console: Console, job: dict[str, Any]) -> None:
     exit_part = f", exit code {job['exit_code']}" if job.get("exit_code") is not None else ""
     console.print(f"job {job['id']} {_state(job['state'])}{exit_part}: runtime {_duration(job['runtime_seconds'])}, "
-                  f"cost ${job['cost_usd']:.4f}, attempts {job['attempts']}")
+                  f"cost {usd(job['cost_usd'])}, attempts {job['attempts']}")
+    if job["state"] != "SUCCEEDED" and job.get("reason"):  # why it failed, not only what it cost
+        console.print(f"  reason: {job['reason']}", highlight=False, markup=False)
 
 
 def job_detail(console: Console, job: dict[str, Any], events: list[dict[str, Any]]) -> None:
@@ -86,7 +90,7 @@ def job_detail(console: Console, job: dict[str, Any], events: list[dict[str, Any
             ("priority", job["priority"]),
             ("submitted", _short_time(job["submitted_at"])), ("started", _short_time(job["started_at"])),
             ("finished", _short_time(job["finished_at"])), ("deadline", _short_time(job["deadline_at"])),
-            ("runtime", _duration(job["runtime_seconds"])), ("cost", f"${job['cost_usd']:.4f}"),
+            ("runtime", _duration(job["runtime_seconds"])), ("cost", usd(job["cost_usd"])),
             ("attempts", job["attempts"]), ("restarts", job["restarts"])]
     if job.get("energy"):  # issue 14
         rows[11:11] = [("energy", energy_text(job["energy"])), ("carbon", carbon_text(job["energy"]))]
@@ -103,7 +107,7 @@ def job_detail(console: Console, job: dict[str, Any], events: list[dict[str, Any
                          "spot" if a["spot"] else "on-demand", f"{a['price_per_hour']:.4f}",
                          _short_time(a["launched_at"]), _short_time(a["ended_at"]),
                          "-" if a["exit_code"] is None else str(a["exit_code"]),
-                         f"${a.get('cost_usd', 0.0):.4f}", a.get("resumed_from") or "-", a["end_reason"] or "-")
+                         usd(a.get("cost_usd", 0.0)), a.get("resumed_from") or "-", a["end_reason"] or "-")
     console.print(attempts)
     timeline = Table(title="events", title_justify="left")
     for column in ("TIME", "FROM", "TO", "REASON"):

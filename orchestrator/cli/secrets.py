@@ -47,7 +47,8 @@ def _read_stdin() -> str:
 
 
 @app.command("list")
-def secrets_list(team: Team = None, output: Annotated[str, typer.Option("--output", "-o")] = "table") -> None:
+def secrets_list(team: Team = None,
+                 output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table") -> None:
     """Names and scopes only."""
     check_output(output)
     data = _client().get("/v1/secrets", team=team)
@@ -65,7 +66,8 @@ def secrets_list(team: Team = None, output: Annotated[str, typer.Option("--outpu
 
 
 @app.command("delete")
-def secrets_delete(name: str, team: Team = None) -> None:
+def secrets_delete(name: Annotated[str, typer.Argument(help="the secret's name")], team: Team = None) -> None:
+    """Delete a secret from its scope (the team's, or admin-wide without --team)."""
     path = f"/v1/secrets/{segment(name, 'secret name')}"
     row = _client().request("DELETE", path, params={"team": team} if team else {})
     console.print(f"secret {row['name']} deleted (scope {row['scope']})")

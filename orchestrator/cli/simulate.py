@@ -20,13 +20,14 @@ def simulate(
     pattern: Annotated[str, typer.Option(
         help="which files of the folder, e.g. '*_v100_1.json' or '*_v100_1.txt'")] = "*.json",
     zones: Annotated[list[str] | None, typer.Option("--zones", help="limit to these zones")] = None,
-    job_hours: float = 48.0,
-    deadline_hours: float = 52.0,
-    changeover_hours: float = 0.2,
+    job_hours: Annotated[float, typer.Option(help="hours of work the simulated job needs")] = 48.0,
+    deadline_hours: Annotated[float, typer.Option(help="hours from its start by which it must finish")] = 52.0,
+    changeover_hours: Annotated[float, typer.Option(help="hours lost at each move to another zone or "
+                                                    "on-demand")] = 0.2,
     policy: Annotated[str, typer.Option(help="a policy name or 'all'")] = "all",
     mode: Annotated[str, typer.Option(help="single, multi or both")] = "both",
-    starts: int = 300,
-    seed: int = 0,
+    starts: Annotated[int, typer.Option(help="how many start times to sample from the traces")] = 300,
+    seed: Annotated[int, typer.Option(help="random seed of the start times (same seed, same result)")] = 0,
     output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
     plot: Annotated[Path | None, typer.Option(help="write a PNG of mean cost vs deadline per policy")] = None,
     plot_deadlines: Annotated[str | None, typer.Option(

@@ -98,7 +98,7 @@ def test_policy_history_and_diff_print_json(daemon: Daemon, tmp_path: Path) -> N
     diff = json.loads(daemon.cli("policy", "diff", str(changed), "--output", "json", check=True).stdout)
     assert "+    limit_usd: 7" in diff["diff"]
     same = json.loads(daemon.cli("policy", "diff", str(good), "-o", "json", check=True).stdout)
-    assert same == {"diff": ""}
+    assert same == {"diff": "", "effects": []}
 
 
 def test_providers_setup_names_the_known_providers(daemon: Daemon) -> None:

@@ -103,18 +103,31 @@ def test_client_commands_print_a_bad_config_as_one_error_line(tmp_path: Path, co
 
 def test_serve_refuses_alert_settings_that_cannot_work(tmp_path: Path) -> None:
     """A misspelt sink type was a multi-line pydantic error after `daemon_starting`; a route to a sink that does
-    not exist dropped its alerts silently; a webhook URL without a scheme failed every retry until it gave up."""
+    not exist dropped its alerts silently; a webhook URL without a scheme failed every retry until it gave up; a
+    misspelt field did not name the valid ones; http:// to another host sent alerts in clear."""
     text = ("alert_sinks:\n"
             "  ops: {type: webhok, url: 'https://hooks.example.com/a'}\n"
             "  hook: {type: webhook, url: 'hooks.example.com/b', secret: s}\n"
             "  team: {type: slack, url: 'https://hooks.slack.com/services/T/B/x'}\n"
+            "  typo: {type: webhook, urll: 'https://hooks.example.com/c', secret: s}\n"
+            "  clear: {type: webhook, url: 'http://example.com/hook', secret: s}\n"
+            "  lan: {type: webhook, url: 'http://example.com/hook', secret: s, allow_http: true}\n"
+            "  local: {type: webhook, url: 'http://127.0.0.1:9/hook', secret: s}\n"
             "alert_routes:\n"
             "  - {kinds: ['cost.*'], sinks: [team, pager], min_severity: warn}\n")
     result = serve(tmp_path / "home", env=config_file(tmp_path, text))
-    refused(result, 1, "cannot start the daemon: alert settings cannot work: alert_sinks.ops: Input tag 'webhok'")
+    refused(result, 1, "cannot start the daemon: alert settings cannot work: alert_sinks.ops.type: 'webhok' is "
+                       "not a sink type; valid types are: webhook, slack, smtp, log")
     out = result.stderr + result.stdout
-    assert "alert_sinks.hook.url: must be an http:// or https:// URL with a host" in out
-    assert "alert_routes.0.sinks: no sink named 'pager'; configured sinks: hook, ops, team" in out
+    assert "alert_sinks.hook.url: must be an https:// URL with a host" in out
+    assert ("alert_sinks.typo.urll: unknown field 'urll'; valid fields for a webhook sink are: type, "
+            "rate_per_minute, timeout_seconds, url, secret, allow_http") in out
+    assert "alert_sinks.typo.url: this field is required" in out
+    assert ("alert_sinks.clear.url: http:// would send alerts in clear to example.com; use https://, or set "
+            "allow_http: true on the sink") in out
+    assert "alert_sinks.lan." not in out and "alert_sinks.local." not in out
+    assert ("alert_routes.0.sinks: no sink named 'pager'; configured sinks: clear, hook, lan, local, ops, team, "
+            "typo") in out
     assert "alert_routes.0.min_severity: 'warn' is not one of info, warning, critical" in out
     assert "daemon_starting" not in out and "pydantic.dev" not in out
 

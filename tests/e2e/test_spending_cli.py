@@ -77,8 +77,11 @@ def test_costs_as_json_and_csv_agree(daemon: Daemon) -> None:
     assert row["cost_usd"] > 0 and row["instance_hours"] > 0
     rows = list(csv.DictReader(io.StringIO(daemon.cli("costs", "--by", "job", "--output", "csv",
                                                       check=True).stdout)))
-    assert rows and set(rows[0]) == {"job", "cost_usd", "instance_hours"}
+    assert rows and set(rows[0]) == {"job", "name", "team", "cost_usd", "instance_hours"}
     assert sum(float(r["cost_usd"]) for r in rows) >= row["cost_usd"]
+    assert {(r["name"], r["team"]) for r in rows} >= {("forever", "e2e")}  # beside the id: what and whose
+    table = daemon.cli("costs", "--by", "job", check=True).stdout
+    assert "NAME" in table and "TEAM" in table and "forever" in table and "$0.00 " not in table
     assert daemon.cli("costs", "--output", "xml").returncode == 2
 
 

@@ -12,10 +12,23 @@ const SpotwiseChart = (() => {
   };
   const color = i => PALETTE[i % PALETTE.length];
   const fmtMoney = v => "$" + (v >= 1 ? v.toFixed(2) : v >= 0.01 ? v.toFixed(3) : v.toFixed(5));
-  const fmtTime = (ms, span) => {
+  /* Time-axis ticks at round times (every 10 s, 1 min, 5 min, 1 h, 1 day, ...), 3 to 7 of them, labelled with
+     the precision their step needs: five ticks over 10 minutes all read "14:03" before. */
+  const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+    172800, 604800].map(s => s * 1000);
+  function ticks(start, end) {
+    const span = Math.max(end - start, 1000);
+    const step = STEPS.find(s => span / s <= 6) || STEPS.at(-1);
+    const offset = new Date(start).getTimezoneOffset() * 60e3;  // round in local time: midnight, not 01:00
+    const out = [];
+    for (let t = Math.ceil((start - offset) / step) * step + offset; t <= end; t += step) out.push(t);
+    return { step, times: out };
+  }
+  const fmtTime = (ms, step) => {
     const d = new Date(ms);
-    return span > 2 * 86400e3 ? d.toLocaleDateString([], { month: "short", day: "numeric" })
-      : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    if (step >= 86400e3) return d.toLocaleDateString([], { month: "short", day: "numeric" });
+    return d.toLocaleTimeString([], step < 60e3 ? { hour: "2-digit", minute: "2-digit", second: "2-digit" }
+      : { hour: "2-digit", minute: "2-digit" });
   };
 
   /* opts: {times: [ms bucket ends], keys, cumulative: {key: [..]}, start, now, end, burnPerHour, budgets: [{label, value}], title} */
@@ -37,10 +50,10 @@ const SpotwiseChart = (() => {
       root.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }),
         svg("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end", class: "axis" }, fmtMoney(v)));
     }
-    const span = opts.end - opts.start;
-    for (let i = 0; i <= 4; i++) {
-      const ms = opts.start + span * i / 4;
-      root.append(svg("text", { x: x(ms), y: H - B + 18, "text-anchor": i === 0 ? "start" : i === 4 ? "end" : "middle", class: "axis" }, fmtTime(ms, span)));
+    const axis = ticks(opts.start, opts.end);
+    for (const ms of axis.times) {
+      root.append(svg("line", { x1: x(ms), x2: x(ms), y1: H - B, y2: H - B + 5, class: "axis-line" }),
+        svg("text", { x: x(ms), y: H - B + 18, "text-anchor": "middle", class: "axis tick" }, fmtTime(ms, axis.step)));
     }
     const pts = [opts.start, ...opts.times];
     let below = pts.map(() => 0);
@@ -89,5 +102,5 @@ const SpotwiseChart = (() => {
     return wrap;
   }
 
-  return { stacked, timeline, color };
+  return { stacked, timeline, color, ticks, fmtTime };
 })();

@@ -55,8 +55,27 @@ const Spotwise = (() => {
       el("table", {}, el("caption", { text: caption }), el("thead", {}, head), el("tbody", {}, body)));
   }
 
-  const money = (v, digits) => v === null || v === undefined ? "—" :
-    "$" + Number(v).toFixed(digits !== undefined ? digits : (Math.abs(v) >= 1 ? 2 : 4));
+  /* Like the CLI's policies.money.usd: cents from a dollar up, two significant digits below, never "$0.00"
+     for an amount that is not zero. */
+  function money(v, digits) {
+    if (v === null || v === undefined) return "—";
+    const x = Number(v), size = Math.abs(x), sign = x < 0 ? "-" : "";
+    if (digits !== undefined) return sign + "$" + size.toFixed(digits);
+    if (size === 0) return "$0.00";
+    if (size >= 1) return sign + "$" + size.toFixed(2);
+    const places = Math.max(2, -Math.floor(Math.log10(size)) + 1);
+    if (places > 8) return sign + "<$0.00000001";
+    const [whole, fraction] = size.toFixed(places).split(".");
+    return sign + "$" + whole + "." + fraction.replace(/0+$/, "").padEnd(2, "0");
+  }
+  /* A size in the unit that reads: 5 KB was shown as "0.0 MB". */
+  function bytes(n) {
+    if (n === null || n === undefined) return "—";
+    const units = ["B", "KB", "MB", "GB", "TB"];
+    let v = Number(n), i = 0;
+    while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+    return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+  }
   function duration(seconds) {
     if (seconds === null || seconds === undefined) return "—";
     const neg = seconds < 0, s = Math.abs(Math.round(seconds));
@@ -143,5 +162,5 @@ const Spotwise = (() => {
     if (token()) signIn(token()); else showLogin();
   }
 
-  return { api, el, table, money, duration, ago, time, badge, link, count, pages, start, me: () => me, refresh };
+  return { api, el, table, money, bytes, duration, ago, time, badge, link, count, pages, start, me: () => me, refresh };
 })();

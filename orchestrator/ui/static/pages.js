@@ -117,7 +117,7 @@
       const data = await S.api(`/v1/jobs/${id}/checkpoints`);
       box.replaceChildren(S.table("Checkpoint versions", [
         { label: "Version", cell: c => String(c.version ?? c.id ?? "") }, { label: "Saved", cell: c => S.time(c.created_at || c.at) },
-        { label: "Size", num: true, cell: c => c.size_bytes === undefined ? "—" : `${(c.size_bytes / 1e6).toFixed(1)} MB` },
+        { label: "Size", num: true, cell: c => S.bytes(c.size_bytes) },
       ], data.items || [], "No checkpoint saved yet."));
     } catch (err) {
       if (err.status !== 404 && err.status !== 405) throw err;
