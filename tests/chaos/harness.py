@@ -113,7 +113,10 @@ class ChaosRun:
         self.tenant: HostileTenant | None = None
 
     def _env(self) -> dict[str, str]:
-        providers = {"faulty": {"wraps": "local", "error_rate": self.cfg.error_rate, "seed": self.cfg.seed,
+        # the hostile team's jobs run (as the daemon's user) so that they fail their own way, not at launch where a
+        # root daemon cannot isolate teams here (tests/adversarial/test_local_isolation.py covers isolation)
+        providers = {"faulty": {"wraps": "local", "wrapped_config": {"job_user": "daemon"},
+                                "error_rate": self.cfg.error_rate, "seed": self.cfg.seed,
                                 "timeout_seconds": 0.5, "fault_log": str(self.fault_log)}}
         sinks = {"hook": {"type": "webhook", "url": self.receiver.url, "secret": "chaos-hmac-secret"}}
         env = {

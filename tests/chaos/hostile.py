@@ -27,7 +27,8 @@ MAX_RUNTIME_S = 15  # the policy's runtime cap for the hostile team: what stops 
 FLOOD = "head -c 3000000 /dev/zero | tr '\\0' x | fold -w 500; exit 5"  # 3 MB of log lines, then a failure
 ENDLESS_FLOOD = "while true; do head -c 50000 /dev/zero | tr '\\0' y | fold -w 1000; sleep 0.2; done"
 
-# Refused at submit on every branch: each is a 4xx with a message (kind -> body).
+# Refused at submit: each is a 4xx with a message (kind -> body). A daemon that knows no offers yet (its first
+# seconds) accepts what it cannot judge and says so; such a job then waits with a reason, like an infeasible one.
 MALFORMED: dict[str, dict[str, Any]] = {
     "unknown field": {"name": "x", "run": "true", "bogus": 1},
     "negative GPU count": {"name": "x", "run": "true", "resources": {"accelerators": "T4:-1"}},
@@ -57,6 +58,9 @@ ACCEPTED: dict[str, dict[str, Any]] = {
 # jobs labelled as hogs far below any offer, a limit an admin can change at any time, so submit does not judge it.
 INFEASIBLE = {"run": "true", "priority": MAX_PRIORITY, "max_restarts": 1000, "labels": {"kind": "hog"},
               "resources": {"accelerators": "H100:8"}}
+
+
+UNJUDGED_BEFORE_OFFERS = frozenset({"no offer under its own price cap"})
 
 
 def policy_caps() -> list[dict[str, Any]]:
@@ -97,6 +101,9 @@ class HostileTenant:
             r = self._post("/v1/jobs", body, self.token)
             message = (r.json().get("error") or {}).get("message", "") if r.headers.get(
                 "content-type", "").startswith("application/json") else ""
+            if r.status_code == 201 and kind in UNJUDGED_BEFORE_OFFERS:  # no offers known yet: it waits like a hog
+                self.accepted[r.json()["id"]] = "infeasible"
+                continue
             self.refused[f"{kind} #{self.waves}"] = (r.status_code, message)
             if r.status_code == 201:  # accepted after all: then it must end FAILED like the others
                 self.accepted[r.json()["id"]] = f"malformed accepted: {kind}"
