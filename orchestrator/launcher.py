@@ -191,7 +191,7 @@ class Launcher:
         if cap != req.max_price_per_hour:  # the policy file's price cap (for N nodes together) filters
             req = dataclasses.replace(req, max_price_per_hour=cap)
         prefer: str | None = None
-        if deadline_applies(job, spec):  # issue 5: the deadline policy picks spot, on-demand or a wait
+        if deadline_applies(job, spec):  # the deadline policy picks spot, on-demand or a wait
             decided = apply_deadline(s, self.rt.settings, job, req, index, blocks, priors.observed, utcnow(),
                                      backoff_seconds(job.attempts_count + limit))
             if decided is None:
