@@ -20,7 +20,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from orchestrator.configfile import ConfigError, config_path, default_home, read_config_text
+from orchestrator.configfile import ConfigError, config_path, default_home, read_config_file
 from orchestrator.models import store_url_problem
 
 # Every interval and timeout: zero or less made a loop spin (reconcile at -5 s took 95% of a CPU).
@@ -37,11 +37,7 @@ class _ConfigFile(YamlConfigSettingsSource):
     """The YAML source, with errors that name the file (and line) instead of a yaml/pydantic traceback."""
 
     def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
-        try:
-            text = file_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {file_path}: {exc}") from None
-        return read_config_text(text, file_path)
+        return read_config_file(file_path)
 
 
 def _env_error(exc: SettingsError) -> ConfigError:

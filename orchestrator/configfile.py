@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: the CLI's light path imports this module
+    from importlib.abc import Traversable
 
 
 class ConfigError(ValueError):
@@ -54,7 +57,7 @@ def read_config_text(text: str, source: object) -> dict[str, Any]:
     return data
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
+def read_config_file(path: Path | Traversable) -> dict[str, Any]:
     """The settings mapping in the config file at `path`."""
     try:
         text = path.read_text(encoding="utf-8")

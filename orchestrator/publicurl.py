@@ -31,16 +31,29 @@ def cloud_providers(providers: Mapping[str, Any]) -> list[str]:
     return found
 
 
-def _is_loopback_or_unspecified(host: str) -> bool:
-    """127.0.0.0/8, ::1, 0.0.0.0, ::, and the names that always mean this machine (RFC 6761: localhost)."""
-    name = host.lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        address = ipaddress.ip_address(name)
+        return ipaddress.ip_address(host.lower().rstrip("."))
     except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
+        return None
+
+
+def _names_this_machine(host: str) -> bool:
+    """The names that always mean this machine (RFC 6761: localhost and *.localhost)."""
+    name = host.lower().rstrip(".")
+    return name == "localhost" or name.endswith(".localhost")
+
+
+def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost: an address only this machine can reach (shared by every URL check)."""
+    address = _address(host)
+    return _names_this_machine(host) or (address is not None and address.is_loopback)
+
+
+def _is_loopback_or_unspecified(host: str) -> bool:
+    """Loopback, or 0.0.0.0 / :: (a bind-all address, which names no host an instance could call)."""
+    address = _address(host)
+    return is_loopback_host(host) or (address is not None and address.is_unspecified)
 
 
 def public_url_problem(public_url: str, providers: Mapping[str, Any], *, allow_insecure: bool,

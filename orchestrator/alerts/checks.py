@@ -9,7 +9,6 @@ as spec and policy errors do. Pure: no I/O, one line per problem.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 from urllib.parse import urlparse
 
@@ -18,6 +17,7 @@ from pydantic import ValidationError
 from orchestrator.alerts.outbox import SEVERITIES
 from orchestrator.alerts.routing import Route, parse_routes
 from orchestrator.alerts.sinks import SINK_MODELS, SlackSink, WebhookSink, parse_sinks
+from orchestrator.publicurl import is_loopback_host
 
 
 def _valid_fields(model: type[Any]) -> str:
@@ -53,21 +53,12 @@ def _route_line(err: Any) -> str:
     return f"{where}: {err['msg'].removeprefix('Value error, ')}"
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def url_problem(name: str, sink: WebhookSink | SlackSink) -> str | None:
     """https:// always; http:// only to this machine (a local receiver) or with `allow_http: true`."""
     url = urlparse(sink.url.get_secret_value())
     if url.scheme not in ("http", "https") or not url.hostname:
         return f"alert_sinks.{name}.url: must be an https:// URL with a host"
-    if url.scheme == "http" and not sink.allow_http and not _loopback(url.hostname):
+    if url.scheme == "http" and not sink.allow_http and not is_loopback_host(url.hostname):
         return (f"alert_sinks.{name}.url: http:// would send alerts in clear to {url.hostname}; use https://, "
                 "or set allow_http: true on the sink")
     return None
