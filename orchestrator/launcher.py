@@ -53,6 +53,7 @@ from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Job
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import agent_token
+from orchestrator.totalplace import as_ranked, rank_total
 from policies.blocks import Block, Blocks, Pool
 from policies.caps import price_limit
 from policies.gang import GangPlan, plan_gang
@@ -197,7 +198,11 @@ class Launcher:
             if decided is None:
                 return None
             req, prefer = decided
-        ranked = rank_preferring(index, req, prefer, blocks, priors=priors, now=now, limit=limit)
+        if prefer is None and self.rt.settings.transfer.enabled:  # cheapest to finish, data moves included
+            ranked = as_ranked(rank_total(s, self.rt, spec, req, index, blocks, priors=priors, now=now,
+                                          limit=limit, job_id=job.id, deadline_at=job.deadline_at))
+        else:  # the deadline policy picked a zone (its changeover already counts the transfer time)
+            ranked = rank_preferring(index, req, prefer, blocks, priors=priors, now=now, limit=limit)
         if not ranked:
             self._wait(s, job, req, blocks, index)
             return None

@@ -1,0 +1,42 @@
+"""One call for "rank this job's offers by expected total cost": the launcher, `offers --for` and the dry run.
+
+Gathers what the pure ranking needs (the job's data profile, the transfer rates in force) and calls
+`policies.totalcost.place_by_total`. With `transfer.enabled: false`, or nothing to move and no runtime to
+weigh, the hourly order stands (the same offers; the breakdown is still shown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from orchestrator.datagravity import active_provider, data_profile
+from orchestrator.models import JobSpec
+from orchestrator.runtime import Runtime
+from orchestrator.transfers import transfer_rates
+from policies.blocks import Blocks, Pool
+from policies.placement import OfferIndex, PlacementRequest, Priors, RankedOffer
+from policies.totalcost import DataProfile, TotalRanked, place_by_total
+
+
+def profile_for(s: Session, rt: Runtime, spec: JobSpec, *, job_id: str | None = None,
+                deadline_at: datetime | None = None) -> DataProfile:
+    hint = active_provider(s, job_id) if job_id else ""
+    return data_profile(s, rt.settings, rt.providers, spec, job_id=job_id, deadline_at=deadline_at,
+                        provider_hint=hint)
+
+
+def rank_total(s: Session, rt: Runtime, spec: JobSpec, req: PlacementRequest, index: OfferIndex,
+               blocked: Blocks | Collection[Pool] = frozenset(), *, priors: Priors | None, now: float,
+               limit: int, job_id: str | None = None, deadline_at: datetime | None = None) -> list[TotalRanked]:
+    """The job's best `limit` offers by expected total (see policies/totalcost.py)."""
+    profile = profile_for(s, rt, spec, job_id=job_id, deadline_at=deadline_at)
+    return place_by_total(index, req, profile, transfer_rates(s, rt.settings), blocked, priors=priors, now=now,
+                          limit=limit)
+
+
+def as_ranked(rows: list[TotalRanked]) -> list[RankedOffer]:
+    """Back to plain ranked offers (what gang planning and failover take), the total-cost reason on the first."""
+    return [RankedOffer(r.offer, r.reason, r.ranked.expected_cost) for r in rows]
