@@ -13,7 +13,7 @@ from orchestrator.api.agent_tokenlife import live_agent_token
 from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.checkpoint.jobs import describe_report, store_url
 from orchestrator.models import JobSpec
-from orchestrator.store.tables import Job
+from orchestrator.queue import job_by_id
 from orchestrator.transfers import record_transfer
 
 router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"],
@@ -41,11 +41,9 @@ def report_checkpoint(attempt_id: str, body: CheckpointReport, principal: Princi
                    attempt_id=attempt.id)
     sampled = False
     if body.transferred_bytes is not None and body.seconds is not None:
-        job = session.get(Job, attempt.job_id)
-        if job is not None:
-            spec = JobSpec.model_validate(job.spec)
-            store = store_url(rt.settings, spec, attempt.provider, job.id)
-            sampled = record_transfer(session, rt.settings, rt.providers, attempt, store,
-                                      "restore" if body.event == "restored" else "upload",
-                                      body.transferred_bytes, body.seconds)
+        job = job_by_id(session, attempt.job_id)
+        store = store_url(rt.settings, JobSpec.model_validate(job.spec), attempt.provider, job.id)
+        sampled = record_transfer(session, rt.settings, rt.providers, attempt, store,
+                                  "restore" if body.event == "restored" else "upload",
+                                  body.transferred_bytes, body.seconds)
     return {"ok": True, "transfer_sampled": sampled}
