@@ -53,7 +53,8 @@ from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Job
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import agent_token
-from orchestrator.totalplace import as_ranked, rank_total
+from orchestrator.totalplace import as_ranked, profile_for, rank_total
+from orchestrator.transfers import transfer_rates
 from policies.blocks import Block, Blocks, Pool
 from policies.caps import price_limit
 from policies.gang import GangPlan, plan_gang
@@ -193,8 +194,10 @@ class Launcher:
             req = dataclasses.replace(req, max_price_per_hour=cap)
         prefer: str | None = None
         if deadline_applies(job, spec):  # the deadline policy picks spot, on-demand or a wait
+            data = (profile_for(s, self.rt, spec, job_id=job.id, deadline_at=job.deadline_at),
+                    transfer_rates(s, self.rt.settings)) if self.rt.settings.transfer.enabled else None
             decided = apply_deadline(s, self.rt.settings, job, req, index, blocks, priors.observed, utcnow(),
-                                     backoff_seconds(job.attempts_count + limit))
+                                     backoff_seconds(job.attempts_count + limit), data)
             if decided is None:
                 return None
             req, prefer = decided
