@@ -162,7 +162,10 @@ def total_cost(ranked: RankedOffer, profile: DataProfile, rates: TransferRates,
 def _why(winner: TotalRanked, others: Sequence[TotalRanked]) -> str:
     """Why the first offer won: against the cheapest-per-hour offer when that is another one."""
     o, c = winner.offer, winner.cost
-    head = (f"lowest expected total ${c.total_usd:.2f} for {c.hours:.3g} h: {winner.ranked.reason}; "
+    what = winner.ranked.reason
+    if what.startswith("cheapest matching"):  # the hourly ranking's own headline: not why it won here
+        what = what.split(": ", 1)[-1].rsplit(" (of ", 1)[0]
+    head = (f"lowest expected total ${c.total_usd:.2f} for {c.hours:.3g} h: {what}; "
             f"{c.transfer_gb:.1f} GB to move, ${c.egress_usd:.2f} egress, {c.transfer_minutes:.1f} min transfer")
     cheaper = min((r for r in others if r.offer.price_per_hour < o.price_per_hour),
                   key=lambda r: r.offer.price_per_hour, default=None)
