@@ -57,6 +57,7 @@ from orchestrator.totalplace import as_ranked, profile_for, rank_total
 from orchestrator.transfers import transfer_rates
 from policies.blocks import Block, Blocks, Pool
 from policies.caps import price_limit
+from policies.egress import TransferRates
 from policies.gang import GangPlan, plan_gang
 from policies.placement import OfferIndex, PlacementRequest, Priors, RankedOffer
 from providers.base import AgentBootstrap, InstanceInfo, InstanceState, LaunchSpec
@@ -127,6 +128,7 @@ class Launcher:
         self.rt = rt
         self.blocks = Blocks()  # epoch-second expiries; mirrored in the pool_blocks table
         self.cache = OfferCache()
+        self._rates: TransferRates | None = None  # the transfer rates of the current pass
 
     # -- placement -----------------------------------------------------------------------------
 
@@ -163,6 +165,7 @@ class Launcher:
             jobs = claim_runnable(s, CLAIM_BATCH)
             now = time.time()
             policy = current_policy(s)
+            self._rates = transfer_rates(s, self.rt.settings) if jobs else None  # once a pass, not once a job
             for job in jobs:  # a job that raises (a stored spec that no longer validates) fails alone
                 with job_errors(s, job.id, "placing the job"):
                     placed = self._place(s, job, policy, (index, blocks, priors), now, limit)
@@ -195,7 +198,7 @@ class Launcher:
         prefer: str | None = None
         if deadline_applies(job, spec):  # the deadline policy picks spot, on-demand or a wait
             data = (profile_for(s, self.rt, spec, job_id=job.id, deadline_at=job.deadline_at),
-                    transfer_rates(s, self.rt.settings)) if self.rt.settings.transfer.enabled else None
+                    self._rates or transfer_rates(s, self.rt.settings)) if self.rt.settings.transfer.enabled else None
             decided = apply_deadline(s, self.rt.settings, job, req, index, blocks, priors.observed, utcnow(),
                                      backoff_seconds(job.attempts_count + limit), data)
             if decided is None:
@@ -203,7 +206,8 @@ class Launcher:
             req, prefer = decided
         if prefer is None and self.rt.settings.transfer.enabled:  # cheapest to finish, data moves included
             ranked = as_ranked(rank_total(s, self.rt, spec, req, index, blocks, priors=priors, now=now,
-                                          limit=limit, job_id=job.id, deadline_at=job.deadline_at))
+                                          limit=limit, job_id=job.id, deadline_at=job.deadline_at,
+                                          rates=self._rates))
         else:  # the deadline policy picked a zone (its changeover already counts the transfer time)
             ranked = rank_preferring(index, req, prefer, blocks, priors=priors, now=now, limit=limit)
         if not ranked:

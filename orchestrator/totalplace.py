@@ -17,6 +17,7 @@ from orchestrator.models import JobSpec
 from orchestrator.runtime import Runtime
 from orchestrator.transfers import transfer_rates
 from policies.blocks import Blocks, Pool
+from policies.egress import TransferRates
 from policies.placement import OfferIndex, PlacementRequest, Priors, RankedOffer
 from policies.totalcost import DataProfile, TotalRanked, place_by_total
 
@@ -30,11 +31,13 @@ def profile_for(s: Session, rt: Runtime, spec: JobSpec, *, job_id: str | None = 
 
 def rank_total(s: Session, rt: Runtime, spec: JobSpec, req: PlacementRequest, index: OfferIndex,
                blocked: Blocks | Collection[Pool] = frozenset(), *, priors: Priors | None, now: float,
-               limit: int, job_id: str | None = None, deadline_at: datetime | None = None) -> list[TotalRanked]:
-    """The job's best `limit` offers by expected total (see policies/totalcost.py)."""
+               limit: int, job_id: str | None = None, deadline_at: datetime | None = None,
+               rates: TransferRates | None = None) -> list[TotalRanked]:
+    """The job's best `limit` offers by expected total (see policies/totalcost.py). `rates`: the transfer rates
+    in force, when the caller read them once for many jobs (the launcher's pass)."""
     profile = profile_for(s, rt, spec, job_id=job_id, deadline_at=deadline_at)
-    return place_by_total(index, req, profile, transfer_rates(s, rt.settings), blocked, priors=priors, now=now,
-                          limit=limit)
+    return place_by_total(index, req, profile, rates or transfer_rates(s, rt.settings), blocked, priors=priors,
+                          now=now, limit=limit)
 
 
 def as_ranked(rows: list[TotalRanked]) -> list[RankedOffer]:

@@ -26,6 +26,7 @@ from providers.base import Provider
 
 WINDOW = 20  # latest samples per path that make its rate
 MAX_AGE = timedelta(days=30)  # older samples describe a network that may have changed
+MAX_ROWS = 20_000  # newest samples read per pass: enough for a thousand busy paths, bounded for the loop
 MIN_BYTES = 1_000_000  # a tiny transfer measures latency, not throughput: not a sample
 
 
@@ -53,7 +54,7 @@ def learned_rates(session: Session, min_samples: int) -> dict[Path, tuple[float,
     rows = session.execute(
         select(TransferSample.store_cloud, TransferSample.store_region, TransferSample.cloud,
                TransferSample.region, TransferSample.bytes, TransferSample.seconds)
-        .where(TransferSample.at >= utcnow() - MAX_AGE).order_by(TransferSample.at.desc()))
+        .where(TransferSample.at >= utcnow() - MAX_AGE).order_by(TransferSample.at.desc()).limit(MAX_ROWS))
     per_path: dict[Path, list[tuple[int, float]]] = {}
     for sc, sr, c, r, size, seconds in rows:
         samples = per_path.setdefault((sc.lower(), sr.lower(), c.lower(), r.lower()), [])
