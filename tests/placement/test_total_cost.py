@@ -101,3 +101,19 @@ def test_every_figure_of_the_table_cites_a_source_and_a_date() -> None:
                             r"azure\.microsoft\.com)/", figure.source), name
     internet = {c: EGRESS_USD_PER_GB[c]["internet"].value for c in ("aws", "gcp", "azure")}
     assert all(0.08 <= v <= 0.12 for v in internet.values()), internet  # the list range the design names
+
+
+@pytest.mark.parametrize("transfer, message", [
+    ({"egress_usd_per_gb": {"aws": {"internet": -0.01}}}, "greater than or equal to 0"),
+    ({"egress_usd_per_gb": {"aws": {"outer_space": 0.01}}}, "same_region"),
+    ({"throughput_mb_s": {"internet": 0}}, "greater than 0"),
+    ({"learn_after_samples": 0}, "greater than or equal to 1"),
+    ({"bogus": 1}, "Extra inputs are not permitted"),
+])
+def test_transfer_settings_are_checked(transfer: dict[str, object], message: str) -> None:
+    from pydantic import ValidationError
+
+    from orchestrator.config import Settings
+
+    with pytest.raises(ValidationError, match=message):
+        Settings(transfer=transfer)
