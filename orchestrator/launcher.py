@@ -36,7 +36,7 @@ from orchestrator.attempts import (
 from orchestrator.budgets import budget_gate
 from orchestrator.caps import limits_for
 from orchestrator.containment import describe, fail_job, job_errors, transient
-from orchestrator.deadline_state import apply_deadline, deadline_applies, rank_preferring
+from orchestrator.deadline_state import apply_deadline, deadline_applies
 from orchestrator.fair_queue import next_look_delay
 from orchestrator.feasibility import unconfigured_providers, waiting_reason
 from orchestrator.gang import gang_note, launch_gang
@@ -53,7 +53,7 @@ from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Job
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import agent_token
-from orchestrator.totalplace import as_ranked, profile_for, rank_total
+from orchestrator.totalplace import deadline_data, rank_job
 from orchestrator.transfers import transfer_rates
 from policies.blocks import Block, Blocks, Pool
 from policies.caps import price_limit
@@ -197,19 +197,14 @@ class Launcher:
             req = dataclasses.replace(req, max_price_per_hour=cap)
         prefer: str | None = None
         if deadline_applies(job, spec):  # the deadline policy picks spot, on-demand or a wait
-            data = (profile_for(s, self.rt, spec, job_id=job.id, deadline_at=job.deadline_at),
-                    self._rates or transfer_rates(s, self.rt.settings)) if self.rt.settings.transfer.enabled else None
             decided = apply_deadline(s, self.rt.settings, job, req, index, blocks, priors.observed, utcnow(),
-                                     backoff_seconds(job.attempts_count + limit), data)
+                                     backoff_seconds(job.attempts_count + limit),
+                                     deadline_data(s, self.rt, job, spec, self._rates))
             if decided is None:
                 return None
             req, prefer = decided
-        if prefer is None and self.rt.settings.transfer.enabled:  # cheapest to finish, data moves included
-            ranked = as_ranked(rank_total(s, self.rt, spec, req, index, blocks, priors=priors, now=now,
-                                          limit=limit, job_id=job.id, deadline_at=job.deadline_at,
-                                          rates=self._rates))
-        else:  # the deadline policy picked a zone (its changeover already counts the transfer time)
-            ranked = rank_preferring(index, req, prefer, blocks, priors=priors, now=now, limit=limit)
+        ranked = rank_job(s, self.rt, job, spec, req, index, blocks, prefer, priors=priors, now=now, limit=limit,
+                          rates=self._rates)  # by expected cost to finish, unless the deadline policy chose a zone
         if not ranked:
             self._wait(s, job, req, blocks, index)
             return None

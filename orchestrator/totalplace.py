@@ -13,8 +13,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from orchestrator.datagravity import active_provider, data_profile
+from orchestrator.deadline_state import rank_preferring
 from orchestrator.models import JobSpec
 from orchestrator.runtime import Runtime
+from orchestrator.store.tables import Job
 from orchestrator.transfers import transfer_rates
 from policies.blocks import Blocks, Pool
 from policies.egress import TransferRates
@@ -43,3 +45,23 @@ def rank_total(s: Session, rt: Runtime, spec: JobSpec, req: PlacementRequest, in
 def as_ranked(rows: list[TotalRanked]) -> list[RankedOffer]:
     """Back to plain ranked offers (what gang planning and failover take), the total-cost reason on the first."""
     return [RankedOffer(r.offer, r.reason, r.ranked.expected_cost) for r in rows]
+
+
+def rank_job(s: Session, rt: Runtime, job: Job, spec: JobSpec, req: PlacementRequest, index: OfferIndex,
+             blocked: Blocks, prefer: str | None, *, priors: Priors, now: float, limit: int,
+             rates: TransferRates | None = None) -> list[RankedOffer]:
+    """The launcher's ranking of one job: by expected total cost to finish (data moves included), or -- when the
+    deadline policy picked a zone (its changeover already counts the transfer time) -- that zone first."""
+    if prefer is None and rt.settings.transfer.enabled:
+        return as_ranked(rank_total(s, rt, spec, req, index, blocked, priors=priors, now=now, limit=limit,
+                                    job_id=job.id, deadline_at=job.deadline_at, rates=rates))
+    return rank_preferring(index, req, prefer, blocked, priors=priors, now=now, limit=limit)
+
+
+def deadline_data(s: Session, rt: Runtime, job: Job, spec: JobSpec,
+                  rates: TransferRates | None) -> tuple[DataProfile, TransferRates] | None:
+    """What the deadline policy needs to count the data's transfer time in its changeover (None: turned off)."""
+    if not rt.settings.transfer.enabled:
+        return None
+    return (profile_for(s, rt, spec, job_id=job.id, deadline_at=job.deadline_at),
+            rates or transfer_rates(s, rt.settings))

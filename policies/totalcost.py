@@ -61,11 +61,12 @@ class DataProfile:
     def total_bytes(self) -> int:
         return sum(i.bytes for i in self.items)
 
-    def places(self) -> list[tuple[str, str]]:
-        """The (cloud, region) pairs where data lives, biggest first (placement looks there for offers too)."""
-        sizes: dict[tuple[str, str], int] = {}
+    def places(self) -> list[tuple[str, str | None]]:
+        """The (cloud, region or None when unknown) pairs where data lives, biggest first (placement looks there
+        for offers too)."""
+        sizes: dict[tuple[str, str | None], int] = {}
         for item in self.items:
-            if item.region is not None and item.bytes > 0:
+            if item.bytes > 0:
                 key = (item.cloud, item.region)
                 sizes[key] = sizes.get(key, 0) + item.bytes
         return [k for k, _ in sorted(sizes.items(), key=lambda kv: -kv[1])]
@@ -215,7 +216,8 @@ def candidates(index: OfferIndex, req: PlacementRequest, profile: DataProfile, b
         if (cloud,) not in asked:
             asked.add((cloud,))
             narrowed.append(dataclasses.replace(req, clouds=(cloud,)))
-        if (not allowed_regions or region.lower() in allowed_regions) and (cloud, region) not in asked:
+        if region is not None and (not allowed_regions or region.lower() in allowed_regions) \
+                and (cloud, region) not in asked:
             asked.add((cloud, region))
             narrowed.append(dataclasses.replace(req, clouds=(cloud,), regions=(region,)))
         for sub in narrowed:
