@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--dataset-gb", type=float, default=1000.0)
     parser.add_argument("--interruptions-per-hour", type=float, default=0.05)
     parser.add_argument("--gpu", default="H100:8")
+    parser.add_argument("--jobs", type=int, default=10_000, help="mixed jobs for the ranking-speed figure")
     args = parser.parse_args()
     if not CATALOG.exists():
         raise SystemExit(f"the shared catalogs are not at {CATALOG}")
@@ -103,6 +104,33 @@ def main() -> None:
         for r in rows:
             print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
         print(f"why: {spotwise[0].reason}")
+    _speed(index, priors, rates, checkpoint, args.jobs)
+
+
+def _speed(index: OfferIndex, priors: Priors, rates: TransferRates, checkpoint: DataItem, n: int) -> None:
+    """What pricing every candidate in full costs the launcher: the placement benchmark's mixed jobs ranked by
+    the hourly index and by expected total (a checkpoint in us-east-1), same requests, same run."""
+    import statistics
+    import time
+
+    from bench.placement import workload
+
+    offers = [o for group in index.by_shape.values() for g in group for o in g[3]]
+    jobs = workload(offers, n, 7)
+    profile = DataProfile((checkpoint,), 48.0, "bench")
+    timings: dict[str, list[float]] = {"hourly": [], "total": []}
+    for req in jobs:
+        t = time.perf_counter()
+        index.rank(req, priors=priors, limit=3)
+        timings["hourly"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        place_by_total(index, req, profile, rates, priors=priors, limit=3)
+        timings["total"].append(time.perf_counter() - t)
+    print(f"\nranking {n:,} mixed jobs (bench/placement.py's workload), limit 3:")
+    for name, values in timings.items():
+        values.sort()
+        print(f"  {name:<6} total {sum(values):.3f} s, p50 {statistics.median(values) * 1e6:.0f} us, "
+              f"p99 {values[int(len(values) * 0.99) - 1] * 1e6:.0f} us")
 
 
 if __name__ == "__main__":
