@@ -84,8 +84,8 @@ def locate(session: Session, settings: Settings, providers: Mapping[str, Provide
 
 
 def _ask_s3(providers: Mapping[str, Provider], bucket: str) -> str | None:
-    from providers.errors import ProviderError
-
+    """The bucket's region from S3, or None. Best effort: whatever goes wrong (no credentials, no boto3, a
+    wrapped provider's injected fault) leaves the region unknown -- it must never fail the job being placed."""
     provider = providers.get("aws")
     try:
         if provider is not None and hasattr(provider, "bucket_region"):
@@ -93,8 +93,8 @@ def _ask_s3(providers: Mapping[str, Provider], bucket: str) -> str | None:
         from providers.aws.storage import bucket_region_default
 
         return bucket_region_default(bucket)
-    except (ProviderError, ImportError) as exc:
-        log.warning("bucket_region_unknown", bucket=bucket, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        log.warning("bucket_region_unknown", bucket=bucket, error=f"{type(exc).__name__}: {exc}")
         return None
 
 

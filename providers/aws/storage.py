@@ -31,5 +31,9 @@ def bucket_region_default(bucket: str) -> str:
     """The same through the standard credential chain (AWS_ENDPOINT_URL honoured), for a daemon whose AWS provider
     is not configured but whose jobs keep checkpoints in S3."""
     import boto3
+    from botocore.config import Config
 
-    return bucket_region(boto3.client("s3", region_name="us-east-1"), bucket)
+    # Short timeouts, two tries: the daemon asks from its placement pass, which must not stall on a bucket
+    # it cannot reach (the caller remembers a failure and asks again minutes later).
+    config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "total_max_attempts": 2})
+    return bucket_region(boto3.client("s3", region_name="us-east-1", config=config), bucket)
