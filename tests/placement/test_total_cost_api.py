@@ -222,3 +222,17 @@ def test_a_measured_rate_replaces_the_default_after_n_samples(daemon: tuple[Runt
     learned = http.get("/v1/offers", params={"for_job": job_id}).json()["learned_rates"]
     assert learned == [{"store": "aws us-east-1", "instances": "gcp us-central1", "mb_per_s": 1000.0, "samples": 3,
                         "used": True}]
+
+
+def test_a_bucket_s3_cannot_locate_is_priced_as_another_region_and_fails_nothing(
+        daemon: tuple[Runtime, TestClient, str]) -> None:
+    rt, http, _ = daemon
+    job_id = _submit(http, 9.0, checkpoint={"store": "s3://no-such-bucket/ckpt"})
+    _report(rt, http, job_id, "aws", "us-east-1", event="uploaded", version="000001", files=3, bytes=CKPT_BYTES)
+    data = http.get("/v1/offers", params={"for_job": job_id}).json()
+    assert data["data"] == [{"what": "checkpoint", "cloud": "aws", "region": None, "bytes": CKPT_BYTES}]
+    by_cloud = {o["cloud"]: o["total"] for o in data["items"]}
+    assert by_cloud["aws"]["egress_usd"] == pytest.approx(100 * 0.02)  # unknown region: cross-region, not free
+    assert by_cloud["gcp"]["egress_usd"] == pytest.approx(100 * 0.09)
+    with transaction(rt.sessions) as s:
+        assert s.get(StoreRegion, "s3://no-such-bucket") is None  # a failure is not kept as an answer
