@@ -31,23 +31,34 @@ PLAIN_HTTP_SCHEMES = {"json": "jsons", "xml": "xmls", "form": "forms"}
 SEVERITY_TYPES = {"critical": "failure", "warning": "warning", "info": "info"}  # apprise.NotifyType values
 
 
-class _Capture(logging.Handler):
-    """Apprise's warnings, per thread, while a send runs; nothing else of Apprise's logging goes anywhere."""
+class _Capture(logging.Filter):
+    """Keeps Apprise's warnings, per thread, while a send runs, and lets no record of Apprise's logger reach any
+    handler: a logger's filter runs before every handler, the daemon's and any a test harness attaches alike."""
 
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+        super().__init__()
         self.local = threading.local()
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
         lines = getattr(self.local, "lines", None)
-        if lines is not None:
+        if lines is not None and record.levelno >= logging.WARNING:
             lines.append(record.getMessage())
+        return False
+
+
+class _RedactRequestPaths(logging.Filter):
+    """urllib3 (under Apprise's `requests`) logs each request's path and query at DEBUG: a Telegram bot token,
+    a Discord webhook token, a json:// URL's path are there. Keep the method and the status, drop the path."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 5 and '"%s %s %s"' in str(record.msg):
+            record.args = (*record.args[:4], "<redacted>", *record.args[5:])
+        return True
 
 
 _CAPTURE = _Capture()
-_APPRISE_LOG = logging.getLogger("apprise")
-_APPRISE_LOG.propagate = False  # its lines may hold a service's token: never into the daemon's log as they are
-_APPRISE_LOG.addHandler(_CAPTURE)
+logging.getLogger("apprise").addFilter(_CAPTURE)  # its lines may hold a token: never into any log as they are
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactRequestPaths())
 
 
 def scheme_of(url: str) -> str:
