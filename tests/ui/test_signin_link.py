@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -126,3 +127,24 @@ def test_a_used_link_stays_used_after_a_restart(tmp_path: Path) -> None:
         tenants.daemon.start()
         refused(open_link(tenants.url, used["path"]), 410, "already used")
         session_of(open_link(tenants.url, unused["path"]))  # the restart itself voids nothing
+
+
+def test_a_browser_signs_in_with_a_link_and_keeps_neither_the_code_nor_the_cookie(
+        teams: Tenants, browser: Any) -> None:
+    """The page's part: it takes the session from the handoff cookie, deletes the cookie, and stays signed in."""
+    from playwright.sync_api import expect
+
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    link = new_link(teams, "a")
+    page.goto(teams.url + link["path"])
+    page.locator("#who").wait_for(state="visible")
+    expect(page.locator("#who-text")).to_have_text("team a")
+    assert page.url == teams.url + "/ui/jobs"
+    assert "spotwise_signin" not in page.evaluate("document.cookie")
+    assert page.evaluate("sessionStorage.getItem('spotwise.token')").startswith("sw_")
+    page.reload()
+    page.locator("#who").wait_for(state="visible")  # the session lives in the tab, like a pasted token
+    page.goto(teams.url + link["path"])
+    expect(page.locator("#why")).to_contain_text("already used")
+    ctx.close()
