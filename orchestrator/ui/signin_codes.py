@@ -16,7 +16,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from orchestrator.store.tables import ApiToken, UiSigninCode
@@ -26,6 +26,7 @@ from orchestrator.tokens import Principal, create_api_token, hash_token
 CODE_PREFIX = "swc_"
 CODE_SECONDS = 60  # the default and the most a caller may ask for: long enough to open a browser, no more
 SESSION_HOURS = 12  # a dashboard session's life (never past the asking token's own expiry)
+KEEP_EXPIRED = timedelta(days=1)  # then a code's row goes: a replay is refused as unknown instead of expired
 NEW_CODE_HINT = "run `spotwise ui --open` (or `spotwise ui --print-url`) again for a new link"
 
 
@@ -46,6 +47,8 @@ def issue_code(session: Session, principal: Principal, seconds: int = CODE_SECON
     code = CODE_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     expires_at = now + timedelta(seconds=max(1, min(seconds, CODE_SECONDS)))
+    session.execute(delete(UiSigninCode).where(UiSigninCode.expires_at < now - KEEP_EXPIRED)
+                    .execution_options(synchronize_session=False))  # the table stays as small as its last day
     session.add(UiSigninCode(code_hash=hash_token(code), token_id=principal.token_id, role=principal.role,
                              team=principal.team, created_at=now, expires_at=expires_at, used_at=None))
     session.flush()
