@@ -153,6 +153,24 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class UiSigninCode(Base):
+    """One-time dashboard sign-in codes (`spotwise ui --open`), stored as SHA-256 hashes.
+
+    Why a table and not memory: the one-use mark must survive a daemon restart (and be seen by every replica),
+    or a code replayed after a restart would sign in a second time. `token_id` is the API token that asked
+    for the code: redeeming it checks that token is still valid, so revoking a token also voids its codes.
+    """
+
+    __tablename__ = "ui_signin_codes"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(24))
+    role: Mapped[str] = mapped_column(String(16))  # admin | team, copied from the asking token
+    team: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 # -- price catalog and placement blocks (issue 4) ----------------------------------------------
 
 
