@@ -1,7 +1,7 @@
 """data gravity: bucket regions looked up once, measured transfer rates per path
 
-Revision ID: 0009_transfer_samples
-Revises: 0008_ledger_indexes
+Revision ID: 0010_transfer_samples
+Revises: 0009_ui_signin_codes
 Create Date: 2026-12-07 23:40:00
 
 Why: placement ranks offers by the expected cost to finish, egress and transfer time included; it needs the
@@ -16,8 +16,8 @@ from alembic import op
 
 from orchestrator.store.types import UTCDateTime
 
-revision = "0009_transfer_samples"
-down_revision = "0008_ledger_indexes"
+revision = "0010_transfer_samples"
+down_revision = "0009_ui_signin_codes"
 branch_labels = None
 depends_on = None
 
