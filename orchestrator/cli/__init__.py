@@ -60,7 +60,6 @@ app.add_typer(secrets.app, name="secrets")  # issue 13
 plainparams.install()  # str/int/float options without typer's pydantic adapters (~0.18 s of every command)
 console = make_console()
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
-FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
 def settings() -> Settings:
@@ -193,10 +192,7 @@ def jobs_list(
 ) -> None:
     """Jobs, newest first."""
     check_output(output)
-    params: dict[str, Any] = {"team": team, "limit": limit}
-    if state:
-        params["state"] = state
-    data = client().list_jobs(**params)
+    data = client().list_jobs(state=state, team=team, limit=limit)
     _emit(data, output, lambda: render.jobs_table(console, data["items"]))
 
 
