@@ -162,16 +162,20 @@ class Client:
     def logs(self, job_id: str, *, follow: bool = False, poll: float = 1.0) -> Iterator[LogChunk]:
         """A job's output chunks ({"stream", "data", "attempt", "at"}) in order; with `follow`, keeps polling
         every `poll` seconds until the job has ended and its output is all read."""
-        path = f"/v1/jobs/{segment(job_id, 'job id')}/logs"
-        cursor = 0
-        while True:
-            page = self.http.get(path, after=cursor)
-            yield from page["items"]
-            cursor = page["cursor"]
-            if not follow or (page["final"] and not page["items"]):
-                return
-            if not page["items"]:
-                time.sleep(poll)
+        path = f"/v1/jobs/{segment(job_id, 'job id')}/logs"  # a bad id is refused now, not at the first next()
+
+        def chunks() -> Iterator[LogChunk]:
+            cursor = 0
+            while True:
+                page = self.http.get(path, after=cursor)
+                yield from page["items"]
+                cursor = page["cursor"]
+                if not follow or (page["final"] and not page["items"]):
+                    return
+                if not page["items"]:
+                    time.sleep(poll)
+
+        return chunks()
 
     def wait(self, job_id: str, callback: Callable[[WaitEvent], None] | None = None, *, poll: float = 1.0,
              timeout: float | None = None, progress: bool | None = None) -> Job:

@@ -77,7 +77,7 @@ class Http:
             raise TimedOut(f"the daemon at {self.url} did not answer in time") from None
         except t.TransportError as exc:
             raise Unavailable(f"request to {self.url} failed: {exc}") from None
-        except (UnicodeError, ValueError) as exc:  # e.g. NaN or unpaired surrogates in a JSON body
+        except (UnicodeError, ValueError, TypeError) as exc:  # NaN, unpaired surrogates, a datetime in a JSON body
             raise UsageError(f"cannot send this request: {exc}") from None
         if response.status_code >= 400:
             code, message, details = _refusal(response)

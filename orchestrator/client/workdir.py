@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator.client.errors import NotFound, SpotwiseError
+from orchestrator.client.errors import NotFound, SettingsError, SpotwiseError
 
 if TYPE_CHECKING:  # imported by attach_workdir: few submissions carry a workdir
     from orchestrator.client.http import Http
@@ -41,10 +41,16 @@ def attach_workdir(http: Http, settings: Settings | None, spec: JobSpec, base: P
     from orchestrator.workdir import WorkdirError, pack_workdir
     from orchestrator.workdir import store as wstore
 
-    if settings is None:
-        from orchestrator.config import Settings
+    if settings is None:  # the size limit and the store are the daemon's settings (environment, config file)
+        from pydantic import ValidationError
 
-        settings = Settings()
+        from orchestrator.config import Settings
+        from orchestrator.configfile import ConfigError
+
+        try:
+            settings = Settings()
+        except (ConfigError, ValidationError) as exc:
+            raise SettingsError(f"cannot read the settings the workdir upload needs: {exc}") from None
     root = (base / spec.workdir).resolve()
     try:
         packed = pack_workdir(root, settings.workdir_max_bytes)

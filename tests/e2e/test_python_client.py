@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -177,8 +178,12 @@ def test_typed_errors_carry_the_api_code_status_and_message(client: Client, daem
         client.submit(write(tmp_path / "bad.yaml", "name: x\nrun: 'true'\nresources: {accelerators: T4:1}\nnope: 1\n"))
     assert local.value.status is None and local.value.code == "invalid_spec" and local.value.details
 
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError):  # refused before anything is sent: no URL games with typed ids
         client.job("a/b")
+    with pytest.raises(UsageError):
+        client.logs("")  # at the call, not at the first chunk
+    with pytest.raises(UsageError, match="cannot send this request"):
+        client.submit({"name": "x", "run": "true", "not_json": datetime.now(UTC)})
     with pytest.raises(Unreachable) as down:
         Client(f"http://127.0.0.1:{free_port()}", "t").list_jobs()
     assert down.value.status is None and "cannot reach the Spotwise daemon" in down.value.message
