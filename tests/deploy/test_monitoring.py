@@ -108,7 +108,8 @@ def test_every_metric_the_dashboard_and_alerts_read_is_exported(tmp_path: Path) 
     assert {"spotwise_jobs", "spotwise_placement_latency_seconds_bucket", "spotwise_preemptions_total",
             "spotwise_loop_leader", "spotwise_price_age_seconds", "spotwise_agent_last_seen_age_seconds",
             "spotwise_budget_utilisation_ratio"} <= wanted
-    fast = {"SPOTWISE_LEDGER_INTERVAL_SECONDS": "1", "SPOTWISE_BUDGET_INTERVAL_SECONDS": "1"}
+    fast = {"SPOTWISE_LEDGER_INTERVAL_SECONDS": "1", "SPOTWISE_BUDGET_INTERVAL_SECONDS": "1",
+            "SPOTWISE_IDLE_INTERVAL_SECONDS": "1"}  # every loop has had its first tick (and so a leader) by now
     with running_daemon(tmp_path / "home", fast) as daemon:
         daemon.api("POST", "/v1/policies", json={"text": POLICY, "source": "test"})
         job = daemon.api("POST", "/v1/jobs", json=SPOT)
@@ -137,7 +138,16 @@ def test_every_metric_the_dashboard_and_alerts_read_is_exported(tmp_path: Path) 
     preempted = [v for k, v in samples.items() if k.startswith("spotwise_preemptions_total{")]
     assert preempted == [1.0], preempted
     assert samples["spotwise_placement_latency_seconds_count"] == 2.0  # both attempts' launches
-    assert any(k.startswith("spotwise_agent_last_seen_age_seconds{") and 'reporting="true"' in k for k in samples)
+    agents = {k: v for k, v in samples.items() if k.startswith("spotwise_agent_last_seen_age_seconds{")}
+    assert any('reporting="true"' in k for k in agents), agents
+    # A healthy daemon trips none of the rules' thresholds: every loop led, budget under 90%, live prices fresh,
+    # the running agent heard from within the rule's 120 s.
+    leaders = {k: v for k, v in samples.items() if k.startswith("spotwise_loop_leader{")}
+    assert leaders and set(leaders.values()) == {1.0}, leaders
+    assert [v for k, v in samples.items() if k.startswith("spotwise_budget_utilisation_ratio{")][0] < 0.9
+    live_ages = [v for k, v in samples.items() if k.startswith("spotwise_price_age_seconds{") and '"live' in k]
+    assert live_ages and max(live_ages) < 7200, live_ages
+    assert max(v for k, v in agents.items() if 'reporting="true"' in k) < 120
 
 
 @pytest.mark.parametrize("name", ["spotwise_placement_latency_seconds", "spotwise_preemptions_total",
