@@ -353,6 +353,8 @@ class Launcher:
                 record_instance(s, attempt, each, node)
             if advance_attempt(s, attempt_id, AttemptState.LAUNCHING, AttemptState.LAUNCHED,
                                launched_at=utcnow()):
+                job = job_by_id(s, attempt.job_id)
+                self.rt.placement_latency.observe((utcnow() - waiting_since(s, job)).total_seconds())
                 what = f"instance {info.id}" if nodes == 1 else \
                     f"{nodes}-node gang {', '.join(i.id for i in infos)}"
                 T.record_event(s, attempt.job_id, f"launched {info.provider} {what} "

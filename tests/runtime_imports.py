@@ -29,7 +29,7 @@ OPTIONAL = ("psycopg", "psycopg2", "psycopg_binary", "psycopg_c", "boto3", "boto
 ADAPTERS = ("providers.aws", "providers.gcp", "providers.azure")
 #: Scripts run by another program, not importable on their own (alembic's env needs alembic's context).
 NOT_MODULES = ("orchestrator.store.migrations",)
-PACKAGES = ("orchestrator", "policies", "providers")
+PACKAGES = ("orchestrator", "policies", "providers", "spotwise")
 
 
 class RefuseOptional(importlib.abc.MetaPathFinder):

@@ -1,4 +1,6 @@
-"""`spotwise submit --dry-run`: where the job would go now, without queueing it (the daemon's `?dry_run=true`)."""
+"""`spotwise submit --dry-run`: where the job would go now, without queueing it (the daemon's `?dry_run=true`, asked by
+`Client.dry_run`).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +8,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-
-from orchestrator.cli.client import ApiClient
-
-
-def dry_run(api: ApiClient, body: dict[str, Any]) -> dict[str, Any]:
-    """The daemon's answer; a spec it would refuse raises the same error as a real submission."""
-    return api.request("POST", "/v1/jobs", params={"dry_run": "true"}, json=body)  # type: ignore[no-any-return]
 
 
 def show(console: Console, result: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, check_output, client_settings
+from orchestrator.cli.client import Client, check_output, client_settings
 from orchestrator.cli.console import make_console
 
 console = make_console()
@@ -74,7 +74,7 @@ def offers(
     }
     if carbon_price:
         params["carbon_price"] = carbon_price
-    data = ApiClient.from_settings(client_settings()).get("/v1/offers", **params)
+    data = Client.from_settings(client_settings()).get("/v1/offers", **params)
     if output == "json":
         print(json.dumps(data["items"], indent=2))
         return
