@@ -92,7 +92,7 @@ def _offers_for(job_id: str, limit: int, output: str, filtered: bool) -> None:
 
     if filtered:
         raise CliError("--for ranks with the job's own resources; drop the other filters", exit_code=2)
-    data = ApiClient.from_settings(client_settings()).get("/v1/offers", for_job=job_id, limit=limit)
+    data = Client.from_settings(client_settings()).offers_for(job_id, limit=limit)
     if output == "json":
         print(json.dumps(data, indent=2))
         return

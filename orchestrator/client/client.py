@@ -245,3 +245,8 @@ class Client:
         if carbon_price:
             params["carbon_price"] = carbon_price
         return self.http.get("/v1/offers", **params)  # type: ignore[no-any-return]
+
+    def offers_for(self, job_id: str, *, limit: int = 20) -> dict[str, Any]:
+        """A job's offers ranked by expected total cost to finish (egress, transfer time, interruptions):
+        {"items" (each with its breakdown), "data" (what must move), "horizon", "winner_reason", ...}."""
+        return self.http.get("/v1/offers", for_job=job_id, limit=limit)  # type: ignore[no-any-return]

@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from orchestrator.api import create_app
 from orchestrator.attempts import create_attempt
 from orchestrator.cli import app as cli_app
-from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.client import CliError
+from orchestrator.client import Client, NotFound
 from orchestrator.config import Settings
 from orchestrator.price_store import store_offers
 from orchestrator.queue import job_by_id
@@ -148,12 +149,10 @@ def test_the_cli_shows_the_breakdown_and_why_the_winner_won(daemon: tuple[Runtim
     job_id = _submit(http, 2.0)
     _report(rt, http, job_id, "aws", "us-east-1", event="uploaded", version="000001", files=3, bytes=CKPT_BYTES)
 
-    def client(_settings: Settings) -> ApiClient:
-        api = ApiClient("http://testserver", token)
-        api._http = http
-        return api
+    def client(_settings: Settings, **_: object) -> Client:
+        return Client("http://testserver", token, transport=http)
 
-    monkeypatch.setattr(ApiClient, "from_settings", staticmethod(client))
+    monkeypatch.setattr(Client, "from_settings", staticmethod(client))
     monkeypatch.setenv("COLUMNS", "250")
     runner = CliRunner()
     out = runner.invoke(cli_app, ["offers", "--for", job_id])
@@ -165,7 +164,7 @@ def test_the_cli_shows_the_breakdown_and_why_the_winner_won(daemon: tuple[Runtim
     assert isinstance(mixed.exception, CliError) and mixed.exception.exit_code == 2  # main() prints "error: ..."
     assert "own resources" in str(mixed.exception)
     missing = runner.invoke(cli_app, ["offers", "--for", "nosuchjob"])
-    assert isinstance(missing.exception, CliError) and "not found" in str(missing.exception)
+    assert isinstance(missing.exception, NotFound) and "not found" in str(missing.exception)  # main() prints it
 
     spec = Path(rt.settings.home) / "job.yaml"
     spec.write_text("name: prep\nrun: python prep.py\nestimated_runtime: 48h\nresources:\n  accelerators: H100:8\n"
