@@ -84,6 +84,8 @@ def placement_request(spec: JobSpec, spot: bool | Literal["auto"] | None = None,
         instance_type=res.instance_type, min_vcpus=res.cpus, min_memory_gb=res.memory_gb,
         max_price_per_hour=node_price(res.max_price_per_hour, res.num_nodes), carbon_price=carbon,
         num_nodes=res.num_nodes,
+        gpu_candidates=tuple((c.model, c.count) for c in res.accelerator_candidates),
+        gpu_order=res.candidate_order,
     )
 
 

@@ -117,9 +117,11 @@ def _name_problems(spec: JobSpec) -> Iterator[str]:
 
 
 def _resource_problems(res: Resources, clouds: Collection[str] | None) -> Iterator[str]:
-    if res.accelerators is not None and res.accelerators.count > MAX_GPUS_PER_NODE:
-        yield (f"resources.accelerators: {res.accelerators.count} GPUs per node is more than any instance has; "
-               f"ask for at most {MAX_GPUS_PER_NODE} per node (more nodes: resources.num_nodes)")
+    for acc in res.gpu_options():
+        if acc.count > MAX_GPUS_PER_NODE:
+            field = "accelerators" if acc == res.accelerators else "accelerator_candidates"
+            yield (f"resources.{field}: {acc.count} GPUs per node is more than any instance has; "
+                   f"ask for at most {MAX_GPUS_PER_NODE} per node (more nodes: resources.num_nodes)")
     if clouds is not None:  # the providers the daemon has configured: any other could never place the job
         for name in res.clouds:
             if name not in clouds:
