@@ -100,9 +100,13 @@ def _local_source(source: str, where: str, workdir: Path | None, cwd: Path) -> t
     path = (cwd / os.path.expanduser(source)).resolve()
     if workdir is not None:
         try:
-            return path.relative_to(workdir).as_posix() or ".", None
+            rel = path.relative_to(workdir).as_posix() or "."
         except ValueError:
             pass
+        else:
+            if not path.exists():
+                return None, f"{where}: the local path {source!r} ({path}) does not exist"
+            return ("dir:" if path.is_dir() else "file:") + rel, None
     inside = f"inside the workdir ({workdir})" if workdir else "inside a `workdir:`"
     return None, (f"{where}: the local path {source!r} is on this machine, which the instance cannot reach; move it "
                   f"{inside} so it travels with the job, or upload it to a bucket (e.g. `aws s3 sync {source} "
@@ -150,11 +154,13 @@ def _copy_step(copies: list[str]) -> str:
     """Shell lines that put workdir files at their mount paths (before the task's own setup, every attempt)."""
     lines = []
     for item in copies:
-        rel, dest = item.split("\0")
-        src = shlex.quote(rel)
-        lines.append(f"if [ -d {src} ]; then mkdir -p {shlex.quote(dest)} && cp -a {src}/. {shlex.quote(dest)}/; "
-                     f"else mkdir -p {shlex.quote(str(PurePosixPath(dest).parent))} && cp -a {src} "
-                     f"{shlex.quote(dest)}; fi")
+        source, dest = item.split("\0")
+        kind, _, rel = source.partition(":")
+        src, to = shlex.quote(rel), shlex.quote(dest)
+        if kind == "dir":
+            lines.append(f"mkdir -p {to} && cp -a {src}/. {to}/")
+        else:
+            lines.append(f"mkdir -p {shlex.quote(str(PurePosixPath(dest).parent))} && cp -a {src} {to}")
     return "\n".join(lines)
 
 
