@@ -59,18 +59,18 @@ def _count(name: str, value: Any, where: str) -> tuple[int | None, str | None]:
 
 
 def accelerator_options(value: Any, where: str = "resources.accelerators") -> tuple[list[str], bool, list[str]]:
-    """(['A100:8', ...], ordered, problems) for every form SkyPilot accepts: 'A100', 'A100:8', '{A100:8, H100:8}'
-    (a set written as a string), {A100: 8}, {A100:8: null, H100:8: null} (YAML's reading of a set), and a list
-    (ordered: SkyPilot tries it in the order written)."""
+    """(['A100:8', ...], ordered, problems) for every form SkyPilot accepts: 'A100', 'A100:8', {A100: 8},
+    {A100:8, H100:8} (a set: YAML reads it as {A100:8: null, H100:8: null}), and a list (ordered: SkyPilot tries it
+    in the order written)."""
     problems: list[str] = []
     items: list[tuple[str, Any]] = []
     ordered = False
     if isinstance(value, str):
         text = value.strip()
-        if text.startswith("{") and text.endswith("}"):  # '{A100:8, H100:8}' quoted: a set
-            items = [(part.strip(), None) for part in text[1:-1].split(",") if part.strip()]
-        else:
-            items = [(text, None)]
+        if text.startswith(("{", "[")):  # a quoted set or list: SkyPilot refuses it too
+            return [], False, [f"{where}: {value!r} is quoted, so it is one name, not a set; write it unquoted: "
+                               f"accelerators: {text}"]
+        items = [(text, None)]
     elif isinstance(value, dict):
         items = list(value.items())
     elif isinstance(value, list):
@@ -248,10 +248,10 @@ def map_resources(res: Any) -> tuple[dict[str, Any], list[str]]:
         return {}, ["resources: must be a mapping (accelerators, use_spot, infra, ...)"]
     problems = list(_unknown(res, "resources"))
     res = dict(res)
-    if "spot_recovery" in res:  # SkyPilot's older name for job_recovery
-        if "job_recovery" in res:
-            problems.append("resources.spot_recovery: give job_recovery only (spot_recovery is its old name)")
-        res["job_recovery"] = res.pop("spot_recovery")
+    if "spot_recovery" in res:  # SkyPilot's older name, which SkyPilot itself now refuses
+        problems.append("resources.spot_recovery: the old name of job_recovery; write job_recovery (SkyPilot "
+                        "refuses spot_recovery too)")
+        res.pop("spot_recovery")
     variants_key = "any_of" if "any_of" in res else "ordered" if "ordered" in res else None
     if variants_key and "any_of" in res and "ordered" in res:
         problems.append("resources: give any_of or ordered, not both")

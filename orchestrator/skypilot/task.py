@@ -59,7 +59,7 @@ def _envs(value: Any) -> tuple[dict[str, str], list[str]]:
                             f"file, or keep it out of the file as a secret: `spotwise secrets set {name}` and list "
                             f"it under secrets ({name}: null)")
         elif isinstance(raw, bool):
-            out[str(name)] = "true" if raw else "false"  # SkyPilot's YAML reading of `true`
+            out[str(name)] = str(raw)  # 'True'/'False', as SkyPilot passes a YAML boolean
         elif isinstance(raw, str | int | float):
             out[str(name)] = str(raw)
         else:
