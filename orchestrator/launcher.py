@@ -383,7 +383,7 @@ class Launcher:
                                      token=agent_token(self.rt.agent_secret, attempt.id),
                                      **pinned_wheel(self.rt.settings, attempt.provider)),  # issue 13
             max_price_per_hour=node_price(job_spec.resources.max_price_per_hour, attempt.nodes),
-            team=job_spec.team, team_job=job_spec.submitted_by == "team",
+            team=job_spec.team, team_job=job_spec.submitted_by == "team", disk_gb=job_spec.resources.disk_gb,
         )
 
     def _launch_failed(self, attempt_id: str, reason: str, *, fatal: bool = False,

@@ -185,6 +185,9 @@ class Resources(BaseModel):
     memory_gb: float | None = Field(default=None, gt=0)
     max_price_per_hour: float | None = Field(default=None, gt=0)
     carbon_price: float | None = Field(default=None, ge=0, le=1000)  # USD per kg CO2e; None: the team's, else 0
+    # Boot disk size per node in GB (SkyPilot's disk_size); None: the provider's configured default (GCP
+    # disk_size_gb, Azure os_disk_gb, the AMI's own size on AWS). The local provider has no disk to size.
+    disk_gb: int | None = Field(default=None, ge=1, le=65536)
     # Multi-node (gang) jobs: this many identical instances in one zone, launched all or none; `run` runs on
     # each with SPOTWISE_NODE_RANK / SPOTWISE_NUM_NODES / SPOTWISE_NODE_IPS / SPOTWISE_HEAD_IP set.
     num_nodes: int = 1

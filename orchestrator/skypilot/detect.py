@@ -28,7 +28,7 @@ SKYPILOT_RESOURCES = frozenset({"use_spot", "cloud", "region", "zone", "infra", 
 SPOTWISE_TOP = frozenset({"team", "project", "labels", "env", "checkpoint", "deadline", "estimated_runtime",
                           "priority", "max_restarts", "restart_exit_codes", "workdir_ref", "image"})
 SPOTWISE_RESOURCES = frozenset({"spot", "clouds", "regions", "zones", "memory_gb", "max_price_per_hour",
-                                "carbon_price", "num_nodes", "accelerator_candidates", "candidate_order"})
+                                "carbon_price", "num_nodes", "accelerator_candidates", "candidate_order", "disk_gb"})
 
 
 def _signs(data: dict[str, Any]) -> tuple[list[str], list[str]]:

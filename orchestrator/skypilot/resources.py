@@ -25,9 +25,8 @@ _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:GB|G|GiB)?\s*(\+?)\s*$", re.I
 
 # SkyPilot resource fields Spotwise cannot honour, with what to do. Checked before anything is mapped.
 REFUSED: dict[str, str] = {
-    "disk_size": "Spotwise launches with each provider's default boot disk and cannot size it yet; remove the field "
-                 "and keep large data in file_mounts (copied to the instance) or a bucket the job reads",
-    "disk_tier": "Spotwise does not choose disk tiers; remove the field",
+    "disk_tier": "Spotwise does not choose disk tiers (the provider's configured disk type is used); remove the "
+                 "field",
     "network_tier": "Spotwise does not choose network tiers; remove the field",
     "ports": "Spotwise opens no inbound ports on its instances (it runs batch jobs, not services); remove the field "
              "and serve from a SkyPilot cluster or behind your own load balancer",
@@ -215,6 +214,12 @@ def _single(res: dict[str, Any], where: str) -> tuple[dict[str, Any], list[str]]
             amount, problem = _amount(res[field], field, pattern)
             problems += [problem] if problem else []
             out[target] = amount
+    if res.get("disk_size") is not None:
+        size = res["disk_size"]
+        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 65536:
+            problems.append(f"resources.disk_size: {size!r} is not a size in GB; write a whole number, e.g. 256")
+        else:
+            out["disk_gb"] = size
     if res.get("instance_type") is not None:
         out["instance_type"] = str(res["instance_type"])
     if res.get("image_id") is not None:
@@ -229,6 +234,7 @@ def _single(res: dict[str, Any], where: str) -> tuple[dict[str, Any], list[str]]
 
 
 KNOWN = frozenset({"accelerators", "use_spot", "cloud", "region", "zone", "infra", "cpus", "memory", "instance_type",
+                   "disk_size",
                    "image_id", "max_hourly_cost", "job_recovery", "spot_recovery", "any_of", "ordered", *REFUSED})
 
 

@@ -25,8 +25,8 @@ def _cli(*args: str, cwd: Path, daemon: Daemon | None = None) -> subprocess.Comp
 
 
 @pytest.mark.parametrize("task,named", [
-    ("resources:\n  accelerators: A100:8\n  disk_size: 512\nrun: python train.py\n",
-     "resources.disk_size: not supported"),
+    ("resources:\n  accelerators: A100:8\n  ports: 8080\nrun: python train.py\n",
+     "resources.ports: not supported"),
     ("file_mounts:\n  /data:\n    source: s3://bucket/data\n    mode: MOUNT\nrun: ls /data\n",
      "file_mounts./data: mode MOUNT keeps the bucket mounted while the job runs"),
     ("service:\n  replicas: 2\nrun: python serve.py\n", "service: not supported: SkyServe"),

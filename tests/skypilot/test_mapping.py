@@ -77,10 +77,10 @@ def test_infra(infra: str, place: dict[str, list[str]]) -> None:
 
 
 def test_amounts_market_price_and_image() -> None:
-    spec = _map("num_nodes: 4\nresources:\n  cpus: 4+\n  memory: 32\n  max_hourly_cost: 2.5\n"
+    spec = _map("num_nodes: 4\nresources:\n  cpus: 4+\n  memory: 32\n  max_hourly_cost: 2.5\n  disk_size: 512\n"
                 "  image_id: docker:nvcr.io/nvidia/pytorch:24.01-py3\nrun: x\n")
     res = spec["resources"]
-    assert (res["cpus"], res["memory_gb"], res["num_nodes"]) == (4.0, 32.0, 4)
+    assert (res["cpus"], res["memory_gb"], res["num_nodes"], res["disk_gb"]) == (4.0, 32.0, 4, 512)
     assert res["max_price_per_hour"] == 10.0  # SkyPilot's is per instance, Spotwise's for all 4 nodes
     assert res["spot"] is False  # SkyPilot's default market is on-demand
     assert spec["image"] == "docker:nvcr.io/nvidia/pytorch:24.01-py3"
@@ -131,9 +131,10 @@ def test_detection_and_the_format_option(tmp_path: Path) -> None:
 
 def test_every_problem_at_once_and_then_spotwise_own_checks() -> None:
     with pytest.raises(SpecError) as refused:
-        skypilot_spec({"resources": {"disk_size": 10, "ports": 80}, "service": {}}, "t.yaml", name="t", cwd=Path("/"))
+        skypilot_spec({"resources": {"disk_tier": "best", "ports": 80}, "service": {}}, "t.yaml", name="t",
+                      cwd=Path("/"))
     fields = {p.removeprefix("SkyPilot task: ").split(":")[0] for p in refused.value.problems}
-    assert fields == {"service", "run", "resources.disk_size", "resources.ports"}
+    assert fields == {"service", "run", "resources.disk_tier", "resources.ports"}
     with pytest.raises(SpecError, match="32 GPUs per node is more than any instance has"):
         skypilot_spec({"resources": {"accelerators": {"A100": 32}}, "run": "x"}, "t.yaml", name="t", cwd=Path("/"))
 
