@@ -67,6 +67,10 @@ def test_candidates_are_feasible_when_any_is_offered(daemon: Daemon, tmp_path: P
     result = json.loads(shown.stdout)
     assert result["accelerators"] == "B200:8 or H100:8"
     assert result["offers"] and {o["gpu_model"] for o in result["offers"]} == {"H100"}  # the local provider's
+    queued = _cli("submit", "any.yaml", "-o", "json", cwd=tmp_path, daemon=daemon)
+    assert queued.returncode == 0, queued.stderr
+    listed = daemon.api("GET", "/v1/jobs")["items"]
+    assert [j["accelerators"] for j in listed if j["id"] == json.loads(queued.stdout)["id"]] == ["B200:8 or H100:8"]
     (tmp_path / "none.yaml").write_text("resources:\n  accelerators: {B200:8, H200:8}\nrun: x\n")
     refused = _cli("submit", "none.yaml", cwd=tmp_path, daemon=daemon)
     assert refused.returncode == 1 and "no configured provider offers B200:8 or H200:8" in refused.stderr
