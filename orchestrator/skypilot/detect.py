@@ -7,16 +7,12 @@ on fields only one of them has; a file with fields of both is ambiguous and the 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from orchestrator.models import JobSpec
-from orchestrator.specfile import TOO_DEEP, SpecError, load_spec_file, parse_spec, unique_keys
-from orchestrator.strictyaml import load_strict
+from orchestrator.specfile import SpecError, load_spec_file, parse_spec, read_spec_data
 
 FORMATS = ("auto", "spotwise", "skypilot")
 
@@ -61,30 +57,6 @@ def detect_format(data: Any, source: str = "spec") -> str:
     return "skypilot" if sky else "spotwise"
 
 
-def _read(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise SpecError(str(path), ["file not found"]) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise SpecError(str(path), [f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"]) from None
-    try:
-        if path.suffix == ".json":
-            return json.loads(text, object_pairs_hook=unique_keys)
-        return load_strict(text)
-    except SpecError as exc:
-        raise SpecError(str(path), exc.problems) from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(str(path), [f"not valid JSON at line {exc.lineno}: {exc.msg}"]) from None
-    except RecursionError:
-        raise SpecError(str(path), [TOO_DEEP]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(str(path), [f"not valid YAML{where}: {problem}"]) from None
-
-
 def skypilot_spec(data: Any, source: str, *, name: str, cwd: Path) -> JobSpec:
     """A SkyPilot task (plain data) as a checked new submission; every mapping problem at once."""
     from orchestrator.skypilot.task import to_job_spec
@@ -107,7 +79,7 @@ def load_job_file(path: Path, fmt: str = "auto", cwd: Path | None = None) -> Job
         raise SpecError(str(path), [f"--format {fmt!r}: use one of {', '.join(FORMATS)}"])
     if fmt == "spotwise":
         return load_spec_file(path)
-    data = _read(path)
+    data = read_spec_data(path)
     if fmt == "auto" and detect_format(data, str(path)) == "spotwise":
-        return load_spec_file(path)
+        return parse_spec(data, str(path), submitted_at=datetime.now(UTC))
     return skypilot_spec(data, str(path), name=job_name(path), cwd=cwd or Path.cwd())
