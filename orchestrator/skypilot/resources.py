@@ -234,8 +234,8 @@ def _single(res: dict[str, Any], where: str) -> tuple[dict[str, Any], list[str]]
 
 
 KNOWN = frozenset({"accelerators", "use_spot", "cloud", "region", "zone", "infra", "cpus", "memory", "instance_type",
-                   "disk_size",
-                   "image_id", "max_hourly_cost", "job_recovery", "spot_recovery", "any_of", "ordered", *REFUSED})
+                   "disk_size", "image_id", "max_hourly_cost", "job_recovery", "spot_recovery", "any_of", "ordered",
+                   *REFUSED})
 
 
 def _unknown(res: dict[str, Any], where: str) -> Iterator[str]:
@@ -287,8 +287,11 @@ def map_resources(res: Any) -> tuple[dict[str, Any], list[str]]:
         gpu_sets.append(merged.get("_gpus") or base_gpus)
         own = {k: merged[k] for k in PLACE_FIELDS if k in merged}
         places.append(own if any(k in variant for k in ("infra", "cloud", "region", "zone")) else base_place)
-    if len({tuple(g) for g in gpu_sets}) > 1 and len({tuple(sorted(p.items())) for p in
-                                                       ({k: tuple(v) for k, v in q.items()} for q in places)}) > 1:
+    distinct_places = len({tuple(sorted((k, tuple(v)) for k, v in p.items())) for p in places})
+    if variants_key == "ordered" and distinct_places > 1:
+        problems.append("resources.ordered: an order of places (try this cloud or region first) is not kept by "
+                        "Spotwise, which takes the cheapest place; write any_of, or pin one place")
+    elif len({tuple(g) for g in gpu_sets}) > 1 and distinct_places > 1:
         problems.append(f"resources.{variants_key}: candidates that differ in both GPUs and place cannot be kept "
                         "apart by Spotwise (it would also accept each GPU in the other places); vary one of them, "
                         "or submit one job per place")
