@@ -115,7 +115,7 @@ def _local_source(source: str, where: str, workdir: Path | None, cwd: Path) -> t
 
 def _mount(dest: str, spec: Any, envs: dict[str, str], workdir: Path | None,
            cwd: Path) -> tuple[dict[str, str], list[str], list[str]]:
-    """({dest: bucket URL}, [workdir-relative copies as 'REL DEST'], problems) for one file_mounts entry."""
+    """({dest: bucket URL}, [workdir copies as 'dir:REL\0DEST' or 'file:REL\0DEST'], problems) for one entry."""
     where = f"file_mounts.{dest}"
     dest = _fill(str(dest), envs)
     target, problem = _remote(dest, where)
@@ -151,16 +151,17 @@ def _mount(dest: str, spec: Any, envs: dict[str, str], workdir: Path | None,
 
 
 def _copy_step(copies: list[str]) -> str:
-    """Shell lines that put workdir files at their mount paths (before the task's own setup, every attempt)."""
+    """Shell lines that put workdir files at their mount paths (before the task's own setup, every attempt); a copy
+    that fails ends setup with its error, without `set -e` changing how the task's own setup runs."""
     lines = []
     for item in copies:
         source, dest = item.split("\0")
         kind, _, rel = source.partition(":")
         src, to = shlex.quote(rel), shlex.quote(dest)
         if kind == "dir":
-            lines.append(f"mkdir -p {to} && cp -a {src}/. {to}/")
+            lines.append(f"mkdir -p {to} && cp -a {src}/. {to}/ || exit $?")
         else:
-            lines.append(f"mkdir -p {shlex.quote(str(PurePosixPath(dest).parent))} && cp -a {src} {to}")
+            lines.append(f"mkdir -p {shlex.quote(str(PurePosixPath(dest).parent))} && cp -a {src} {to} || exit $?")
     return "\n".join(lines)
 
 

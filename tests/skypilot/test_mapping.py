@@ -110,8 +110,8 @@ def test_workdir_and_local_mounts_are_relative_to_where_the_command_runs(tmp_pat
                 cwd=tmp_path)
     assert spec["workdir"] == str(tmp_path / "proj")
     assert spec["file_mounts"] == {"/mnt/bucket": "s3://b/data"}  # a bucket: Spotwise's own copy
-    assert spec["setup"].splitlines() == ["mkdir -p /mnt/data && cp -a data/. /mnt/data/",
-                                          "mkdir -p /mnt && cp -a data/a.txt /mnt/one.txt", "echo hi"]
+    assert spec["setup"].splitlines() == ["mkdir -p /mnt/data && cp -a data/. /mnt/data/ || exit $?",
+                                          "mkdir -p /mnt && cp -a data/a.txt /mnt/one.txt || exit $?", "echo hi"]
 
 
 def test_detection_and_the_format_option(tmp_path: Path) -> None:
