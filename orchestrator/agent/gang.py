@@ -68,4 +68,6 @@ def gang_env(rank: int, ips: list[str]) -> dict[str, str]:
     unchanged (docs/skypilot.md)."""
     return {"SPOTWISE_NODE_RANK": str(rank), "SPOTWISE_NUM_NODES": str(len(ips)),
             "SPOTWISE_NODE_IPS": "\n".join(ips), "SPOTWISE_HEAD_IP": ips[0],
-            "SKYPILOT_NODE_RANK": str(rank), "SKYPILOT_NUM_NODES": str(len(ips)), "SKYPILOT_NODE_IPS": "\n".join(ips)}
+            "SKYPILOT_NODE_RANK": str(rank), "SKYPILOT_NUM_NODES": str(len(ips)), "SKYPILOT_NODE_IPS": "\n".join(ips),
+            # what SkyPilot's `setup` reads: the same nodes (Spotwise's setup runs after the gang met)
+            "SKYPILOT_SETUP_NODE_RANK": str(rank), "SKYPILOT_SETUP_NODE_IPS": "\n".join(ips)}

@@ -142,7 +142,9 @@ def test_every_problem_at_once_and_then_spotwise_own_checks() -> None:
 def test_skypilot_variables_beside_spotwise_own() -> None:
     env = gang_env(1, ["10.0.0.1", "10.0.0.2"])
     assert env["SKYPILOT_NODE_RANK"] == "1" and env["SKYPILOT_NUM_NODES"] == "2"
-    assert env["SKYPILOT_NODE_IPS"] == "10.0.0.1\n10.0.0.2" == env["SPOTWISE_NODE_IPS"]
+    ips = "10.0.0.1\n10.0.0.2"
+    assert env["SKYPILOT_NODE_IPS"] == ips == env["SPOTWISE_NODE_IPS"] == env["SKYPILOT_SETUP_NODE_IPS"]
+    assert env["SKYPILOT_SETUP_NODE_RANK"] == "1"
     _, names = container_env({**env, "SKYPILOT_TASK_ID": "j", "HOME": "/root"}, None, "run", "/ckpt", [])
     assert {"SKYPILOT_NODE_RANK", "SKYPILOT_NODE_IPS", "SKYPILOT_NUM_NODES", "SKYPILOT_TASK_ID"} <= set(names)
     assert "HOME" not in names
