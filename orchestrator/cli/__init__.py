@@ -26,6 +26,7 @@ from orchestrator.cli import (  # issue 4  # issue 6
     providers,
     render,
     secrets,  # issue 13
+    ui,
 )
 from orchestrator.cli.client import ApiClient, CliError, check_output, client_settings, load_settings, segment
 from orchestrator.cli.console import make_console
@@ -57,6 +58,7 @@ app.add_typer(policy.app, name="policy")  # issue 6
 app.add_typer(alerts.app, name="alerts")  # issue 6
 app.command("costs")(costs.costs)  # issue 6
 app.add_typer(secrets.app, name="secrets")  # issue 13
+app.command("ui")(ui.ui)  # one-time dashboard sign-in link
 
 plainparams.install()  # str/int/float options without typer's pydantic adapters (~0.18 s of every command)
 console = make_console()

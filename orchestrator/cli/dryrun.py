@@ -32,3 +32,8 @@ def show(console: Console, result: dict[str, Any]) -> None:
         table.add_row(str(n), o["cloud"], o["zone"], o["instance_type"], "spot" if o["spot"] else "on-demand",
                       f"{o['price_per_hour']:.4f}", f"{o['expected_cost']:.4f}", o["reason"])
     console.print(table)
+    if any(o.get("total") for o in offers):
+        from orchestrator.cli.totals import totals_table
+
+        console.print(totals_table(offers, f"expected total cost to finish ({result.get('horizon', '')})"))
+        console.print(f"winner: {result.get('winner_reason', '')}", highlight=False)
