@@ -16,13 +16,14 @@ from orchestrator.specfile import SpecError, load_spec_file, parse_spec, read_sp
 
 FORMATS = ("auto", "spotwise", "skypilot")
 
-SKYPILOT_TOP = frozenset({"envs", "num_nodes", "service", "pool", "event_callback", "inputs", "outputs", "volumes",
+SKYPILOT_TOP = frozenset({"envs", "num_nodes", "service", "pool", "event_callback", "outputs", "volumes",
                           "volume_mounts", "managed_secrets", "config", "experimental"})
 SKYPILOT_RESOURCES = frozenset({"use_spot", "cloud", "region", "zone", "infra", "image_id", "any_of", "ordered",
                                 "disk_size", "disk_tier", "memory", "job_recovery", "spot_recovery", "ports",
                                 "max_hourly_cost", "accelerator_args", "network_tier", "autostop", "labels"})
 SPOTWISE_TOP = frozenset({"team", "project", "labels", "env", "checkpoint", "deadline", "estimated_runtime",
                           "priority", "max_restarts", "restart_exit_codes", "workdir_ref", "image"})
+# Both formats have `inputs` (bucket URL -> size): a sign of neither.
 SPOTWISE_RESOURCES = frozenset({"spot", "clouds", "regions", "zones", "memory_gb", "max_price_per_hour",
                                 "carbon_price", "num_nodes", "accelerator_candidates", "candidate_order", "disk_gb"})
 

@@ -25,8 +25,8 @@ REFUSED: dict[str, str] = {
     "service": "SkyServe services (replicas behind a load balancer) are not Spotwise jobs; serve with SkyPilot",
     "pool": "SkyPilot worker pools have no Spotwise equivalent; submit each job on its own",
     "event_callback": "Spotwise reports job events through its alerts (docs/alerts.md); remove the field",
-    "inputs": "Spotwise does not estimate data egress from inputs; remove the field",
-    "outputs": "Spotwise does not estimate data egress from outputs; remove the field",
+    "outputs": "Spotwise counts the egress of the data a job reads (inputs), not of what it writes; remove the "
+               "field",
     "volumes": "Spotwise attaches no volumes; copy the data with file_mounts from a bucket instead",
     "volume_mounts": "Spotwise attaches no volumes; copy the data with file_mounts from a bucket instead",
     "managed_secrets": "name the secrets under `secrets:` (NAME: null) and store them with `spotwise secrets set NAME`",
@@ -37,7 +37,7 @@ REFUSED: dict[str, str] = {
     "_metadata": "an internal SkyPilot field; remove it",
 }
 KNOWN = frozenset({"name", "workdir", "num_nodes", "resources", "envs", "secrets", "file_mounts", "setup", "run",
-                   *REFUSED})
+                   "inputs", *REFUSED})
 _VAR_RE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
 
@@ -165,6 +165,21 @@ def _copy_step(copies: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _inputs(value: Any, problems: list[str]) -> dict[str, str]:
+    """SkyPilot's `inputs: {s3://bucket/path: GB}` (its egress estimate) -> Spotwise's `inputs` (URL -> size), which
+    placement prices as egress and transfer time to each offer (docs/placement.md)."""
+    if not isinstance(value, dict):
+        problems.append("inputs: write {BUCKET_URL: SIZE_GB}, e.g. {s3://my-bucket/imagenet: 150}")
+        return {}
+    out: dict[str, str] = {}
+    for url, size in value.items():
+        if isinstance(size, bool) or not isinstance(size, int | float) or not size > 0:
+            problems.append(f"inputs.{url}: {size!r} is not a size in GB (SkyPilot's unit), e.g. 150")
+        else:
+            out[str(url)] = f"{float(size):g}GB"
+    return out
+
+
 def _recovery(value: Any, problems: list[str]) -> dict[str, Any]:
     """job_recovery -> Spotwise restarts. A preemption is always recovered (Spotwise fails over to the next cheapest
     offer, uncounted); `max_restarts_on_errors: N` restarts a failed `run` (any non-zero exit) up to N times, and
@@ -259,6 +274,8 @@ def to_job_spec(task: Any, *, name: str, cwd: Path) -> tuple[dict[str, Any], lis
                         "command to run (e.g. run: python train.py)")
     else:
         spec["run"] = task["run"]
+    if task.get("inputs") is not None:
+        spec["inputs"] = _inputs(task["inputs"], problems)
     if envs:
         spec["env"] = envs
     if secrets:

@@ -98,3 +98,26 @@ def test_the_index_ranks_candidates_as_the_linear_scan_does(first: tuple[str, in
         ranks = [req.gpu_options().index((r.offer.gpu_model, r.offer.gpu_count)) for r in scanned]
         assert ranks == sorted(ranks)
         assert [r.offer for r in indexed] == [r.offer for r in scanned][:limit]
+
+
+def test_ranking_by_total_cost_sees_every_candidate_and_keeps_a_listed_order() -> None:
+    """The launcher ranks by expected total cost (policies/totalcost.py) when data moves: candidates reach it, and a
+    `listed` order survives the re-sort by total (each option's offers by total, then the next option's)."""
+    from datetime import UTC, datetime
+
+    from policies.egress import TransferRates
+    from policies.totalcost import DataItem, DataProfile, place_by_total
+    from providers.base import Offer
+
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    a100 = Offer("aws", "us-east-1", "us-east-1a", "p4d", "A100", 8, 96, 1152, True, 12.0, now)
+    h100 = Offer("gcp", "us-central1", "us-central1-a", "a3", "H100", 8, 208, 1872, True, 10.0, now)
+    index = OfferIndex([a100, h100])
+    profile = DataProfile((DataItem("checkpoint", "aws", "us-east-1", 10 * 10**9),), 10.0, "test")
+    req = PlacementRequest(gpu_model="A100", gpu_count=8, gpu_candidates=(("H100", 8),))
+    ranked = place_by_total(index, req, profile, TransferRates(), limit=5)
+    assert [r.offer for r in ranked] == [h100, a100]  # by total: H100 is cheaper even with the data moved
+    listed = PlacementRequest(gpu_model="H100", gpu_count=8, gpu_candidates=(("A100", 8),), gpu_order="listed")
+    near = PlacementRequest(gpu_model="A100", gpu_count=8, gpu_candidates=(("H100", 8),), gpu_order="listed")
+    assert [r.offer for r in place_by_total(index, listed, profile, TransferRates(), limit=5)] == [h100, a100]
+    assert [r.offer for r in place_by_total(index, near, profile, TransferRates(), limit=5)] == [a100, h100]  # kept

@@ -102,6 +102,12 @@ def test_envs_secrets_commands() -> None:
     assert spec["secrets"] == ["HF_TOKEN"] and spec["setup"] == "pip install x" and spec["run"] == "python t.py"
 
 
+def test_inputs_become_spotwise_inputs_priced_by_placement() -> None:
+    spec = _map("inputs:\n  s3://data/imagenet: 150\nrun: x\n")
+    assert spec["inputs"] == {"s3://data/imagenet": "150GB"}  # SkyPilot's unit is GB
+    assert detect_format({"name": "n", "run": "x", "inputs": {"s3://d/x": 1}}) == "spotwise"  # both formats have it
+
+
 def test_workdir_and_local_mounts_are_relative_to_where_the_command_runs(tmp_path: Path) -> None:
     (tmp_path / "proj" / "data").mkdir(parents=True)
     (tmp_path / "proj" / "data" / "a.txt").write_text("a")
