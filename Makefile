@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all chaos chaos-aws lint typecheck bench clean
+.PHONY: demo test test-all chaos chaos-aws lint typecheck bench clean skypilot-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,16 @@ chaos-aws: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check orchestrator providers policies spotwise tests bench examples
 	$(VENV)/bin/mypy
+
+# SkyPilot's own parser against Spotwise's mapping of the same task files (docs/skypilot.md). SkyPilot is heavy
+# and pins its own dependencies, so it lives in a venv of its own; the test runs it there in a subprocess.
+SKY_VENV ?= .venv-sky
+$(SKY_VENV)/bin/sky:
+	python3.11 -m venv $(SKY_VENV) || $(PYTHON) -m venv $(SKY_VENV)
+	$(SKY_VENV)/bin/pip install --quiet skypilot
+
+skypilot-check: $(VENV)/.dev $(SKY_VENV)/bin/sky
+	SPOTWISE_SKYPILOT_PYTHON=$(abspath $(SKY_VENV))/bin/python $(PY) -m pytest -q -rs tests/skypilot $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev
 	$(PY) bench/policy_cost.py

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from policies.blocks import Blocks
-from policies.placement import OfferIndex, PlacementRequest, RankedOffer, rejection
+from policies.placement import OfferIndex, PlacementRequest, RankedOffer, gpu_text, rejection
 from providers.base import Offer
 from providers.gpus import canonical_gpu, is_known_gpu, known_gpu_names, suggest_gpus
 
@@ -81,7 +81,7 @@ def _market(spot: object) -> str:
 
 
 def _wanted(req: PlacementRequest) -> str:
-    what = f"{req.gpu_model}:{req.gpu_count}" if req.gpu_model else "a machine"
+    what = gpu_text(req) if req.gpu_model else "a machine"
     limits = [f"in clouds {', '.join(req.clouds)}" if req.clouds else "",
               f"in regions {', '.join(req.regions)}" if req.regions else "",
               f"in zones {', '.join(req.zones)}" if req.zones else "",
@@ -96,8 +96,8 @@ def _wanted(req: PlacementRequest) -> str:
 def _candidates(req: PlacementRequest, index: OfferIndex) -> list[Offer]:
     """Offers of the requested GPU model (any count, market, place, price), cheapest first. The cheapest few of each
     machine shape are enough to name the alternatives, and keep a CPU-only job over a 60k-offer catalog cheap."""
-    gpu = canonical_gpu(req.gpu_model) if req.gpu_model else None
-    found = [o for key, groups in index.by_shape.items() if gpu is None or key[0] == gpu
+    gpus = {m for m, _ in req.gpu_options()}
+    found = [o for key, groups in index.by_shape.items() if not gpus or key[0] in gpus
              for _cloud, _vcpus, _memory, group in groups for o in group[:PER_SHAPE]]
     found.sort(key=lambda o: o.price_per_hour)
     return found
@@ -137,12 +137,15 @@ def infeasible_message(req: PlacementRequest, index: OfferIndex, unconfigured: C
     if not candidates and req.gpu_model:
         models = sorted(m for m in offered_models(index) if m)
         unknown = ""
-        if not is_known_gpu(req.gpu_model):  # a stored job with a misspelt model: say what was meant
-            close = " or ".join(suggest_gpus(req.gpu_model, extra=models))
-            unknown = f" (not a GPU model Spotwise knows{f'; did you mean {close}?' if close else ''})"
-        parts.append(f"no offer has {canonical_gpu(req.gpu_model)} GPUs{unknown}; GPUs offered: "
-                     f"{', '.join(models) or 'none'}")
-    same_shape = [o for o in candidates if not req.gpu_model or o.gpu_count == req.gpu_count]
+        misspelt = [m for m, _ in req.gpu_options() if not is_known_gpu(m)]
+        if misspelt:  # a stored job with a misspelt model: say what was meant
+            close = " or ".join(suggest_gpus(misspelt[0], extra=models))
+            which = f"{misspelt[0]} is " if req.gpu_candidates else ""
+            unknown = f" ({which}not a GPU model Spotwise knows{f'; did you mean {close}?' if close else ''})"
+        wanted = " or ".join(dict.fromkeys(m for m, _ in req.gpu_options()))
+        parts.append(f"no offer has {wanted} GPUs{unknown}; GPUs offered: {', '.join(models) or 'none'}")
+    options = set(req.gpu_options())
+    same_shape = [o for o in candidates if not req.gpu_model or (canonical_gpu(o.gpu_model), o.gpu_count) in options]
     if same_shape:  # the right GPUs exist: say which other limit rules the cheapest out
         closest = same_shape[0]
         why = rejection(req, closest)

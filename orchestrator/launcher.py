@@ -87,6 +87,8 @@ def placement_request(spec: JobSpec, spot: bool | Literal["auto"] | None = None,
         instance_type=res.instance_type, min_vcpus=res.cpus, min_memory_gb=res.memory_gb,
         max_price_per_hour=node_price(res.max_price_per_hour, res.num_nodes), carbon_price=carbon,
         num_nodes=res.num_nodes,
+        gpu_candidates=tuple((c.model, c.count) for c in res.accelerator_candidates),
+        gpu_order=res.candidate_order,
     )
 
 
@@ -390,7 +392,7 @@ class Launcher:
                                      token=agent_token(self.rt.agent_secret, attempt.id),
                                      **pinned_wheel(self.rt.settings, attempt.provider)),  # issue 13
             max_price_per_hour=node_price(job_spec.resources.max_price_per_hour, attempt.nodes),
-            team=job_spec.team, team_job=job_spec.submitted_by == "team",
+            team=job_spec.team, team_job=job_spec.submitted_by == "team", disk_gb=job_spec.resources.disk_gb,
         )
 
     def _launch_failed(self, attempt_id: str, reason: str, *, fatal: bool = False,

@@ -193,6 +193,13 @@ def _accelerators_text(value: dict[Any, Any]) -> str:
     return f"{model}:{count}"
 
 
+AcceleratorField = Annotated[
+    Accelerators,
+    BeforeValidator(Accelerators.parse),
+    PlainSerializer(str),
+]
+
+
 class Resources(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -201,6 +208,12 @@ class Resources(BaseModel):
         BeforeValidator(lambda v: None if v is None else Accelerators.parse(v)),
         PlainSerializer(lambda v: None if v is None else str(v)),
     ] = None
+    # "Any of these" GPU types besides `accelerators` (SkyPilot's candidate lists): placement ranks the offers of
+    # every option together, and the job is feasible when any option is offered. `candidate_order: listed` tries
+    # the options in the order written (`accelerators` first), cheapest first within each; `price` (the default)
+    # takes the cheapest offer of any option.
+    accelerator_candidates: list[AcceleratorField] = Field(default_factory=list, max_length=32)
+    candidate_order: Literal["price", "listed"] = "price"
     spot: bool | Literal["auto"] = "auto"
     clouds: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
@@ -210,6 +223,9 @@ class Resources(BaseModel):
     memory_gb: float | None = Field(default=None, gt=0)
     max_price_per_hour: float | None = Field(default=None, gt=0)
     carbon_price: float | None = Field(default=None, ge=0, le=1000)  # USD per kg CO2e; None: the team's, else 0
+    # Boot disk size per node in GB (SkyPilot's disk_size); None: the provider's configured default (GCP
+    # disk_size_gb, Azure os_disk_gb, the AMI's own size on AWS). The local provider has no disk to size.
+    disk_gb: int | None = Field(default=None, ge=1, le=65536)
     # Multi-node (gang) jobs: this many identical instances in one zone, launched all or none; `run` runs on
     # each with SPOTWISE_NODE_RANK / SPOTWISE_NUM_NODES / SPOTWISE_NODE_IPS / SPOTWISE_HEAD_IP set.
     num_nodes: int = 1
@@ -226,6 +242,21 @@ class Resources(BaseModel):
         if not 1 <= count <= MAX_NODES:
             raise ValueError(f"{count} nodes is out of range; a job runs on 1 to {MAX_NODES} nodes")
         return count
+
+    @model_validator(mode="after")
+    def _candidates_need_a_first(self) -> Resources:
+        if self.accelerator_candidates and self.accelerators is None:
+            raise ValueError("accelerator_candidates are alternatives to resources.accelerators; set accelerators "
+                             "to the first GPU type (e.g. accelerators: A100:8, accelerator_candidates: [H100:8])")
+        return self
+
+    def gpu_options(self) -> list[Accelerators]:
+        """Every GPU type the job can run on: `accelerators` first, then the candidates (duplicates once)."""
+        out: list[Accelerators] = []
+        for acc in ([self.accelerators] if self.accelerators else []) + self.accelerator_candidates:
+            if acc not in out:
+                out.append(acc)
+        return out
 
 
 class CheckpointSpec(BaseModel):

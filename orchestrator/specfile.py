@@ -117,9 +117,11 @@ def _name_problems(spec: JobSpec) -> Iterator[str]:
 
 
 def _resource_problems(res: Resources, clouds: Collection[str] | None) -> Iterator[str]:
-    if res.accelerators is not None and res.accelerators.count > MAX_GPUS_PER_NODE:
-        yield (f"resources.accelerators: {res.accelerators.count} GPUs per node is more than any instance has; "
-               f"ask for at most {MAX_GPUS_PER_NODE} per node (more nodes: resources.num_nodes)")
+    for acc in res.gpu_options():
+        if acc.count > MAX_GPUS_PER_NODE:
+            field = "accelerators" if acc == res.accelerators else "accelerator_candidates"
+            yield (f"resources.{field}: {acc.count} GPUs per node is more than any instance has; "
+                   f"ask for at most {MAX_GPUS_PER_NODE} per node (more nodes: resources.num_nodes)")
     if clouds is not None:  # the providers the daemon has configured: any other could never place the job
         for name in res.clouds:
             if name not in clouds:
@@ -168,10 +170,10 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return data
 
 
-def load_spec_text(text: str, source: str = "spec") -> JobSpec:
-    """YAML (a superset of JSON) text -> JobSpec, checked as a new submission (a file is always about to be one)."""
+def _yaml_data(text: str, source: str) -> Any:
+    """YAML (a superset of JSON) text as plain data; every YAML mistake a SpecError naming line and column."""
     try:
-        data = load_strict(text)
+        return load_strict(text)
     except RecursionError:
         raise SpecError(source, [TOO_DEEP]) from None
     except yaml.YAMLError as exc:
@@ -179,24 +181,33 @@ def load_spec_text(text: str, source: str = "spec") -> JobSpec:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(source, [f"not valid YAML{where}: {problem}"]) from None
-    return parse_spec(data, source, submitted_at=datetime.now(UTC))
 
 
-def load_spec_file(path: Path) -> JobSpec:
+def load_spec_text(text: str, source: str = "spec") -> JobSpec:
+    """YAML (a superset of JSON) text -> JobSpec, checked as a new submission (a file is always about to be one)."""
+    return parse_spec(_yaml_data(text, source), source, submitted_at=datetime.now(UTC))
+
+
+def read_spec_data(path: Path) -> Any:
+    """A spec file's plain data (JSON for *.json, else YAML), before any model: what `spotwise submit` reads to
+    tell a Spotwise spec from a SkyPilot task (orchestrator/skypilot/detect.py)."""
     try:
         text = path.read_text()
     except FileNotFoundError:
         raise SpecError(str(path), ["file not found"]) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise SpecError(str(path), [f"cannot read the file: {getattr(exc, 'strerror', None) or exc}"]) from None
-    if path.suffix == ".json":
-        try:
-            data = json.loads(text, object_pairs_hook=unique_keys)
-        except SpecError as exc:
-            raise SpecError(str(path), exc.problems) from None
-        except json.JSONDecodeError as exc:
-            raise SpecError(str(path), [f"not valid JSON at line {exc.lineno}: {exc.msg}"]) from None
-        except RecursionError:
-            raise SpecError(str(path), [TOO_DEEP]) from None
-        return parse_spec(data, str(path), submitted_at=datetime.now(UTC))
-    return load_spec_text(text, str(path))
+    if path.suffix != ".json":
+        return _yaml_data(text, str(path))
+    try:
+        return json.loads(text, object_pairs_hook=unique_keys)
+    except SpecError as exc:
+        raise SpecError(str(path), exc.problems) from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(str(path), [f"not valid JSON at line {exc.lineno}: {exc.msg}"]) from None
+    except RecursionError:
+        raise SpecError(str(path), [TOO_DEEP]) from None
+
+
+def load_spec_file(path: Path) -> JobSpec:
+    return parse_spec(read_spec_data(path), str(path), submitted_at=datetime.now(UTC))

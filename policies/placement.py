@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Literal
 
@@ -20,7 +20,7 @@ from providers.base import Offer
 from providers.gpus import canonical_gpu  # the one GPU vocabulary (pure data)
 
 __all__ = ["OfferIndex", "PlacementRequest", "Pool", "Priors", "RankedOffer", "canonical_gpu",
-           "expected_cost", "rank_offers", "rejection"]
+           "expected_cost", "gpu_text", "rank_offers", "rejection"]
 
 @dataclass(frozen=True, slots=True)
 class PlacementRequest:
@@ -39,6 +39,33 @@ class PlacementRequest:
     max_price_per_hour: float | None = None  # per node
     num_nodes: int = 1
     carbon_price: float = 0.0  # USD per kg CO2e added to the expected cost (0: carbon does not count)
+    # "Any of these": other (GPU model, count per node) options besides gpu_model/gpu_count. Offers of every option
+    # are ranked together (price per node, so per job: every option has the same node count); "listed" ranks
+    # option by option in the order given instead (the first option's offers first, the next as failover).
+    gpu_candidates: tuple[tuple[str, int], ...] = ()
+    gpu_order: Literal["price", "listed"] = "price"
+
+    def gpu_options(self) -> tuple[tuple[str, int], ...]:
+        """Every (model, count) this request accepts, gpu_model first; () when it names no GPU."""
+        if self.gpu_model is None:
+            return ()
+        return _options(self.gpu_model, self.gpu_count, self.gpu_candidates)
+
+
+@lru_cache(maxsize=4096)
+def _options(model: str, count: int, more: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    """Canonical, de-duplicated options (cached: `rejection` asks once per offer considered)."""
+    out: list[tuple[str, int]] = []
+    for name, n in ((model, count), *more):
+        option = (canonical_gpu(name), n)
+        if option not in out:
+            out.append(option)
+    return tuple(out)
+
+
+def gpu_text(req: PlacementRequest) -> str:
+    """'A100:8' or 'A100:8 or H100:8' (messages)."""
+    return " or ".join(f"{m}:{n}" for m, n in req.gpu_options())
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +106,14 @@ def _norm_tuple(values: tuple[str, ...]) -> frozenset[str]:
 
 def rejection(req: PlacementRequest, offer: Offer) -> str | None:
     """Why `offer` cannot serve `req`, or None when it can."""
-    if req.gpu_model is not None:
+    if req.gpu_model is not None and req.gpu_candidates:
+        options = req.gpu_options()
+        model = canonical_gpu(offer.gpu_model)
+        if (model, offer.gpu_count) not in options:
+            if all(model != m for m, _ in options):
+                return f"GPU {offer.gpu_model or 'none'} is not {' or '.join(m for m, _ in options)}"
+            return f"has {offer.gpu_count} {model} GPUs, job needs {gpu_text(req)}"
+    elif req.gpu_model is not None:
         if canonical_gpu(offer.gpu_model) != canonical_gpu(req.gpu_model):
             return f"GPU {offer.gpu_model or 'none'} is not {req.gpu_model}"
         if offer.gpu_count != req.gpu_count:
@@ -156,10 +190,34 @@ def rank_offers(
 
     `blocked` is a `Blocks` (with TTLs, checked at `now`) or a plain collection of pools.
     """
+    if _listed(req):
+        offers = list(offers)
+        return _concat([rank_offers(one, offers, blocked, priors=priors, now=now) for one in _one_by_one(req)],
+                       req, None)
     blocks = _as_blocks(blocked)
     ranked = [_ranked(o, priors, req.carbon_price) for o in offers
               if rejection(req, o) is None and not blocks.blocks(o, now)]
     return _finish(ranked, req, len(ranked))
+
+
+def _listed(req: PlacementRequest) -> bool:
+    return req.gpu_order == "listed" and req.gpu_model is not None and len(req.gpu_options()) > 1
+
+
+def _one_by_one(req: PlacementRequest) -> list[PlacementRequest]:
+    """A "listed" request as one request per option, in the order given."""
+    return [replace(req, gpu_model=m, gpu_count=n, gpu_candidates=(), gpu_order="price")
+            for m, n in req.gpu_options()]
+
+
+def _concat(parts: list[list[RankedOffer]], req: PlacementRequest, limit: int | None) -> list[RankedOffer]:
+    """Each option's ranking after the previous one's (the first option's best offer says so in its reason)."""
+    out = [r for part in parts for r in part][:limit]
+    if out:
+        first = out[0]
+        out[0] = RankedOffer(first.offer, f"{first.reason}; options tried in the order listed: {gpu_text(req)}",
+                             first.expected_cost)
+    return out
 
 
 BucketKey = tuple[str, int, bool]  # (canonical GPU model, GPU count, spot)
@@ -217,9 +275,8 @@ class OfferIndex:
         markets = (True, False) if req.spot == "auto" else (bool(req.spot),)
         clouds = _norm(req.clouds)
         if req.gpu_model is not None:
-            gpu = canonical_gpu(req.gpu_model)
             source = self.by_cloud if clouds else self.by_shape
-            lists = [source.get((gpu, req.gpu_count, m), []) for m in markets]
+            lists = [source.get((gpu, count, m), []) for gpu, count in req.gpu_options() for m in markets]
         else:
             every_model = self.any_cloud if clouds else self.any_shape
             lists = [every_model.get(m, []) for m in markets]
@@ -232,6 +289,9 @@ class OfferIndex:
     def rank(self, req: PlacementRequest, blocked: Blocks | Collection[Pool] = frozenset(), *,
              priors: Priors | None = None, now: float = 0.0, limit: int = 10) -> list[RankedOffer]:
         """The best `limit` satisfying, unblocked offers for `req`, as `rank_offers` orders them."""
+        if _listed(req):
+            return _concat([self.rank(one, blocked, priors=priors, now=now, limit=limit) for one in _one_by_one(req)],
+                           req, limit)
         blocks = _as_blocks(blocked)
         found: list[RankedOffer] = []
         worst: list[float] = []  # max-heap (negated) of the `limit` best expected costs so far

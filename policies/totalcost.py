@@ -229,7 +229,15 @@ def place_by_total(index: OfferIndex, req: PlacementRequest, profile: DataProfil
                    blocked: Blocks | Collection[Pool] = frozenset(), *, priors: Priors | None = None,
                    now: float = 0.0, limit: int = 10) -> list[TotalRanked]:
     """The best `limit` offers for `req` by expected total (what the launcher, the offers view and the dry run
-    call). With no data to move the order is the hourly one, plus the same start-up for every offer."""
+    call). With no data to move the order is the hourly one, plus the same start-up for every offer. GPU candidates
+    in `listed` order keep that order: each option's offers by total, then the next option's (its failover)."""
+    options = req.gpu_options()
+    if req.gpu_order == "listed" and len(options) > 1:
+        rows = [row for model, count in options
+                for row in place_by_total(index, dataclasses.replace(req, gpu_model=model, gpu_count=count,
+                                                                     gpu_candidates=(), gpu_order="price"),
+                                          profile, rates, blocked, priors=priors, now=now, limit=limit)]
+        return rows[:limit]
     if not any(item.bytes > 0 for item in profile.items):  # nothing moves: the hourly order, reasons as they were
         return [TotalRanked(r, total_cost(r, profile, rates, priors), r.reason)
                 for r in index.rank(req, blocked, priors=priors, now=now, limit=limit)]

@@ -202,6 +202,7 @@ class LaunchSpec:
     extra_tags: dict[str, str] = field(default_factory=dict)
     team: str = "default"  # the job's team: the local provider runs each team's jobs as its own user
     team_job: bool = False  # submitted with a team token (not an admin's): a provider that cannot isolate refuses
+    disk_gb: int | None = None  # the job's boot disk size per node (GB); None: the adapter's configured default
 
     @property
     def tags(self) -> dict[str, str]:

@@ -22,9 +22,10 @@ import runpy
 import sys
 from collections.abc import Iterator, Sequence
 
-#: Top-level packages of the optional extras (postgres, aws, gcp, azure, plot, apprise) and of the test-only fakes.
+#: Top-level packages of the optional extras (postgres, aws, gcp, azure, plot, apprise), of the test-only fakes, and
+#: SkyPilot (`sky`: the task-file mapping never imports it; only the cross-check runs it, in a venv of its own).
 OPTIONAL = ("psycopg", "psycopg2", "psycopg_binary", "psycopg_c", "boto3", "botocore", "s3transfer", "google",
-            "azure", "matplotlib", "moto", "apprise")
+            "azure", "matplotlib", "moto", "apprise", "sky")
 #: Cloud adapters: loaded only when that cloud is configured, and they may import their SDK.
 ADAPTERS = ("providers.aws", "providers.gcp", "providers.azure")
 #: Scripts run by another program, not importable on their own (alembic's env needs alembic's context).

@@ -57,12 +57,13 @@ def docker_argv(image: str, *, name: str, workdir: Path, checkpoint_dir: Path, c
 
 def container_env(job_env: dict[str, str], setup: str | None, run: str, container_checkpoint_dir: str,
                   passed: Iterable[str]) -> tuple[dict[str, str], list[str]]:
-    """(env for the docker client, names passed into the container): the job's variables, secrets and SPOTWISE_*,
-    with paths as the container sees them -- never the host's PATH or HOME."""
+    """(env for the docker client, names passed into the container): the job's variables, secrets, SPOTWISE_* and
+    SKYPILOT_*, with paths as the container sees them -- never the host's PATH or HOME."""
     env = dict(job_env)
     env.update({"SPOTWISE_SETUP": setup or "", "SPOTWISE_RUN": run,
                 "SPOTWISE_CHECKPOINT_DIR": container_checkpoint_dir})
-    names = sorted(set(passed) | {k for k in env if k.startswith("SPOTWISE_") and k != "SPOTWISE_AGENT_TOKEN"})
+    names = sorted(set(passed) | {k for k in env if k.startswith(("SPOTWISE_", "SKYPILOT_"))
+                                  and k != "SPOTWISE_AGENT_TOKEN"})
     return env, names
 
 

@@ -63,5 +63,11 @@ def meet(client: AgentClient, ip: str, stopped: Callable[[], bool], log: Callabl
 
 
 def gang_env(rank: int, ips: list[str]) -> dict[str, str]:
+    """Spotwise's variables and, beside them, SkyPilot's names for the same facts, so a SkyPilot task's `run`
+    (`torchrun --node_rank=$SKYPILOT_NODE_RANK --master_addr=$(echo "$SKYPILOT_NODE_IPS" | head -n1)`) runs
+    unchanged (docs/skypilot.md)."""
     return {"SPOTWISE_NODE_RANK": str(rank), "SPOTWISE_NUM_NODES": str(len(ips)),
-            "SPOTWISE_NODE_IPS": "\n".join(ips), "SPOTWISE_HEAD_IP": ips[0]}
+            "SPOTWISE_NODE_IPS": "\n".join(ips), "SPOTWISE_HEAD_IP": ips[0],
+            "SKYPILOT_NODE_RANK": str(rank), "SKYPILOT_NUM_NODES": str(len(ips)), "SKYPILOT_NODE_IPS": "\n".join(ips),
+            # what SkyPilot's `setup` reads: the same nodes (Spotwise's setup runs after the gang met)
+            "SKYPILOT_SETUP_NODE_RANK": str(rank), "SKYPILOT_SETUP_NODE_IPS": "\n".join(ips)}

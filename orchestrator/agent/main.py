@@ -84,6 +84,9 @@ class Agent:
         env.update({
             "SPOTWISE_JOB_ID": spec["job_id"], "SPOTWISE_ATTEMPT": str(spec["attempt_number"]),
             "SPOTWISE_CHECKPOINT_DIR": str(checkpoint_dir), "SPOTWISE_RESUMED": "1" if spec["resumed"] else "0",
+            # SkyPilot's names (a task file's `run` reads them); the node rank and addresses come with gang_env.
+            # The task id is the job's: like a SkyPilot managed job's, it stays the same across recoveries.
+            "SKYPILOT_TASK_ID": spec["job_id"], "SKYPILOT_NUM_GPUS_PER_NODE": str(int(spec.get("gpus_per_node") or 0)),
         })
         return env
 

@@ -112,8 +112,15 @@ def attempt_spec(attempt_id: str, principal: PrincipalDep, session: SessionDep, 
         "resumed": attempt.number > 1, "heartbeat_interval_seconds": rt.settings.heartbeat_interval_seconds,
         "active": attempt.state in ACTIVE,
         "node_rank": token_node(principal, attempt), "num_nodes": attempt.nodes,  # issue 4: gangs
+        "gpus_per_node": _offer_gpus(attempt.offer),  # the placed offer's: a candidate list may differ per type
         **job_payload(session, rt.settings.home, spec),  # issue 13: workdir, file_mounts, image, secrets
     }
+
+
+def _offer_gpus(offer: Any) -> int:
+    """GPUs per node of the offer the attempt runs on (0 when the stored offer does not say)."""
+    count = offer.get("gpu_count") if isinstance(offer, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) else 0
 
 
 @router.post("/heartbeat")

@@ -87,11 +87,11 @@ class Feasibility:
         return result
 
     async def _assess(self, spec: JobSpec, index: OfferIndex, limit: int) -> Assessment:
-        acc = spec.resources.accelerators
-        if acc is not None and not is_known_gpu(acc.model):  # the offered models only for a name the table lacks
-            problem = gpu_name_problem(acc.model, offered_models(index))
-            if problem is not None:
-                return Assessment(problem=problem)
+        for acc in spec.resources.gpu_options():  # every candidate GPU type must be a real one
+            if not is_known_gpu(acc.model):  # the offered models only for a name the table lacks
+                problem = gpu_name_problem(acc.model, offered_models(index))
+                if problem is not None:
+                    return Assessment(problem=problem)
         req = placement_request(spec, carbon_prices=self.rt.settings.carbon_prices)  # as the launcher ranks
         if self.memo_index is not index:  # new offers: every remembered answer is void
             self.memo, self.memo_index = {}, index
@@ -151,7 +151,7 @@ def dry_run_view(result: Assessment, spec: JobSpec) -> dict[str, Any]:
 
     now_ts = utcnow().timestamp()
     return {"dry_run": True, "queued": False, "name": spec.name, "team": spec.team,
-            "accelerators": str(spec.resources.accelerators) if spec.resources.accelerators else None,
+            "accelerators": " or ".join(str(a) for a in spec.resources.gpu_options()) or None,
             "note": result.note or None,
             "offers": [offer_view(r, now_ts, result.totals[i] if i < len(result.totals) else None)
                        for i, r in enumerate(result.ranked)],

@@ -49,7 +49,12 @@ def _stored_accelerators(spec: Any) -> Any:
     """The stored spec's accelerators; None when the row is too broken to read (that job fails alone, and every
     listing that shows it stays readable)."""
     resources = spec.get("resources") if isinstance(spec, dict) else None
-    return resources.get("accelerators") if isinstance(resources, dict) else None
+    if not isinstance(resources, dict):
+        return None
+    first, more = resources.get("accelerators"), resources.get("accelerator_candidates")
+    if isinstance(first, str) and isinstance(more, list) and more and all(isinstance(m, str) for m in more):
+        return " or ".join([first, *more])  # "A100:8 or H100:8": a job with GPU candidates
+    return first
 
 
 def job_view(job: Job | SimpleNamespace, cost: float, now: datetime,

@@ -69,7 +69,8 @@ def offer_carbon(o: Offer) -> dict[str, Any]:
 @router.get("/v1/offers")
 def list_offers(
     request: Request, rt: RuntimeDep, _user: UserDep,
-    gpu: str | None = Query(None, description="MODEL[:COUNT], e.g. A100:8"),
+    gpu: list[str] = Query(default_factory=list, description="MODEL[:COUNT], e.g. A100:8; repeat it for offers "
+                           "of any of several GPU types, ranked together"),
     cloud: list[str] = Query(default_factory=list), region: list[str] = Query(default_factory=list),
     zone: list[str] = Query(default_factory=list), market: Literal["spot", "on-demand", "any"] = "any",
     max_price: float | None = Query(None, gt=0), min_vcpus: float | None = None,
@@ -90,21 +91,21 @@ def list_offers(
             raise ApiError(422, "invalid_filters", f"for_job ranks with the job's own resources; drop "
                            f"{', '.join(given or ['market'])}")
         return _offers_for_job(request, rt, _user, for_job, limit)
-    acc = None
-    if gpu:
-        try:
-            acc = Accelerators.parse(gpu)
-        except ValueError as exc:
-            raise ApiError(422, "invalid_gpu", str(exc)) from None
+    try:
+        wanted = [Accelerators.parse(g) for g in gpu if g]
+    except ValueError as exc:
+        raise ApiError(422, "invalid_gpu", str(exc)) from None
+    acc = wanted[0] if wanted else None
     req = PlacementRequest(
         gpu_model=acc.model if acc else None, gpu_count=acc.count if acc else 0,
+        gpu_candidates=tuple((a.model, a.count) for a in wanted[1:]),
         spot={"spot": True, "on-demand": False}.get(market, "auto"),  # type: ignore[arg-type]
         clouds=tuple(cloud), regions=tuple(region), zones=tuple(zone), instance_type=instance_type,
         min_vcpus=min_vcpus, min_memory_gb=min_memory_gb, min_gpu_memory_gb=min_gpu_memory_gb,
         max_price_per_hour=max_price, carbon_price=carbon_price)
     index = _cache(request).get(rt.sessions)
-    if acc is not None and not is_known_gpu(acc.model):  # a misspelt model: name the one meant, not "no offer"
-        problem = gpu_name_problem(acc.model, offered_models(index))
+    for each in wanted:  # a misspelt model: name the one meant, not "no offer"
+        problem = None if is_known_gpu(each.model) else gpu_name_problem(each.model, offered_models(index))
         if problem is not None:
             raise ApiError(422, "invalid_gpu", problem.removeprefix("resources.accelerators: "))
     ranked = index.rank(req, limit=limit)

@@ -113,10 +113,14 @@ def submit(
     wait: Annotated[bool, typer.Option("--wait", "-w", help="follow until it ends")] = False,
     output: Output = "table",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show where it would go now; queue nothing")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="auto, spotwise or skypilot (a SkyPilot task file, "
+                                     "docs/skypilot.md); auto tells them apart by their fields")] = "auto",
 ) -> None:
-    """Submit a job from a YAML or JSON spec file."""
+    """Submit a job from a YAML or JSON spec file, or a SkyPilot task file."""
     check_output(output)
-    spec = load_spec_file(file)
+    from orchestrator.skypilot import load_job_file
+
+    spec = load_job_file(file, fmt)
     api = client()
     if dry_run:  # checked by the daemon like a submission, then shown; no workdir is uploaded, nothing is queued
         from orchestrator.cli import dryrun

@@ -2,8 +2,8 @@
 
 Determinism is what makes the upload content-addressed and idempotent: entries are sorted, owners, times and
 modes are normalised (0644, or 0755 for executables and directories) and the gzip header carries no time or name.
-`.gitignore` files (at any depth, gitignore semantics through `pathspec`) and a top-level `.spotwiseignore` are
-honoured, and `.git/` is never packed. Links are kept only when they point inside the tree.
+`.gitignore` files (at any depth, gitignore semantics through `pathspec`) and a top-level `.spotwiseignore` (or
+SkyPilot's `.skyignore`) are honoured, and `.git/` is never packed. Links are kept only when they point inside the tree.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pathspec
 
-IGNORE_FILES = (".gitignore", ".spotwiseignore")
+# .skyignore: SkyPilot's own, so a SkyPilot task's workdir leaves out what `sky launch` leaves out (docs/skypilot.md).
+IGNORE_FILES = (".gitignore", ".spotwiseignore", ".skyignore")
 ALWAYS_IGNORED = (".git/",)
 
 

@@ -46,9 +46,11 @@ def format_max_price(price: float) -> str:
 
 
 def build_run_request(
-    spec: LaunchSpec, config: AWSConfig, image_id: str, subnet: Subnet | None = None
+    spec: LaunchSpec, config: AWSConfig, image_id: str, subnet: Subnet | None = None, root_device: str | None = None
 ) -> dict[str, Any]:
-    """Keyword arguments for ec2.run_instances; `subnet` None launches into the default VPC."""
+    """Keyword arguments for ec2.run_instances; `subnet` None launches into the default VPC. A job that sizes its
+    disk (`spec.disk_gb`) gets its root volume (the AMI's `root_device`) at that size: gp3, deleted with the
+    instance (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-device-mapping-concepts.html)."""
     offer = spec.offer
     region = offer.region
     tags = _tag_list(all_tags(spec))
@@ -73,6 +75,11 @@ def build_run_request(
         if spec.max_price_per_hour is not None:
             spot_options["MaxPrice"] = format_max_price(spec.max_price_per_hour)
         request["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": spot_options}
+    if spec.disk_gb is not None:
+        if not root_device:
+            raise InvalidRequest(f"image {image_id} names no root device to size", provider="aws")
+        request["BlockDeviceMappings"] = [{"DeviceName": root_device, "Ebs": {
+            "VolumeSize": spec.disk_gb, "VolumeType": "gp3", "DeleteOnTermination": True}}]
     if subnet is not None:
         request["SubnetId"] = subnet.id
     groups = config.security_groups(region, subnet.vpc_id if subnet else None)
@@ -121,3 +128,19 @@ class ImageResolver:
         with self._lock:
             self._cache[region] = image
         return image
+
+    def root_device(self, region: str, image_id: str) -> str:
+        """The AMI's root device name (/dev/sda1 on Ubuntu, /dev/xvda on Amazon Linux), to size it; cached."""
+        key = f"{region}/{image_id}/root"
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        with translated():
+            images = self.clients.client("ec2", region).describe_images(ImageIds=[image_id]).get("Images", [])
+        device = str(images[0].get("RootDeviceName") or "") if images else ""
+        if not device:
+            raise InvalidRequest(f"image {image_id} in {region} names no root device; the job's disk size cannot "
+                                 "be set on it", provider="aws")
+        with self._lock:
+            self._cache[key] = device
+        return device

@@ -185,7 +185,8 @@ class AWSProvider:
                 "arm64 only with `ami_arm64`)", provider=self.name, raw_code="UnsupportedInstanceType",
             )
         image = self.images.image_for(region, shape.architecture)
-        request = build_run_request(spec, self.config, image, subnet)
+        root = self.images.root_device(region, image) if spec.disk_gb is not None else None
+        request = build_run_request(spec, self.config, image, subnet, root)
         with translated():
             response = self.clients.client("ec2", region).run_instances(**request)
         raw = response["Instances"][0]

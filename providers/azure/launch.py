@@ -83,7 +83,7 @@ def vm_body(config: AzureConfig, spec: LaunchSpec, vm: str, nic_id: str) -> dict
                 "name": os_disk_name(vm),
                 "createOption": "FromImage",
                 "deleteOption": "Delete",
-                "diskSizeGB": config.os_disk_gb,
+                "diskSizeGB": spec.disk_gb or config.os_disk_gb,  # the job's size, if it asks
                 "managedDisk": {"storageAccountType": config.os_disk_type},
             },
         },

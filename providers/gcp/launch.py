@@ -76,7 +76,7 @@ def build_instance(spec: LaunchSpec, settings: GCPSettings, project: str) -> Any
             boot=True, auto_delete=True,
             initialize_params=compute_v1.AttachedDiskInitializeParams(
                 source_image=f"projects/{settings.image_project}/global/images/family/{settings.image_family}",
-                disk_size_gb=settings.disk_size_gb, labels=labels,
+                disk_size_gb=spec.disk_gb or settings.disk_size_gb, labels=labels,  # the job's size, if it asks
                 disk_type=f"zones/{zone}/diskTypes/{settings.disk_type}",
             ),
         )],

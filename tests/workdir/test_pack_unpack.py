@@ -45,6 +45,12 @@ def test_gitignore_spotwiseignore_nested_and_git_dir(tmp_path: Path) -> None:
                      "main.py"}
 
 
+def test_a_skyignore_is_honoured_as_sky_launch_honours_it(tmp_path: Path) -> None:
+    _write(tmp_path, {".skyignore": b"checkpoints/\n*.bin\n", "checkpoints/c.pt": b"", "w.bin": b"", "train.py": b""})
+    with tarfile.open(fileobj=io.BytesIO(pack_workdir(tmp_path, 2**20).data)) as tar:
+        assert {m.name for m in tar.getmembers() if m.isreg()} == {".skyignore", "train.py"}
+
+
 def test_size_limit_is_a_clear_error(tmp_path: Path) -> None:
     _write(tmp_path, {"big.bin": os.urandom(300_000)})
     with pytest.raises(WorkdirError, match=r"packs to more than .*\.spotwiseignore"):

@@ -181,3 +181,13 @@ def test_list_managed_pages_through_the_listing(provider: AzureProvider, arm: Fa
     assert {i.id for i in listed} == launched
     assert all(i.state is InstanceState.RUNNING for i in listed)
     assert arm.count("GET", "/Microsoft.Compute/virtualMachines") - arm.count("GET", VMS) == 3  # 6 VMs / 2
+
+
+def test_a_job_that_sizes_its_disk_gets_that_os_disk_size(provider: AzureProvider, arm: FakeArm) -> None:
+    """A SkyPilot task's `disk_size` (JobSpec resources.disk_gb) sizes the OS disk; otherwise os_disk_gb."""
+    import dataclasses
+
+    sized = provider.launch(dataclasses.replace(spec(offer(provider)), disk_gb=512))
+    plain = provider.launch(spec(offer(provider)))
+    disk = {i: arm.state.vms[i]["properties"]["storageProfile"]["osDisk"]["diskSizeGB"] for i in (sized.id, plain.id)}
+    assert disk == {sized.id: 512, plain.id: provider.config.os_disk_gb}

@@ -60,3 +60,14 @@ def test_the_fake_checks_the_disk_type_url(provider: Any, gce: FakeGCE, disk_typ
     with pytest.raises(BadRequest, match=message):
         provider.clients.instances.insert_unary(request=request, retry=None, timeout=10)
     assert gce.instances == {}
+
+
+def test_a_job_that_sizes_its_disk_gets_that_size_else_the_configured_one(provider: Any, gce: FakeGCE) -> None:
+    """A SkyPilot task's `disk_size` (JobSpec resources.disk_gb) reaches the boot disk of the instance."""
+    import dataclasses
+
+    offer = pick(provider, instance_type="n1-standard-8+nvidia-tesla-t4:1")
+    provider.launch(dataclasses.replace(spec_for(offer), disk_gb=512))
+    provider.launch(spec_for(offer))
+    sizes = [int(body["disks"][0]["initializeParams"]["diskSizeGb"]) for body in gce.inserts]
+    assert sizes == [512, provider.settings.disk_size_gb]
