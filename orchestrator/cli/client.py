@@ -121,8 +121,8 @@ class ApiClient:
         self._http: Any = StdlibHttp(self.url, headers, timeout)  # tests may swap in a TestClient
 
     @classmethod
-    def from_settings(cls, settings: Endpoint) -> ApiClient:
-        return cls(settings.effective_url, resolve_token(settings))
+    def from_settings(cls, settings: Endpoint, timeout: float = 30.0) -> ApiClient:
+        return cls(settings.effective_url, resolve_token(settings), timeout)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         from orchestrator.cli.transport import ConnectFailed, TimedOut, TransportError

@@ -10,6 +10,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.cli.client import ApiClient, CliError, check_output, segment
@@ -20,11 +21,16 @@ console = make_console()
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
 
 
-def _client() -> ApiClient:
+# A launch preflight asks every region and zone of every provider (AWS: one DryRun launch per zone).
+PREFLIGHT_TIMEOUT_S = 300.0
+
+
+def _client(timeout: float | None = None) -> ApiClient:
     # Imported here: orchestrator.cli imports this module while it is still being initialised.
     from orchestrator.cli import client
+    from orchestrator.cli.client import client_settings
 
-    return client()
+    return client() if timeout is None else ApiClient.from_settings(client_settings(), timeout)
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -67,10 +73,17 @@ def providers_list(output: Output = "table") -> None:
 def providers_check(
     names: Annotated[list[str] | None, typer.Argument(help="providers to check; default all configured")] = None,
     output: Output = "table",
+    launch: Annotated[bool, typer.Option("--launch", help="also check that a launch would work: image, network "
+                                         "per zone, quotas, public_url, a no-cost launch where the cloud has one")]
+    = False,
 ) -> None:
-    """Probe each provider's credentials from the daemon; exits 1 if any probe fails."""
+    """Probe each provider's credentials from the daemon (with --launch: everything a launch needs); exits 1 if
+    any check fails."""
     check_output(output)
     params: dict[str, Any] = {"name": names} if names else {}
+    if launch:
+        _launch_preflight(params, output)
+        return
     data = _client().get("/v1/providers/check", **params)
     if output == "json":
         print(json.dumps(data, indent=2))
@@ -81,6 +94,24 @@ def providers_check(
             for p in data["items"]
         ])
     if not all(p["ok"] for p in data["items"]):
+        raise typer.Exit(1)
+
+
+def _launch_preflight(params: dict[str, Any], output: str) -> None:
+    try:
+        data = _client(PREFLIGHT_TIMEOUT_S).get("/v1/providers/preflight", **params)
+    except CliError as exc:
+        names = params.get("name") or []
+        raise (_rephrase_404(names[0], exc) if len(names) == 1 else exc) from None
+    if output == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        _table("launch preflight", ["check", "provider", "region", "result"], [
+            [r["check"], r["provider"], r["region"],
+             f"[green]ok[/] [dim]{escape(r['detail'])}[/]" if r["ok"] else f"[red]{escape(r['fix'])}[/]"]
+            for r in data["items"]
+        ])
+    if not data["ok"]:
         raise typer.Exit(1)
 
 

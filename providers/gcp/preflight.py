@@ -120,9 +120,12 @@ def subnetwork_rows(provider: GCPProvider, network: PreflightRow) -> list[Prefli
     for region, reference in sorted(settings.subnetwork.items()):
         project = _project_of(reference, provider.project)
         name = tail(reference)
+        def get(region: str = region, project: str = project, name: str = name) -> Any:
+            return provider.clients.subnetworks.get(project=project, region=region, subnetwork=name, retry=None,
+                                                    timeout=settings.request_timeout_s)
+
         try:
-            found = _read(provider, lambda r=region, p=project, n=name: provider.clients.subnetworks.get(
-                project=p, region=r, subnetwork=n, retry=None, timeout=settings.request_timeout_s))
+            found = _read(provider, get)
         except ProviderError as exc:
             rows.append(_fail("subnetwork", region, f"cannot read subnetwork {reference} ({type(exc).__name__}: "
                                                     f"{exc})"))

@@ -2,7 +2,8 @@
 
 No ARM emulator exists, so this serves what the adapter's real SDK clients call: virtual machines
 (PUT 201 + Azure-AsyncOperation, GET with instance view, paged list, DELETE 202), the async
-operation endpoint, network interfaces, subnets (GET), disks, vmSizes, resource SKUs, marketplace image versions, the Retail Prices API and a
+operation endpoint, network interfaces, subnets (GET), disks, vmSizes, resource SKUs, marketplace image
+versions, the Retail Prices API and a
 managed-identity token endpoint (App Service style: IDENTITY_ENDPOINT + IDENTITY_HEADER).
 Knobs: `fail_next` (any status/code, e.g. 409 SkuNotAvailable, 429 + Retry-After, 401),
 `fail_allocation` (the next create fails while polling, e.g. AllocationFailed), `evict`,

@@ -60,7 +60,8 @@ def test_an_image_reference_that_does_not_exist_is_one_failing_row(arm: FakeArm)
     rows = _provider(arm, image=image, locations=["eastus"], subnet_id={"eastus": data.SUBNETS["eastus"]}).preflight(
         API_URL)
     (bad,) = _failing(rows)
-    assert (bad.check, bad.region) == ("image", "eastus") and "microsoft-dsvm:ubuntu-hpc:1804:latest not found" in bad.fix
+    assert (bad.check, bad.region) == ("image", "eastus")
+    assert "microsoft-dsvm:ubuntu-hpc:1804:latest not found" in bad.fix
 
 
 def test_an_exhausted_spot_quota_is_one_failing_row(arm: FakeArm) -> None:
