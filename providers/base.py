@@ -44,6 +44,7 @@ __all__ = [
     "NotSupported",
     "Offer",
     "OfferQuery",
+    "PREFLIGHT_KEY",
     "Preflight",
     "PreflightRow",
     "PriceError",
