@@ -141,8 +141,12 @@ def subnetwork_rows(provider: GCPProvider, network: PreflightRow) -> list[Prefli
 def quota_rows(provider: GCPProvider) -> list[PreflightRow]:
     """Per region and GPU model its zones offer: room for one Spot VM of the model's smallest GPU count."""
     discovery = provider.discovery
-    zones = provider._call(discovery.zones)
-    shapes = provider._call(lambda: discovery.shapes(zones))
+    try:
+        zones = provider._call(discovery.zones)
+        shapes = provider._call(lambda: discovery.shapes(zones))
+    except ProviderError as exc:
+        return [_fail("quota", "-", f"cannot list the zones' GPU shapes ({type(exc).__name__}: {exc}); grant "
+                                    "compute.zones.list, compute.machineTypes.list, compute.acceleratorTypes.list")]
     need: dict[tuple[str, str], int] = {}
     for zone, zone_shapes in shapes.items():
         for shape in zone_shapes:

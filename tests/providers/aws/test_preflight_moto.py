@@ -116,3 +116,14 @@ def test_an_exhausted_quota_is_one_failing_row(working: Callable[..., AWSProvide
     assert (bad.check, bad.region) == ("quota G spot", REGION)
     assert code in bad.fix and "request an increase" in bad.fix
     assert any(r.check == "quota G on-demand" and r.ok and "64" in r.detail for r in rows)
+
+
+def test_credentials_that_do_not_work_are_the_only_row(
+    make_provider: Callable[..., AWSProvider], injector: Injector
+) -> None:
+    body = ("<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token "
+            "included in the request is invalid.</Message></Error></ErrorResponse>")
+    injector.on("sts", "GetCallerIdentity", lambda request: response(request, 403, body))
+    (row,) = make_provider().preflight(API_URL)
+    assert (row.check, row.ok) == ("credentials", False) and "InvalidClientTokenId" in row.fix
+    assert not injector.count("ec2", "RunInstances")
