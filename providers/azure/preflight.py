@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from providers.azure.errors import is_not_found
 from providers.azure.offers import SizeInfo, _get, parse_sku
 from providers.azure.quotas import REGIONAL_USAGE, SPOT_USAGE, quotas_from_usages
-from providers.azure.sshkey import SshKeyError, _check_key
+from providers.azure.sshkey import SshKeyError, check_public_key
 from providers.base import PreflightRow, credentials_row
 from providers.errors import ProviderError
 
@@ -43,7 +43,7 @@ def config_rows(provider: AzureProvider) -> list[PreflightRow]:
     """Without a cloud call: the SSH key every Linux VM needs, and a subnet for every location."""
     config = provider.config
     try:
-        key = _check_key(config.ssh_public_key, "value") if config.ssh_public_key else ""
+        key = check_public_key(config.ssh_public_key) if config.ssh_public_key else ""
     except SshKeyError as exc:
         key, problem = "", str(exc)
     else:
