@@ -84,3 +84,5 @@ def test_a_working_config_passes_and_exits_0(front: MotoFront, image: str, tmp_p
         assert result.returncode == 0, result.stdout + result.stderr
         data = json.loads(result.stdout)
         assert data["ok"] and any(r["check"] == "public_url" and r["ok"] for r in data["items"])
+        typo = daemon.cli("providers", "check", "awz", "--launch")
+        assert typo.returncode == 1 and "unknown provider awz; known:" in typo.stderr and "Traceback" not in typo.stderr
