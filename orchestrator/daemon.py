@@ -204,7 +204,7 @@ def serve(settings: Settings) -> None:
              admin_token_file=str(token_file) if token_file else None)
     loops = Loops(rt)
     loops.start()
-    preflight_at_start(rt)  # config checks now; the cloud checks in the background, logged (never delay start)
+    preflight = preflight_at_start(rt)  # config checks now; the cloud checks in the background, logged
     # loop/http "auto": uvloop and httptools when installed (pyproject dependencies), asyncio and h11 otherwise.
     config = uvicorn.Config(create_app(rt), host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="off", loop="auto", http="auto")
@@ -220,6 +220,8 @@ def serve(settings: Settings) -> None:
     finally:
         sock.close()
         loops.stop()
+        if preflight is not None:  # a preflight still asking a cloud is given a moment, never a hold on the stop
+            preflight.join(timeout=2.0)
         rt.close()
         if guard is not None:
             guard.release()
