@@ -13,8 +13,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError, check_output, segment
+from orchestrator.cli.client import Client, CliError, check_output, failure, segment
 from orchestrator.cli.console import make_console
+from orchestrator.client import SpotwiseError
 
 app = typer.Typer(no_args_is_help=True, help="Cloud providers the daemon uses (admin only).")
 console = make_console()
@@ -25,12 +26,12 @@ Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
 PREFLIGHT_TIMEOUT_S = 300.0
 
 
-def _client(timeout: float | None = None) -> ApiClient:
+def _client(timeout: float | None = None) -> Client:
     # Imported here: orchestrator.cli imports this module while it is still being initialised.
     from orchestrator.cli import client
     from orchestrator.cli.client import client_settings
 
-    return client() if timeout is None else ApiClient.from_settings(client_settings(), timeout)
+    return client() if timeout is None else Client.from_settings(client_settings(), timeout=timeout)
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -100,9 +101,10 @@ def providers_check(
 def _launch_preflight(params: dict[str, Any], output: str) -> None:
     try:
         data = _client(PREFLIGHT_TIMEOUT_S).get("/v1/providers/preflight", **params)
-    except CliError as exc:
+    except SpotwiseError as exc:
         names = params.get("name") or []
-        raise (_rephrase_404(names[0], exc) if len(names) == 1 else exc) from None
+        told = failure(exc)
+        raise (_rephrase_404(names[0], told) if len(names) == 1 else told) from None
     if output == "json":
         print(json.dumps(data, indent=2))
     else:
@@ -125,8 +127,8 @@ def providers_setup(name: Annotated[str, typer.Argument(help="provider, e.g. aws
     check_output(output)
     try:
         data = _client().post(f"/v1/providers/{segment(name, 'provider name')}/setup")
-    except CliError as exc:
-        raise _rephrase_404(name, exc) from None
+    except SpotwiseError as exc:
+        raise _rephrase_404(name, failure(exc)) from None
     if output == "json":
         print(json.dumps(data, indent=2))
         return
