@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     # With a cloud provider, serve refuses a loopback or plain-http public_url (orchestrator/publicurl.py) unless:
     allow_insecure_public_url: bool = False  # plain http:// to another host: a private network or tunnel
     allow_loopback_public_url: bool = False  # clouds simulated on this machine only (moto, the tests' fakes)
+    # at start, check the providers' config and then (in the background, logged) that a launch would work
+    preflight_at_start: bool = True
     url: str = ""  # client side: where the CLI finds the daemon; default http://127.0.0.1:port
     token: str = ""  # client side: bearer token; default the admin token file in home
     admin_token: str = ""  # daemon side: a fixed admin token (deployments); default generated to a file

@@ -31,6 +31,7 @@ from orchestrator.homeperms import private_umask
 from orchestrator.leases import Leases, SqliteGuard, sqlite_path
 from orchestrator.logs import configure_logging, get_logger
 from orchestrator.loops import add_spending_loops
+from orchestrator.preflight import preflight_at_start
 from orchestrator.pricing import add_price_loop
 from orchestrator.publicurl import public_url_problem
 from orchestrator.reconcile import Reconciler
@@ -203,6 +204,7 @@ def serve(settings: Settings) -> None:
              admin_token_file=str(token_file) if token_file else None)
     loops = Loops(rt)
     loops.start()
+    preflight = preflight_at_start(rt)  # config checks now; the cloud checks in the background, logged
     # loop/http "auto": uvloop and httptools when installed (pyproject dependencies), asyncio and h11 otherwise.
     config = uvicorn.Config(create_app(rt), host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="off", loop="auto", http="auto")
@@ -218,6 +220,8 @@ def serve(settings: Settings) -> None:
     finally:
         sock.close()
         loops.stop()
+        if preflight is not None:  # a preflight still asking a cloud is given a moment, never a hold on the stop
+            preflight.join(timeout=2.0)
         rt.close()
         if guard is not None:
             guard.release()

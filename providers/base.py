@@ -32,6 +32,8 @@ __all__ = [
     "AuthError",
     "Capability",
     "CapacityError",
+    "credentials_row",
+    "preflight_spec",
     "ErrorScope",
     "Identity",
     "InstanceInfo",
@@ -42,6 +44,9 @@ __all__ = [
     "NotSupported",
     "Offer",
     "OfferQuery",
+    "PREFLIGHT_KEY",
+    "Preflight",
+    "PreflightRow",
     "PriceError",
     "Provider",
     "ProviderError",
@@ -54,6 +59,7 @@ __all__ = [
     "ThrottledError",
     "TransientError",
     "managed_tags",
+    "run_preflight",
 ]
 
 # Every resource Spotwise creates carries these three tags (labels on GCP), so it can always
@@ -298,3 +304,73 @@ class Provider(Protocol):
     def interruption_events(self) -> list[Interruption]:
         """Drain out-of-VM preemption notices. Providers without them return []."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class PreflightRow:
+    """One answer of a launch preflight: does this piece of a launch work, and if not, the fix in one line.
+
+    `region` is where the check ran: a region, a zone (for per-zone network and dry-run checks) or "-" for the
+    provider as a whole. `detail` says what was found when the check passed; `fix` is what to change when not.
+    """
+
+    check: str  # "credentials", "image", "network", "quota", "dry-run launch", "ssh key", "public_url", ...
+    provider: str
+    region: str
+    ok: bool
+    detail: str = ""
+    fix: str = ""
+
+    @property
+    def result(self) -> str:
+        return "ok" if self.ok else self.fix
+
+
+@runtime_checkable
+class Preflight(Protocol):
+    """Optional, next to `Provider`: will a launch work, asked before the first job pays for a failed one.
+
+    Why a provider method: only providers talk to clouds, and only the adapter knows which resources its own
+    launch request references (image, network, quota). Each check reads a resource or asks the cloud for a launch
+    that costs nothing (AWS `DryRun`); none creates anything. `cloud_calls=False` keeps to the configuration
+    (what `spotwise serve` checks at start without waiting for a cloud). `api_url` is the daemon's public URL,
+    the one an instance would be given.
+    """
+
+    def preflight(self, api_url: str, *, cloud_calls: bool = True) -> list[PreflightRow]:
+        """The rows of every check, passing and failing; raises nothing for a failing check."""
+        ...
+
+
+def run_preflight(provider: Provider, api_url: str, *, cloud_calls: bool = True) -> list[PreflightRow]:
+    """`provider.preflight(...)` where it has one; else the credential probe alone (all a provider without a
+    launch preflight can be asked). A classified error escaping a preflight becomes one failing row."""
+    try:
+        if isinstance(provider, Preflight):
+            return provider.preflight(api_url, cloud_calls=cloud_calls)
+        return [credentials_row(provider)] if cloud_calls else []
+    except ProviderError as exc:
+        return [PreflightRow("preflight", provider.name, "-", False, fix=f"{type(exc).__name__}: {exc}")]
+
+
+def credentials_row(provider: Provider, region: str = "-") -> PreflightRow:
+    """The credential probe as a row: who the credentials are, or why they do not work."""
+    try:
+        who = provider.check_credentials()
+    except ProviderError as exc:
+        return PreflightRow("credentials", provider.name, region, False,
+                            fix=f"credentials do not work ({type(exc).__name__}: {exc}); fix the login the "
+                                "daemon uses (see docs/clouds/)")
+    return PreflightRow("credentials", provider.name, region, True, detail=" ".join(
+        part for part in (who.account, who.detail) if part))
+
+
+PREFLIGHT_KEY = "spotwise-preflight"
+
+
+def preflight_spec(offer: Offer, api_url: str) -> LaunchSpec:
+    """The LaunchSpec a preflight builds its no-cost launch request from: a real offer, the daemon's URL, fixed
+    names (never a job's), so the request is the adapter's own launch request for that pool."""
+    return LaunchSpec(idempotency_key=PREFLIGHT_KEY, cluster_id=PREFLIGHT_KEY, job_id=PREFLIGHT_KEY,
+                      attempt_id=PREFLIGHT_KEY, offer=offer,
+                      bootstrap=AgentBootstrap(api_url=api_url, attempt_id=PREFLIGHT_KEY, token="preflight"))

@@ -10,6 +10,7 @@ import json
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.cli.client import Client, CliError, check_output, failure, segment
@@ -21,11 +22,16 @@ console = make_console()
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
 
 
-def _client() -> Client:
+# A launch preflight asks every region and zone of every provider (AWS: one DryRun launch per zone).
+PREFLIGHT_TIMEOUT_S = 300.0
+
+
+def _client(timeout: float | None = None) -> Client:
     # Imported here: orchestrator.cli imports this module while it is still being initialised.
     from orchestrator.cli import client
+    from orchestrator.cli.client import client_settings
 
-    return client()
+    return client() if timeout is None else Client.from_settings(client_settings(), timeout=timeout)
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -68,10 +74,17 @@ def providers_list(output: Output = "table") -> None:
 def providers_check(
     names: Annotated[list[str] | None, typer.Argument(help="providers to check; default all configured")] = None,
     output: Output = "table",
+    launch: Annotated[bool, typer.Option("--launch", help="also check that a launch would work: image, network "
+                                         "per zone, quotas, public_url, a no-cost launch where the cloud has one")]
+    = False,
 ) -> None:
-    """Probe each provider's credentials from the daemon; exits 1 if any probe fails."""
+    """Probe each provider's credentials from the daemon (with --launch: everything a launch needs); exits 1 if
+    any check fails."""
     check_output(output)
     params: dict[str, Any] = {"name": names} if names else {}
+    if launch:
+        _launch_preflight(params, output)
+        return
     data = _client().get("/v1/providers/check", **params)
     if output == "json":
         print(json.dumps(data, indent=2))
@@ -82,6 +95,25 @@ def providers_check(
             for p in data["items"]
         ])
     if not all(p["ok"] for p in data["items"]):
+        raise typer.Exit(1)
+
+
+def _launch_preflight(params: dict[str, Any], output: str) -> None:
+    try:
+        data = _client(PREFLIGHT_TIMEOUT_S).get("/v1/providers/preflight", **params)
+    except SpotwiseError as exc:
+        names = params.get("name") or []
+        told = failure(exc)
+        raise (_rephrase_404(names[0], told) if len(names) == 1 else told) from None
+    if output == "json":
+        print(json.dumps(data, indent=2))
+    else:
+        _table("launch preflight", ["check", "provider", "region", "result"], [
+            [r["check"], r["provider"], r["region"],
+             f"[green]ok[/] [dim]{escape(r['detail'])}[/]" if r["ok"] else f"[red]{escape(r['fix'])}[/]"]
+            for r in data["items"]
+        ])
+    if not data["ok"]:
         raise typer.Exit(1)
 
 

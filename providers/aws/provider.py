@@ -36,6 +36,7 @@ from providers.base import (
     LaunchSpec,
     Offer,
     OfferQuery,
+    PreflightRow,
     ProviderError,
     SpotPrice,
 )
@@ -158,13 +159,8 @@ class AWSProvider:
                 if (price := book.get((pool.region, pool.instance_type, pool.zone))) is not None]
 
     def launch(self, spec: LaunchSpec) -> InstanceInfo:
-        offer = spec.offer
-        if offer.cloud != self.name:
-            raise InvalidRequest(f"offer is for cloud {offer.cloud!r}, not aws", provider=self.name)
-        region = offer.region
-        if is_zone_id(offer.zone):  # an imported price row: EC2 takes this account's zone name
-            offer = dataclasses.replace(offer, zone=self.zones.name_of(region, offer.zone))
-            spec = dataclasses.replace(spec, offer=offer)
+        spec = self._in_zone_names(spec)
+        region = spec.offer.region
         # ClientToken makes EC2 itself idempotent; the tag lookup also covers endpoints that ignore it.
         existing = ec2i.list_raw(
             self.clients, region, {TAG_LAUNCH_KEY: client_token(spec.idempotency_key)},
@@ -172,6 +168,27 @@ class AWSProvider:
         )
         if existing:
             return self._remember([ec2i.to_info(existing[0], region, self._price_lookup({}))])[0]
+        request = self.run_request(spec)
+        with translated():
+            response = self.clients.client("ec2", region).run_instances(**request)
+        raw = response["Instances"][0]
+        launched_price = spec.offer.price_per_hour
+        return self._remember([ec2i.to_info(raw, region, lambda *_: launched_price)])[0]
+
+    def _in_zone_names(self, spec: LaunchSpec) -> LaunchSpec:
+        offer = spec.offer
+        if offer.cloud != self.name:
+            raise InvalidRequest(f"offer is for cloud {offer.cloud!r}, not aws", provider=self.name)
+        if is_zone_id(offer.zone):  # an imported price row: EC2 takes this account's zone name
+            offer = dataclasses.replace(offer, zone=self.zones.name_of(offer.region, offer.zone))
+            spec = dataclasses.replace(spec, offer=offer)
+        return spec
+
+    def run_request(self, spec: LaunchSpec) -> dict[str, Any]:
+        """The run_instances request a launch of `spec` sends: subnet, image and shape resolved as for a real
+        launch. The launch preflight sends this same request with DryRun=True (providers/aws/preflight.py)."""
+        offer = spec.offer
+        region = offer.region
         subnet = self.network.subnet_for(region, offer.zone)
         if self.network.restricted and subnet is None:
             raise InvalidRequest(
@@ -186,12 +203,13 @@ class AWSProvider:
             )
         image = self.images.image_for(region, shape.architecture)
         root = self.images.root_device(region, image) if spec.disk_gb is not None else None
-        request = build_run_request(spec, self.config, image, subnet, root)
-        with translated():
-            response = self.clients.client("ec2", region).run_instances(**request)
-        raw = response["Instances"][0]
-        launched_price = offer.price_per_hour
-        return self._remember([ec2i.to_info(raw, region, lambda *_: launched_price)])[0]
+        return build_run_request(spec, self.config, image, subnet, root)
+
+    def preflight(self, api_url: str, *, cloud_calls: bool = True) -> list[PreflightRow]:
+        """Will a launch work: credentials, image, network per zone, quotas, and a DryRun launch per zone."""
+        from providers.aws.preflight import preflight
+
+        return preflight(self, api_url, cloud_calls=cloud_calls)
 
     def describe(self, ids: Sequence[str]) -> list[InstanceInfo]:
         wanted = [i for i in dict.fromkeys(ids) if ec2i.is_instance_id(i)]

@@ -33,6 +33,13 @@ QUOTA_CODES: dict[tuple[str, bool], str] = {
     ("p", False): "L-417A185B",
 }
 
+QUOTA_NAMES: dict[str, str] = {
+    "L-3819A6DF": "All G and VT Spot Instance Requests",
+    "L-DB2E81BA": "Running On-Demand G and VT instances",
+    "L-7212CCBC": "All P Spot Instance Requests",
+    "L-417A185B": "Running On-Demand P instances",
+}
+
 
 def family_group(instance_type: str) -> str:
     """The quota group of a type: "g" for g5.xlarge, gr6.4xlarge and vt1.3xlarge, "p" for p4d.24xlarge."""

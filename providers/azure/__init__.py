@@ -40,6 +40,7 @@ from providers.base import (
     LaunchSpec,
     Offer,
     OfferQuery,
+    PreflightRow,
     ProviderError,
     SpotPrice,
     TransientError,
@@ -254,6 +255,12 @@ class AzureProvider:
         names = [raw_id.rsplit("/", 1)[-1] for raw_id in ids]
         self._deleted.update(names)
         self._cleanup(names, strict=True)
+
+    def preflight(self, api_url: str, *, cloud_calls: bool = True) -> list[PreflightRow]:
+        """Will a launch work: every resource a VM create references, read (providers/azure/preflight.py)."""
+        from providers.azure.preflight import preflight
+
+        return preflight(self, cloud_calls=cloud_calls)
 
     def interruption_events(self) -> list[Interruption]:
         """Azure has no out-of-VM eviction feed we can drain; the agent watches Scheduled Events and

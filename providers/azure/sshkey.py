@@ -40,6 +40,11 @@ def _check_key(text: str, where: str) -> str:
     return " ".join(fields)
 
 
+def check_public_key(text: str) -> str:
+    """`text` as ARM will take it, or SshKeyError naming what is wrong (the launch preflight's ssh key row)."""
+    return _check_key(text, "value")
+
+
 def resolve_public_key(value: str, home: Path | None) -> str:
     """The public key text to send to ARM, from a key, a path, or a key generated under `home`."""
     value = (value or "").strip()

@@ -40,7 +40,9 @@ from providers.base import (
     LaunchSpec,
     Offer,
     OfferQuery,
+    PreflightRow,
     Provider,
+    run_preflight,
 )
 from providers.errors import CapacityError, InvalidRequest, NotSupported, ProviderError, ThrottledError, TransientError
 
@@ -155,6 +157,11 @@ class FaultyProvider:
 
     def interruption_events(self) -> list[Interruption]:
         return self.inner.interruption_events()
+
+    def preflight(self, api_url: str, *, cloud_calls: bool = True) -> list[PreflightRow]:
+        """The wrapped provider's preflight (never faulted: it is asked to tell the admin the truth)."""
+        return [dataclasses.replace(row, provider=self.name)
+                for row in run_preflight(self.inner, api_url, cloud_calls=cloud_calls)]
 
     def preempt(self, instance_id: str, grace_seconds: float | None = None) -> InstanceInfo:
         """Chaos preemption passes through (never faulted: it is the harness's own tool)."""

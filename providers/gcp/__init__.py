@@ -26,6 +26,7 @@ from providers.base import (
     LaunchSpec,
     Offer,
     OfferQuery,
+    PreflightRow,
     SpotPrice,
 )
 from providers.errors import AuthError
@@ -138,6 +139,12 @@ class GCPProvider:
             raise InvalidRequest(f"instance {name} in {zone} belongs to attempt {info.attempt_id!r}, "
                                  f"not {spec.attempt_id!r}", provider=self.name, raw_code="alreadyExists")
         return info
+
+    def preflight(self, api_url: str, *, cloud_calls: bool = True) -> list[PreflightRow]:
+        """Will a launch work: every resource an insert references, read (providers/gcp/preflight.py)."""
+        from providers.gcp.preflight import preflight
+
+        return preflight(self, cloud_calls=cloud_calls)
 
     def describe(self, ids: Sequence[str]) -> list[InstanceInfo]:
         found: list[tuple[str, str, Any]] = []

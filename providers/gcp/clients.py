@@ -29,6 +29,9 @@ class ComputeClients:
     zone_operations: Any
     global_operations: Any
     regions: Any  # regions.get: GPU quotas per region (providers/gcp/quotas.py)
+    images: Any  # the launch preflight reads what an insert references (providers/gcp/preflight.py)
+    networks: Any
+    subnetworks: Any
 
 
 def load_credentials(settings: GCPSettings) -> tuple[Any, str | None]:
@@ -72,6 +75,9 @@ def build_compute_clients(credentials: Any, endpoint: str | None) -> ComputeClie
         zone_operations=compute_v1.ZoneOperationsClient(**kwargs),
         global_operations=compute_v1.GlobalOperationsClient(**kwargs),
         regions=compute_v1.RegionsClient(**kwargs),
+        images=compute_v1.ImagesClient(**kwargs),
+        networks=compute_v1.NetworksClient(**kwargs),
+        subnetworks=compute_v1.SubnetworksClient(**kwargs),
     )
 
 

@@ -42,7 +42,9 @@ from providers.base import (
     LaunchSpec,
     Offer,
     OfferQuery,
+    PreflightRow,
     SpotPrice,
+    credentials_row,
 )
 from providers.gpus import canonical_gpu
 from providers.local import processes
@@ -97,6 +99,10 @@ class LocalProvider:
 
     def check_credentials(self) -> Identity:
         return Identity(provider=self.name, account=os.environ.get("USER", "local"), detail=str(self.records.root))
+
+    def preflight(self, api_url: str, *, cloud_calls: bool = True) -> list[PreflightRow]:
+        """Nothing to launch into but this machine: the credential probe (who runs the jobs, where) is all."""
+        return [credentials_row(self)]
 
     def list_offers(self, query: OfferQuery) -> list[Offer]:
         catalog = load_catalog()

@@ -112,3 +112,19 @@ def test_team_tokens_are_refused(api: TestClient, headers: dict[str, dict[str, s
     for method, path in (("GET", "/v1/providers"), ("GET", "/v1/providers/check"),
                          ("POST", "/v1/providers/local/setup")):
         assert api.request(method, path, headers=headers["team"]).status_code == 403
+
+
+def test_preflight_rows_per_provider_with_the_load_failure_as_a_row(
+        api: TestClient, headers: dict[str, dict[str, str]]) -> None:
+    body = api.get("/v1/providers/preflight", headers=headers["admin"]).json()
+    rows = {(r["check"], r["provider"]): r for r in body["items"]}
+    assert not body["ok"]
+    assert rows[("credentials", "local")]["ok"] and rows[("credentials", "local")]["result"] == "ok"
+    broken = rows[("credentials", "broken")]  # no preflight of its own: the credential probe stands in
+    assert not broken["ok"] and "token expired" in broken["result"]
+    assert rows[("load", "gcp")]["fix"].startswith("the provider did not load: provider 'gcp' is not installed")
+    assert not [r for r in body["items"] if r["check"] == "public_url"]  # no cloud provider configured
+    only = api.get("/v1/providers/preflight", params={"name": "local"}, headers=headers["admin"]).json()
+    assert only["ok"] and {r["provider"] for r in only["items"]} == {"local"}
+    assert api.get("/v1/providers/preflight", params={"name": "nope"}, headers=headers["admin"]).status_code == 404
+    assert api.get("/v1/providers/preflight", headers=headers["team"]).status_code == 403

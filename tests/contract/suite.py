@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from providers.base import (
+    PREFLIGHT_KEY,
     TAG_ATTEMPT,
     TAG_CLUSTER,
     TAG_JOB,
@@ -24,7 +25,9 @@ from providers.base import (
     LaunchSpec,
     Offer,
     OfferQuery,
+    PreflightRow,
     Provider,
+    run_preflight,
 )
 
 
@@ -134,6 +137,13 @@ class ProviderContract:
 
     def test_interruption_events_is_a_list(self, ctx: ContractHarness) -> None:
         assert isinstance(ctx.provider.interruption_events(), list)
+
+    def test_preflight_answers_in_rows_and_launches_nothing(self, ctx: ContractHarness) -> None:
+        rows = run_preflight(ctx.provider, "https://spotwise.example.com")
+        assert rows and all(isinstance(r, PreflightRow) and r.provider == ctx.provider.name for r in rows)
+        assert all(r.fix for r in rows if not r.ok), "a failing row must name its fix"
+        assert all(isinstance(r, PreflightRow) for r in run_preflight(ctx.provider, "https://x", cloud_calls=False))
+        assert ctx.provider.list_managed(PREFLIGHT_KEY) == []  # the preflight's own names: nothing was launched
 
     def _unknown_id(self, ctx: ContractHarness) -> str:
         """An id in the provider's own format that names nothing; override when the format matters."""

@@ -82,6 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         operation = self.front.operation(self.headers, body)
+        if operation == "RunInstances" and b"DryRun=true" in body:
+            operation = "RunInstances(DryRun)"  # the launch preflight's no-cost launch: not a launch
         with self.front.lock:
             self.front.calls[operation] += 1
             if operation in self.front.RECORDED:

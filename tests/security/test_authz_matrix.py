@@ -50,7 +50,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/v1/workdirs/{digest}"): USER, ("PUT", "/v1/workdirs/{digest}"): USER,
     ("GET", "/v1/tokens"): ADMIN, ("POST", "/v1/tokens"): ADMIN, ("POST", "/v1/tokens/{token_id}/revoke"): ADMIN,
     ("GET", "/v1/instances"): ADMIN, ("POST", "/v1/chaos/instances/{instance_id}/preempt"): ADMIN,
-    ("GET", "/v1/providers"): ADMIN, ("GET", "/v1/providers/check"): ADMIN,
+    ("GET", "/v1/providers"): ADMIN, ("GET", "/v1/providers/check"): ADMIN, ("GET", "/v1/providers/preflight"): ADMIN,
     ("POST", "/v1/providers/{name}/setup"): ADMIN,
     ("GET", "/v1/costs"): USER, ("POST", "/v1/policies"): ADMIN, ("POST", "/v1/policies/diff"): ADMIN,
     ("GET", "/v1/policies/current"): USER, ("GET", "/v1/policies/history"): USER,

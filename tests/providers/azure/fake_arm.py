@@ -2,7 +2,8 @@
 
 No ARM emulator exists, so this serves what the adapter's real SDK clients call: virtual machines
 (PUT 201 + Azure-AsyncOperation, GET with instance view, paged list, DELETE 202), the async
-operation endpoint, network interfaces, disks, vmSizes, resource SKUs, the Retail Prices API and a
+operation endpoint, network interfaces, subnets (GET), disks, vmSizes, resource SKUs, marketplace image
+versions, the Retail Prices API and a
 managed-identity token endpoint (App Service style: IDENTITY_ENDPOINT + IDENTITY_HEADER).
 Knobs: `fail_next` (any status/code, e.g. 409 SkuNotAvailable, 429 + Retry-After, 401),
 `fail_allocation` (the next create fails while polling, e.g. AllocationFailed), `evict`,
@@ -23,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.providers.azure import fake_arm_data as data
 from tests.providers.azure.fake_arm_catalog import CatalogRoutes
 from tests.providers.azure.fake_arm_compute import ComputeRoutes
 from tests.providers.azure.fake_arm_network import NetworkRoutes
@@ -37,6 +39,7 @@ ROUTES: list[tuple[str, re.Pattern[str]]] = [
         ("vm_view", _RG + r"/Microsoft\.Compute/virtualMachines/(?P<name>[^/]+)/instanceView"),
         ("vm", _RG + r"/Microsoft\.Compute/virtualMachines/(?P<name>[^/]+)"),
         ("vm_list", _RG + r"/Microsoft\.Compute/virtualMachines"),
+        ("subnet", _RG + r"/Microsoft\.Network/virtualNetworks/(?P<vnet>[^/]+)/subnets/(?P<name>[^/]+)"),
         ("nic", _RG + r"/Microsoft\.Network/networkInterfaces/(?P<name>[^/]+)"),
         ("nic_list", _RG + r"/Microsoft\.Network/networkInterfaces"),
         ("disk", _RG + r"/Microsoft\.Compute/disks/(?P<name>[^/]+)"),
@@ -44,6 +47,9 @@ ROUTES: list[tuple[str, re.Pattern[str]]] = [
         ("sizes", r"/subscriptions/[^/]+/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/vmSizes"),
         ("skus", r"/subscriptions/[^/]+/providers/Microsoft\.Compute/skus"),
         ("usages", r"/subscriptions/[^/]+/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/usages"),
+        ("image_versions", r"/subscriptions/[^/]+/providers/Microsoft\.Compute/locations/(?P<loc>[^/]+)/publishers/"
+                           r"(?P<publisher>[^/]+)/artifacttypes/vmimage/offers/(?P<offer>[^/]+)/skus/(?P<sku>[^/]+)"
+                           r"/versions"),
         ("op_status", r"/fake/operations/(?P<op>[^/]+)"),
         ("prices", r"/api/retail/prices"),
         ("token", r"/msi/token"),
@@ -57,7 +63,7 @@ class FakeArm(ComputeRoutes, NetworkRoutes, CatalogRoutes):
     def __init__(self, tls: ssl.SSLContext | None = None, *, identity: FakeArm | None = None) -> None:
         """`identity`: another fake whose managed-identity endpoint issues tokens this one accepts
         (App Service serves its identity endpoint over plain http on localhost, ARM over TLS)."""
-        self.state = FakeArmState()
+        self.state = FakeArmState(subnets={s.lower() for s in data.SUBNETS.values()})
         self.identity = identity
         self.lock = threading.RLock()
         handler = type("Handler", (_Handler,), {"fake": self})
@@ -79,7 +85,7 @@ class FakeArm(ComputeRoutes, NetworkRoutes, CatalogRoutes):
 
     def reset(self) -> None:
         with self.lock:
-            self.state = FakeArmState()
+            self.state = FakeArmState(subnets={s.lower() for s in data.SUBNETS.values()})
 
     # -- knobs -----------------------------------------------------------------------------------
 

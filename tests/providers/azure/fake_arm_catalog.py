@@ -43,6 +43,19 @@ class CatalogRoutes(Routes):
                                                          data.DEFAULT_QUOTA).items()
         ]}
 
+    def _image_versions(self, method: str, p: dict, *_: Any) -> tuple[int, dict, Any]:
+        """Marketplace image versions of publisher/offer/sku in a location
+        (https://learn.microsoft.com/en-us/rest/api/compute/virtual-machine-images/list): a JSON array; an
+        offer or sku the publisher does not have is 404 NotFound "Artifact: VMImage was not found."."""
+        key = (p["publisher"].lower(), p["offer"].lower(), p["sku"].lower())
+        if key not in self.state.images:
+            return 404, {}, {"error": {"code": "NotFound", "message": "Artifact: VMImage was not found."}}
+        return 200, {}, [{"name": version, "location": p["loc"],
+                          "id": f"/Subscriptions/x/Providers/Microsoft.Compute/Locations/{p['loc']}/Publishers/"
+                                f"{p['publisher']}/ArtifactTypes/VMImage/Offers/{p['offer']}/Skus/{p['sku']}/"
+                                f"Versions/{version}"}
+                         for version in ("2204.2025.0101", "2204.2026.1101")]
+
     def _prices(
         self, method: str, p: dict, q: dict, payload: Any, base: str, path: str
     ) -> tuple[int, dict, Any]:

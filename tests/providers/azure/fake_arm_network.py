@@ -19,6 +19,18 @@ class NetworkRoutes(Routes):
         items = [self.state.nics[n] for n in sorted(self.state.nics)]
         return 200, {}, paged(items, q, self.state.vm_page_size, base, path)
 
+    def _subnet(
+        self, method: str, p: dict, q: dict, payload: Any, base: str, path: str
+    ) -> tuple[int, dict, Any]:
+        """GET a subnet (https://learn.microsoft.com/en-us/rest/api/virtualnetwork/subnets/get): 404 when the
+        VNet or the subnet does not exist."""
+        if method != "GET":
+            return 405, {}, None
+        if path.lower() not in self.state.subnets:
+            return not_found("virtualNetworks/subnets", f"{p['vnet']}/{p['name']}")
+        return 200, {}, {"id": path, "name": p["name"], "type": "Microsoft.Network/virtualNetworks/subnets",
+                         "properties": {"addressPrefix": "10.0.0.0/24", "provisioningState": "Succeeded"}}
+
     def _nic(
         self, method: str, p: dict, q: dict, payload: Any, base: str, path: str
     ) -> tuple[int, dict, Any]:

@@ -45,6 +45,10 @@ class FakeArmState:
     nic_reservation_seconds: int = 180
     quota_limits: dict[tuple[str, str], int] = field(default_factory=dict)  # (location, usage name) -> vCPUs
     spot_incapable: set[str] = field(default_factory=set)  # sizes whose SKU no longer says LowPriorityCapable
+    # marketplace images that exist, (publisher, offer, sku) lower-cased: the adapter's default DSVM image
+    images: set[tuple[str, str, str]] = field(default_factory=lambda: {("microsoft-dsvm", "ubuntu-hpc", "2204")})
+    # subnet ids (lower-cased) a GET finds: the test VNets' subnets (fake_arm_data.SUBNETS)
+    subnets: set[str] = field(default_factory=set)
 
 
 def paged(items: list[dict[str, Any]], q: dict, size: int, base: str, path: str) -> dict[str, Any]:

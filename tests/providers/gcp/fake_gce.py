@@ -2,7 +2,8 @@
 
 Real HTTP on 127.0.0.1 (port 0 by default), stdlib `ThreadingHTTPServer`, state in memory
 (fake_state.FakeGCE). It serves what the GCP adapter uses -- zones, regions.get (quotas), machineTypes,
-acceleratorTypes, instances insert/get/list/aggregatedList/delete, zoneOperations get/wait/list, aggregated
+acceleratorTypes, images.getFromFamily, networks.get, subnetworks.get, instances
+insert/get/list/aggregatedList/delete, zoneOperations get/wait/list, aggregated
 operations, billing SKUs. Knobs live on FakeGCE: fail the next insert (HTTP error or failed operation), slow
 operations, preempt an instance, billing down, regional quotas; `requests` counts calls per route.
 
@@ -50,6 +51,8 @@ class Handler(BaseHTTPRequestHandler):
             ("GET", r"^zones/([^/]+)/operations/([^/]+)$", "zoneOperations.get"),
             ("POST", r"^zones/([^/]+)/operations/([^/]+)/wait$", "zoneOperations.wait"),
             ("GET", r"^aggregated/operations$", "globalOperations.aggregatedList"),
+            ("GET", r"^global/networks/([^/]+)$", "networks.get"),
+            ("GET", r"^regions/([^/]+)/subnetworks/([^/]+)$", "subnetworks.get"),
         ]
     ]
 
@@ -93,6 +96,10 @@ class Handler(BaseHTTPRequestHandler):
             size = min(int(query.get("pageSize", "50")), fake.billing_page_cap)
             skus, token = page(fake.skus, {"maxResults": str(size), "pageToken": query.get("pageToken", "")})
             return {"skus": skus, "nextPageToken": token or ""}
+        image = re.match(r"^/compute/v1/projects/([^/]+)/global/images/family/([^/]+)$", path)
+        if image and method == "GET":  # images of any project: public images live in the publisher's project
+            fake.requests["images.getFromFamily"] += 1
+            return fake.image_from_family(*image.groups())
         prefix = f"/compute/v1/projects/{fake.project}/"
         if not path.startswith(prefix):
             raise HTTPError(404, "notFound", f"unknown path {path}")
@@ -172,6 +179,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _zoneOperations_get(self, zone: str, name: str, *, query: dict[str, str], body: Any) -> dict[str, Any]:
         return self.fake.operation(zone, name)
+
+    def _networks_get(self, name: str, *, query: dict[str, str], body: Any) -> dict[str, Any]:
+        return self.fake.network(name)
+
+    def _subnetworks_get(self, region: str, name: str, *, query: dict[str, str], body: Any) -> dict[str, Any]:
+        return self.fake.subnetwork(region, name)
 
     def _globalOperations_aggregatedList(self, *, query: dict[str, str], body: Any) -> dict[str, Any]:
         rows = [(z, op) for (z, _), op in self.fake.operations.items()]

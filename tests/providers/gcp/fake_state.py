@@ -122,6 +122,13 @@ class FakeGCE:
             # region -> metric -> (limit, usage), as regions.get lists them; a region not here lists no GPU quota
             self.quotas: dict[str, dict[str, tuple[float, float]]] = {}
             self.region_errors: dict[str, int] = {}  # region -> HTTP status regions.get answers instead
+            # (project, family) of the images that exist: the adapter's default Deep Learning VM family
+            self.images: set[tuple[str, str]] = {("deeplearning-platform-release", "common-cu124-debian-11")}
+            # the auto-mode `default` network, with a `default` subnetwork in every region, as a new project has
+            # (https://cloud.google.com/vpc/docs/vpc#default-network)
+            self.networks: set[str] = {"default"}
+            self.subnetworks: set[tuple[str, str]] = {(r, "default") for r in
+                                                      {z.rsplit("-", 1)[0] for z in self.zone_catalog}}
 
     def fail_next_insert(self, code: str = "ZONE_RESOURCE_POOL_EXHAUSTED", *, status: int = 503,
                          as_operation: bool = False) -> None:
@@ -281,6 +288,30 @@ class FakeGCE:
         quotas.append({"metric": "CPUS", "limit": 24.0, "usage": 0.0})
         return {"kind": "compute#region", "name": region, "status": "UP", "quotas": quotas,
                 "selfLink": f"{BASE}/projects/{self.project}/regions/{region}"}
+
+    def image_from_family(self, project: str, family: str) -> dict[str, Any]:
+        """images.getFromFamily: the newest image of the family, 404 when the family has none
+        (https://cloud.google.com/compute/docs/reference/rest/v1/images/getFromFamily)."""
+        if (project, family) not in self.images:
+            raise HTTPError(404, "notFound", f"The resource 'projects/{project}/global/images/family/{family}' was "
+                                             "not found")
+        return {"kind": "compute#image", "name": f"{family}-v20261201", "family": family, "status": "READY",
+                "selfLink": f"{BASE}/projects/{project}/global/images/{family}-v20261201"}
+
+    def network(self, name: str) -> dict[str, Any]:
+        if name not in self.networks:
+            raise HTTPError(404, "notFound", f"The resource 'projects/{self.project}/global/networks/{name}' was not "
+                                             "found")
+        return {"kind": "compute#network", "name": name, "autoCreateSubnetworks": name == "default",
+                "selfLink": f"{BASE}/projects/{self.project}/global/networks/{name}"}
+
+    def subnetwork(self, region: str, name: str) -> dict[str, Any]:
+        if (region, name) not in self.subnetworks:
+            raise HTTPError(404, "notFound", f"The resource 'projects/{self.project}/regions/{region}/subnetworks/"
+                                             f"{name}' was not found")
+        return {"kind": "compute#subnetwork", "name": name, "region": f"{BASE}/projects/{self.project}/regions/"
+                f"{region}", "network": f"{BASE}/projects/{self.project}/global/networks/default",
+                "selfLink": f"{BASE}/projects/{self.project}/regions/{region}/subnetworks/{name}"}
 
     def delete(self, zone: str, name: str) -> dict[str, Any]:
         instance = self.get(zone, name)
