@@ -37,8 +37,19 @@ def _aws(base: str, client: httpx.Client) -> dict[str, Any]:
 
 
 def _gcp(base: str, client: httpx.Client, audience: str) -> dict[str, Any]:
+    """The identity token; on a VM without a service account (GCE then has no token to give: 404) the plain
+    instance id, zone and project from the metadata server instead, which the daemon checks the same way."""
+    flavor = {"Metadata-Flavor": "Google"}
     answer = client.get(f"{base}/computeMetadata/v1/instance/service-accounts/default/identity",
-                        params={"audience": audience, "format": "full"}, headers={"Metadata-Flavor": "Google"})
+                        params={"audience": audience, "format": "full"}, headers=flavor)
+    if answer.status_code == 404:
+        plain = {}
+        for key, path in (("instance_id", "instance/id"), ("zone", "instance/zone"),
+                          ("project_id", "project/project-id")):
+            got = client.get(f"{base}/computeMetadata/v1/{path}", headers=flavor)
+            got.raise_for_status()
+            plain[key] = got.text.strip().rsplit("/", 1)[-1]  # zone: projects/NUMBER/zones/ZONE
+        return {"kind": "gcp", "metadata": plain}
     answer.raise_for_status()
     return {"kind": "gcp", "jwt": answer.text.strip()}
 

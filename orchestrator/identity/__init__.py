@@ -10,7 +10,8 @@ the caller runs on the attempt's own machine, read from the cloud's metadata ser
 - gcp: the metadata server's identity token (instance/service-accounts/default/identity?audience=...&format=
   full), a JWT. `aud` must be the daemon's public URL, `exp` in the future, `google.compute_engine.instance_id`
   the recorded numeric id (the instance name and zone where none was recorded), `zone` the recorded zone,
-  `project_id` the configured project.
+  `project_id` the configured project. A VM without a service account gets no identity token: its agent sends
+  the metadata server's plain instance/id, instance/zone and project/project-id, checked the same way.
 - azure: the attested metadata document (/metadata/attested/document?nonce=...), a PKCS#7 SignedData whose
   content names `vmId` (must be the recorded vmId), `subscriptionId` (the configured subscription) and `nonce`
   (must be the one derived from this exchange's claim, so a document read for another exchange is refused).
@@ -113,6 +114,8 @@ def _jwt_claims(token: Any) -> dict[str, Any]:
 
 
 def _check_gcp(proof: dict[str, Any], want: Expected, *, audience: str, now: datetime, **_: Any) -> list[str]:
+    if "jwt" not in proof and isinstance(proof.get("metadata"), dict):  # a VM without a service account
+        return _gcp_fields(proof["metadata"], want)
     claims = _jwt_claims(proof.get("jwt"))
     if str(claims.get("aud", "")).rstrip("/") != audience.rstrip("/"):
         raise IdentityRefused(f"the GCP identity token is for audience {claims.get('aud')!r}, not {audience!r}")
@@ -122,6 +125,10 @@ def _check_gcp(proof: dict[str, Any], want: Expected, *, audience: str, now: dat
     ce = (claims.get("google") or {}).get("compute_engine") if isinstance(claims.get("google"), dict) else None
     if not isinstance(ce, dict):
         raise IdentityRefused("the GCP identity token has no google.compute_engine claims: ask with format=full")
+    return _gcp_fields(ce, want)
+
+
+def _gcp_fields(ce: dict[str, Any], want: Expected) -> list[str]:
     fields = [_same("zone", ce.get("zone"), want.zone), _same("project_id", ce.get("project_id"), want.account)]
     if want.uid:
         fields.append(_same("instance_id", ce.get("instance_id"), want.uid))

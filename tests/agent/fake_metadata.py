@@ -41,6 +41,7 @@ class MetadataState:
         self.azure_acks: list[dict[str, Any]] = []
         self.aws_identity: dict[str, Any] | None = None  # the instance identity document
         self.gcp_identity: dict[str, Any] | None = None  # google.compute_engine claims
+        self.gcp_service_account = True  # False: a VM without a service account (no identity token)
         self.azure_identity: dict[str, Any] | None = None  # attested content, less the nonce (added per request)
         self.lock = threading.Lock()
 
@@ -122,9 +123,18 @@ def _handler(state: MetadataState) -> type[BaseHTTPRequestHandler]:
                 if url.path.endswith("/pkcs7"):  # base64 DER without PEM armour, as IMDS serves it
                     return self._send(200, base64.b64encode(signed_data(document.encode())).decode())
                 return self._send(404, "Not Found")
+            plain = {"/computeMetadata/v1/instance/id": "instance_id", "/computeMetadata/v1/instance/zone": "zone",
+                     "/computeMetadata/v1/project/project-id": "project_id"}
+            if url.path in plain and state.gcp_identity is not None:
+                if self.headers.get("Metadata-Flavor") != "Google":
+                    return self._send(403, "Missing Metadata-Flavor:Google header.")
+                value = str(state.gcp_identity[plain[url.path]])
+                return self._send(200, f"projects/1234/zones/{value}" if url.path.endswith("/zone") else value)
             if url.path == "/computeMetadata/v1/instance/service-accounts/default/identity":
                 if self.headers.get("Metadata-Flavor") != "Google":
                     return self._send(403, "Missing Metadata-Flavor:Google header.")
+                if not state.gcp_service_account:  # GCE has no identity token for a VM without one
+                    return self._send(404, "Not Found")
                 query = parse_qs(url.query)
                 if not query.get("audience") or state.gcp_identity is None:
                     return self._send(400, "non-empty audience parameter required")

@@ -68,6 +68,20 @@ def test_a_gcp_token_for_another_audience_and_an_azure_document_for_another_clai
         verify(replayed, CASES["azure"], audience=AUDIENCE, claim=claim)
 
 
+def test_a_gcp_vm_without_a_service_account_proves_itself_with_plain_metadata(
+        metadata: tuple[str, MetadataState]) -> None:
+    url, state = metadata
+    want, claim = CASES["gcp"], secrets.token_urlsafe(32)
+    state.gcp_service_account = False
+    _be(state, want)
+    proof = identity_proof(f"gcp:{url}", audience=AUDIENCE, claim=claim)
+    assert "jwt" not in proof and proof["metadata"]["zone"] == want.zone
+    assert "instance_id" in verify(proof, want, audience=AUDIENCE, claim=claim).fields
+    _be(state, want, uid="99")
+    with pytest.raises(IdentityRefused, match="instance_id"):
+        verify(identity_proof(f"gcp:{url}", audience=AUDIENCE, claim=claim), want, audience=AUDIENCE, claim=claim)
+
+
 def test_signature_verification_is_a_pluggable_step(metadata: tuple[str, MetadataState]) -> None:
     url, state = metadata
     want, claim = CASES["aws"], secrets.token_urlsafe(32)
