@@ -6,8 +6,8 @@ the fake (as App Service serves it), so no test-only credential is injected into
 
 No agent runs on a fake VM, so the test STANDS IN FOR THE AGENT: it posts a heartbeat with the
 attempt's agent token, derived from the daemon's agent secret with orchestrator.tokens.agent_token
-(the same token the daemon renders into the VM's custom data; ARM, and so the fake, never returns
-custom data, and tests/providers/azure checks the rendering). That heartbeat is what moves the job
+(the token the real agent gets by exchanging the custom data's bootstrap token: that exchange, with
+the attested document, runs in tests/e2e/test_three_clouds.py). That heartbeat is what moves the job
 to RUNNING, exactly as the real agent's first heartbeat would.
 """
 
