@@ -20,15 +20,21 @@ from orchestrator.agent.client import DaemonRefused
 from orchestrator.agent.identity import identity_proof
 from orchestrator.agent.session import exchange
 from orchestrator.attempts import AttemptState, end_attempt
+from orchestrator.config import Settings
 from orchestrator.runtime import Runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Alert, Instance, JobEvent
 from orchestrator.tokens import agent_token, bootstrap_token
 from tests.agent.fake_metadata import MetadataState, fake_metadata_server
-from tests.unit import test_bootstrap_wheel as wheel_tests
-from tests.unit.test_bootstrap_wheel import INSTANCE, _attempt
+from tests.unit.test_bootstrap_wheel import INSTANCE, _attempt, serve
 
-served = wheel_tests.served  # the in-process daemon API
+
+@pytest.fixture
+def served(db_url: str, tmp_path: Path) -> Iterator[tuple[Runtime, str]]:
+    """The in-process daemon API, on a real SQLite file and on the real PostgreSQL (the once-only row's insert
+    differs by dialect)."""
+    with serve(Settings(home=tmp_path / "home", database_url=db_url)) as running:
+        yield running
 
 
 @pytest.fixture

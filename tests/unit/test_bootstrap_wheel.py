@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -79,7 +80,14 @@ def test_hostile_wheel_fields_stay_data(name: str, sha: str, pip: str,
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Runtime, str]]:
     """A real daemon API (no loops: nothing else touches the attempt) on a free port."""
-    rt = build_runtime(Settings(home=tmp_path / "home"), with_providers=False)
+    with serve(Settings(home=tmp_path / "home")) as running:
+        yield running
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[tuple[Runtime, str]]:
+    """The daemon's API for `settings` under uvicorn on a free port; (runtime, URL)."""
+    rt = build_runtime(settings, with_providers=False)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
