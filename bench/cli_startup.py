@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.cli.client import ApiClient  # noqa: E402
 from orchestrator.cli.demo import free_port, start_daemon, stop_daemon, wait_healthy  # noqa: E402
+from orchestrator.client import Client  # noqa: E402
 
 TARGET_S = 0.25
 SPEC = {"name": "bench-cli", "team": "bench", "run": "true", "resources": {"accelerators": "T4:1"}}
@@ -52,7 +52,7 @@ def timed(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
     return seconds
 
 
-def submit_and_settle(api: ApiClient, jobs: int, timeout: float = 180.0) -> int:
+def submit_and_settle(api: Client, jobs: int, timeout: float = 180.0) -> int:
     """Submit `jobs` short jobs and wait until every one has ended; returns how many ended."""
     ids = [api.post("/v1/jobs", {**SPEC, "name": f"bench-cli-{i}"})["id"] for i in range(jobs)]
     deadline = time.monotonic() + timeout
@@ -76,7 +76,7 @@ def main() -> None:
     proc = start_daemon(home, port)
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc)
-        api = ApiClient(f"http://127.0.0.1:{port}", (home / "admin-token").read_text().strip())
+        api = Client(f"http://127.0.0.1:{port}", (home / "admin-token").read_text().strip())
         ended = submit_and_settle(api, args.jobs)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTWISE_")}
         env.update({"SPOTWISE_HOME": str(home), "SPOTWISE_PORT": str(port), "COLUMNS": "200"})

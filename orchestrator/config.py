@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -46,6 +46,28 @@ def _env_error(exc: SettingsError) -> ConfigError:
     name = f"SPOTWISE_{match.group(1).upper()}" if match else "a SPOTWISE_* variable"
     cause = f": {exc.__cause__}" if exc.__cause__ is not None else ""
     return ConfigError(f"{name} is not valid JSON{cause}" if match else f"{name}: {exc}{cause}")
+
+
+PositiveRate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+UsdPerGb = Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)]
+
+
+class TransferSettings(BaseModel):
+    """Data gravity in placement (policies/egress.py, policies/totalcost.py): overrides of the list egress prices
+    (negotiated rates), of the default throughputs, bucket regions no storage API answers for, and how many
+    measured transfers on a path replace its default rate."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True  # False: rank by expected $/h alone, as before
+    egress_usd_per_gb: dict[str, dict[Literal["same_region", "cross_region", "internet"], UsdPerGb]] = Field(
+        default_factory=dict)  # cloud -> kind -> USD/GB
+    throughput_mb_s: dict[Literal["same_region", "cross_region", "internet"], PositiveRate] = Field(
+        default_factory=dict)
+    instance_mb_s: dict[str, PositiveRate] = Field(default_factory=dict)  # instance type -> its network MB/s
+    # scheme://bucket -> region, for stores whose region no API is asked about (gs://, az://) or to skip the lookup
+    bucket_regions: dict[str, str] = Field(default_factory=dict)
+    learn_after_samples: Annotated[int, Field(ge=1, le=10_000)] = 5
+    startup_seconds: NonNegative = 0.0  # start-up paid on every offer; 0: the changeover_seconds setting
 
 
 # Keys a provider section may carry to override the price refresh intervals for that provider only;
@@ -102,6 +124,7 @@ class Settings(BaseSettings):
     preemption_window_seconds: Seconds = 21600.0  # recent preemptions in a pool raise its expected cost
     interruption_lost_hours: NonNegative = 0.5  # paid time one interruption wastes (changeover + lost work)
     carbon_prices: dict[str, float] = Field(default_factory=dict)  # team -> USD per kg CO2e in placement (issue 14)
+    transfer: TransferSettings = Field(default_factory=TransferSettings)  # egress and transfer time in placement
     # recovery (issue 5)
     checkpoint_store: str = ""  # default store URL for jobs without checkpoint.store; "" = file://HOME/checkpoints
     deadline_policy: str = "spotwise"  # policies/deadline.py; Spotwise's own policy beats Uniform Progress (README)

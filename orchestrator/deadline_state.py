@@ -41,7 +41,9 @@ from orchestrator.store.tables import Attempt, Job, JobEvent
 from policies.availability import PRIOR_RUN_HOURS, ZoneStats
 from policies.blocks import Blocks, Pool
 from policies.deadline import DEFAULT_POLICY, POLICIES, DeadlineState, Decision, Market, decide
+from policies.egress import TransferRates
 from policies.placement import OfferIndex, PlacementRequest, Priors, RankedOffer
+from policies.totalcost import DataProfile, transfer_plan
 from providers.base import Offer
 
 EVENT_KIND = "deadline"
@@ -164,12 +166,13 @@ def zones_for(offers: Iterable[Offer], blocked: Blocks, now: datetime,
 def deadline_state_for(job: JobLike, attempts: Sequence[AttemptLike], events: Iterable[EventLike],
                        offers: Iterable[Offer], now: datetime, settings: Settings, *,
                        blocked: Blocks | None = None, preemptions: Mapping[Pool, int] | None = None,
-                       tick_seconds: float = WAIT_SECONDS) -> DeadlineState:
+                       tick_seconds: float = WAIT_SECONDS, transfer_hours: float = 0.0) -> DeadlineState:
     """The `DeadlineState` of a job waiting for placement, from stored facts only (pure: no I/O, no clock).
 
     `offers`: the offers matching the job's request in either market (blocked ones included, `blocked` says
     which are out now); `preemptions`: our recent preemptions per pool; `events`: the job's events (only the
-    checkpoint reports are read).
+    checkpoint reports are read); `transfer_hours`: the time a new instance spends fetching the job's data, part of
+    every changeover.
     """
     spec = JobSpec.model_validate(job.spec)
     if job.deadline_at is None or spec.estimated_runtime is None:
@@ -180,9 +183,20 @@ def deadline_state_for(job: JobLike, attempts: Sequence[AttemptLike], events: It
     zones, od_price = zones_for(offers, blocked or Blocks(), now, preemptions or {})
     return DeadlineState(
         now_hours=_hours(now - submitted), deadline_hours=max(_hours(_utc(job.deadline_at) - submitted), 1e-6),
-        work_hours=work, done_hours=min(done, work), changeover_hours=settings.changeover_seconds / 3600.0,
+        work_hours=work, done_hours=min(done, work),
+        changeover_hours=settings.changeover_seconds / 3600.0 + max(0.0, transfer_hours),
         tick_hours=max(tick_seconds, settings.reconcile_interval_seconds) / 3600.0, market=Market.NONE, zone=None,
         changeover_left_hours=0.0, zones=zones, on_demand_price=od_price)
+
+
+def changeover_transfer_hours(offers: Iterable[Offer], data: tuple[DataProfile, TransferRates] | None) -> float:
+    """How long a new instance spends fetching the job's data (checkpoint, workdir, inputs) before it makes
+    progress: the longest over the matching offers. Why the longest: the policy has one changeover for every
+    move, and its safety net must never count on a move being quicker than it can be."""
+    if data is None or not data[0].items:
+        return 0.0
+    profile, rates = data
+    return max((transfer_plan(o, profile, rates)[2] for o in offers), default=0.0)
 
 
 def describe(decision: Decision, state: DeadlineState, source: str) -> str:
@@ -216,7 +230,8 @@ def hourly_cost(decision: Decision, state: DeadlineState, nodes: int, *, on_dema
 
 def apply_deadline(s: Session, settings: Settings, job: Job, req: PlacementRequest, index: OfferIndex,
                    blocked: Blocks, preemptions: Mapping[Pool, int], now: datetime,
-                   backoff_seconds: float) -> tuple[PlacementRequest, str | None] | None:
+                   backoff_seconds: float, data: tuple[DataProfile, TransferRates] | None = None,
+                   ) -> tuple[PlacementRequest, str | None] | None:
     """Decide for a job about to be placed and record the decision. Returns the request to rank (spot or
     on-demand) with the zone to prefer, or None when the job was left waiting (WAITING_CAPACITY, decided again
     after the tick). `backoff_seconds`: how long a failed pass would make the job wait (part of the tick)."""
@@ -225,7 +240,8 @@ def apply_deadline(s: Session, settings: Settings, job: Job, req: PlacementReque
     events = list(s.scalars(select(JobEvent).where(JobEvent.job_id == job.id, JobEvent.kind == "checkpoint")))
     tick = max(WAIT_SECONDS, backoff_seconds)
     state = deadline_state_for(job, attempts, events, matching, now, settings, blocked=blocked,
-                               preemptions=preemptions, tick_seconds=tick)
+                               preemptions=preemptions, tick_seconds=tick,
+                               transfer_hours=changeover_transfer_hours(matching, data))
     policy = settings.deadline_policy if settings.deadline_policy in POLICIES else DEFAULT_POLICY
     decision = decide(state, policy)
     _, source = done_hours_for(attempts, events, now)

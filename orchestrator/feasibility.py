@@ -13,6 +13,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 from policies.blocks import Blocks
 from policies.placement import OfferIndex, PlacementRequest, RankedOffer, rejection
@@ -34,6 +35,9 @@ class Assessment:
     problem: str | None = None
     note: str = ""
     ranked: list[RankedOffer] = field(default_factory=list)
+    totals: list[Any] = field(default_factory=list)  # policies.totalcost.TotalCost per ranked offer (dry run)
+    winner_reason: str = ""  # why the first offer won on expected total (dry run)
+    horizon: str = ""  # where the remaining runtime of the totals comes from
 
 
 @cache

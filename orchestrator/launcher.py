@@ -36,7 +36,7 @@ from orchestrator.attempts import (
 from orchestrator.budgets import budget_gate
 from orchestrator.caps import limits_for
 from orchestrator.containment import describe, fail_job, job_errors, transient
-from orchestrator.deadline_state import apply_deadline, deadline_applies, rank_preferring
+from orchestrator.deadline_state import apply_deadline, deadline_applies
 from orchestrator.fair_queue import next_look_delay
 from orchestrator.feasibility import unconfigured_providers, waiting_reason
 from orchestrator.gang import gang_note, launch_gang
@@ -53,8 +53,11 @@ from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Job
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import bootstrap_token
+from orchestrator.totalplace import deadline_data, rank_job
+from orchestrator.transfers import transfer_rates
 from policies.blocks import Block, Blocks, Pool
 from policies.caps import price_limit
+from policies.egress import TransferRates
 from policies.gang import GangPlan, plan_gang
 from policies.placement import OfferIndex, PlacementRequest, Priors, RankedOffer
 from providers.base import AgentBootstrap, InstanceInfo, InstanceState, LaunchSpec
@@ -125,6 +128,7 @@ class Launcher:
         self.rt = rt
         self.blocks = Blocks()  # epoch-second expiries; mirrored in the pool_blocks table
         self.cache = OfferCache()
+        self._rates: TransferRates | None = None  # the transfer rates of the current pass
 
     # -- placement -----------------------------------------------------------------------------
 
@@ -161,6 +165,7 @@ class Launcher:
             jobs = claim_runnable(s, CLAIM_BATCH)
             now = time.time()
             policy = current_policy(s)
+            self._rates = transfer_rates(s, self.rt.settings) if jobs else None  # once a pass, not once a job
             for job in jobs:  # a job that raises (a stored spec that no longer validates) fails alone
                 with job_errors(s, job.id, "placing the job"):
                     placed = self._place(s, job, policy, (index, blocks, priors), now, limit)
@@ -193,11 +198,13 @@ class Launcher:
         prefer: str | None = None
         if deadline_applies(job, spec):  # the deadline policy picks spot, on-demand or a wait
             decided = apply_deadline(s, self.rt.settings, job, req, index, blocks, priors.observed, utcnow(),
-                                     backoff_seconds(job.attempts_count + limit))
+                                     backoff_seconds(job.attempts_count + limit),
+                                     deadline_data(s, self.rt, job, spec, self._rates))
             if decided is None:
                 return None
             req, prefer = decided
-        ranked = rank_preferring(index, req, prefer, blocks, priors=priors, now=now, limit=limit)
+        ranked = rank_job(s, self.rt, job, spec, req, index, blocks, prefer, priors=priors, now=now, limit=limit,
+                          rates=self._rates)  # by expected cost to finish, unless the deadline policy chose a zone
         if not ranked:
             self._wait(s, job, req, blocks, index)
             return None
@@ -346,6 +353,8 @@ class Launcher:
                 record_instance(s, attempt, each, node)
             if advance_attempt(s, attempt_id, AttemptState.LAUNCHING, AttemptState.LAUNCHED,
                                launched_at=utcnow()):
+                job = job_by_id(s, attempt.job_id)
+                self.rt.placement_latency.observe((utcnow() - waiting_since(s, job)).total_seconds())
                 what = f"instance {info.id}" if nodes == 1 else \
                     f"{nodes}-node gang {', '.join(i.id for i in infos)}"
                 T.record_event(s, attempt.job_id, f"launched {info.provider} {what} "

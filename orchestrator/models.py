@@ -73,6 +73,44 @@ def store_url_problem(url: str) -> str | None:
     return None
 
 
+INPUT_SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "abfss")  # buckets a data set's cloud and region can be told from
+MAX_INPUTS = 100
+MAX_INPUT_BYTES = 10**18  # an exabyte: more is a typo, not a data set
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTPE]i?B|B)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, **{f"{p}b": 1000 ** (i + 1) for i, p in enumerate("kmgtpe")},
+               **{f"{p}ib": 1024 ** (i + 1) for i, p in enumerate("kmgtpe")}}
+
+
+def parse_size(value: Any) -> int:
+    """'1.2TB', '500GB', '800MiB', '42B' or a whole number of bytes -> bytes (TB = 10^12, TiB = 2^40)."""
+    hint = "write a size like '1.2TB', '500GB' or '800MiB' (or a whole number of bytes)"
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{value!r} is not a size; {hint}")
+    if isinstance(value, int):
+        size = value
+    else:
+        match = _SIZE_RE.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a size; {hint}")
+        size = int(float(match[1]) * _SIZE_UNITS[(match[2] or "B").lower()])
+    if size <= 0:
+        raise ValueError(f"{value!r}: a data set's size must be more than 0 bytes; {hint}")
+    if size > MAX_INPUT_BYTES:
+        raise ValueError(f"{value!r} is over an exabyte; {hint}")
+    return size
+
+
+def input_url_problem(url: str) -> str | None:
+    """Why a declared input's URL names no bucket placement could locate (None: it does)."""
+    parsed = urlparse(url)
+    schemes = ", ".join(f"{s}://" for s in INPUT_SCHEMES)
+    if parsed.scheme not in INPUT_SCHEMES:
+        return f"{url!r} is not a bucket URL; use one of {schemes} (e.g. s3://bucket/imagenet)"
+    if not parsed.netloc or any(c.isspace() for c in url):
+        return f"{url!r} names no bucket; write it like {parsed.scheme}://BUCKET/PATH"
+    return None
+
+
 def parse_duration(value: Any) -> timedelta:
     """'52h', '10m', '1h30m', '2d', '45s' or a number of seconds (at most ten years)."""
     try:
@@ -252,6 +290,10 @@ class JobSpec(BaseModel):
     # team-token jobs only where it can isolate them (providers/local/jobuser.py); None: an internal submission
     submitted_by: Literal["admin", "team"] | None = None
     secrets: list[str] = Field(default_factory=list, max_length=100)  # names; values stay in the daemon
+    # data sets the job reads, bucket URL -> size ('1.2TB'; stored as bytes): placement counts the egress and the
+    # transfer time of fetching them to each offer (policies/totalcost.py)
+    inputs: dict[str, Annotated[int, BeforeValidator(parse_size)]] = Field(default_factory=dict,
+                                                                         max_length=MAX_INPUTS)
 
     @field_validator("image")
     @classmethod
@@ -287,6 +329,15 @@ class JobSpec(BaseModel):
             if "://" not in url:
                 raise ValueError(f"file_mounts source {url!r} must be a URL like s3://bucket/path or gs://...")
         return mounts
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_urls(cls, inputs: dict[str, int]) -> dict[str, int]:
+        for url in inputs:
+            problem = input_url_problem(url)
+            if problem:
+                raise ValueError(problem)
+        return inputs
 
     @model_validator(mode="after")
     def _deadline_is_future_or_relative(self) -> JobSpec:

@@ -13,6 +13,7 @@ from orchestrator.agentkey import AgentKeyMismatch, load_agent_key
 from orchestrator.config import Settings
 from orchestrator.homeperms import prepare_home
 from orchestrator.logs import get_logger
+from orchestrator.placement_latency import PlacementLatency
 from orchestrator.store import meta
 from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction
 from providers.base import Provider
@@ -36,6 +37,7 @@ class Runtime:
     providers: dict[str, Provider] = field(default_factory=dict)
     provider_errors: dict[str, str] = field(default_factory=dict)
     leases: Any = None  # orchestrator.leases.Leases while serving (issue 10): loop leadership for /metrics
+    placement_latency: PlacementLatency = field(default_factory=PlacementLatency)  # observed by the launcher
 
     def close(self) -> None:
         self.engine.dispose()

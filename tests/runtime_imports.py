@@ -22,14 +22,14 @@ import runpy
 import sys
 from collections.abc import Iterator, Sequence
 
-#: Top-level packages of the optional extras (postgres, aws, gcp, azure, plot) and of the test-only fakes.
+#: Top-level packages of the optional extras (postgres, aws, gcp, azure, plot, apprise) and of the test-only fakes.
 OPTIONAL = ("psycopg", "psycopg2", "psycopg_binary", "psycopg_c", "boto3", "botocore", "s3transfer", "google",
-            "azure", "matplotlib", "moto")
+            "azure", "matplotlib", "moto", "apprise")
 #: Cloud adapters: loaded only when that cloud is configured, and they may import their SDK.
 ADAPTERS = ("providers.aws", "providers.gcp", "providers.azure")
 #: Scripts run by another program, not importable on their own (alembic's env needs alembic's context).
 NOT_MODULES = ("orchestrator.store.migrations",)
-PACKAGES = ("orchestrator", "policies", "providers")
+PACKAGES = ("orchestrator", "policies", "providers", "spotwise")
 
 
 class RefuseOptional(importlib.abc.MetaPathFinder):

@@ -7,6 +7,7 @@ Upload failures are logged and retried at the next interval: a flaky bucket must
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ class CheckpointSync:
         self._thread: threading.Thread | None = None
 
     def restore(self) -> Version | None:
+        started = time.monotonic()
         try:
             version = self.store.restore(self.directory)
         except (CheckpointStorageError, OSError) as exc:
@@ -35,7 +37,8 @@ class CheckpointSync:
             return None
         if version is not None:
             self.log(f"restored checkpoint {version.version} ({len(version.files)} files) from {self.store.url}")
-            self._report("restored", version)
+            self._report("restored", version, transferred_bytes=self.store.last_restored_bytes,
+                         seconds=round(time.monotonic() - started, 3))
         return version
 
     def upload_now(self, why: str) -> Version | None:
@@ -48,7 +51,8 @@ class CheckpointSync:
                     return None
                 self.log(f"uploaded checkpoint {result.version.version} ({why}): {result.uploaded_files} changed "
                          f"file(s), {result.uploaded_bytes} bytes in {result.seconds:.2f}s")
-                self._report("uploaded", result.version, why=why, uploaded_bytes=result.uploaded_bytes)
+                self._report("uploaded", result.version, why=why, uploaded_bytes=result.uploaded_bytes,
+                             transferred_bytes=result.uploaded_bytes, seconds=round(result.seconds, 3))
                 self.store.prune(self.keep)
                 return result.version
             except (CheckpointStorageError, OSError, ValueError) as exc:

@@ -3,21 +3,20 @@
 Why here and not on delivery: a misspelt sink type stopped the daemon after it had logged `daemon_starting`,
 with pydantic's multi-line error; a route naming a sink that does not exist dropped its alerts without a word
 (routing keeps only known sinks); a webhook URL without a scheme failed on every retry until the alert gave up;
-`http://` to another host sent alerts and their signatures in clear. A misspelt field names the valid ones,
-as spec and policy errors do. Pure: no I/O, one line per problem.
+`http://` to another host sent alerts and their signatures in clear; an Apprise sink without the library, or
+with a URL Apprise cannot parse, would fail every send. A misspelt field names the valid ones, as spec and
+policy errors do. No I/O, one line per problem.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
 from orchestrator.alerts.outbox import SEVERITIES
 from orchestrator.alerts.routing import Route, parse_routes
-from orchestrator.alerts.sinks import SINK_MODELS, SlackSink, WebhookSink, parse_sinks
-from orchestrator.publicurl import is_loopback_host
+from orchestrator.alerts.sinks import SINK_MODELS, parse_sinks
 
 
 def _valid_fields(model: type[Any]) -> str:
@@ -53,17 +52,6 @@ def _route_line(err: Any) -> str:
     return f"{where}: {err['msg'].removeprefix('Value error, ')}"
 
 
-def url_problem(name: str, sink: WebhookSink | SlackSink) -> str | None:
-    """https:// always; http:// only to this machine (a local receiver) or with `allow_http: true`."""
-    url = urlparse(sink.url.get_secret_value())
-    if url.scheme not in ("http", "https") or not url.hostname:
-        return f"alert_sinks.{name}.url: must be an https:// URL with a host"
-    if url.scheme == "http" and not sink.allow_http and not is_loopback_host(url.hostname):
-        return (f"alert_sinks.{name}.url: http:// would send alerts in clear to {url.hostname}; use https://, "
-                "or set allow_http: true on the sink")
-    return None
-
-
 def alert_config_problems(sinks_raw: dict[str, Any], routes_raw: list[Any]) -> list[str]:
     """Every problem in `alert_sinks` and `alert_routes`, one line each (empty: they can all work)."""
     problems: list[str] = []
@@ -74,10 +62,7 @@ def alert_config_problems(sinks_raw: dict[str, Any], routes_raw: list[Any]) -> l
         except ValidationError as exc:
             problems += [_sink_line(name, err) for err in exc.errors()]
     for name, sink in sinks.items():
-        if isinstance(sink, WebhookSink | SlackSink):
-            problem = url_problem(name, sink)
-            if problem:
-                problems.append(problem)
+        problems += sink.problems(name)  # each sink type's own: https rule, a library installed, its URLs parse
     try:
         routes = parse_routes(routes_raw)
     except ValidationError as exc:

@@ -15,9 +15,12 @@ class Route(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     sinks: list[str] = Field(min_length=1, description="names under alert_sinks that get the matching alerts")
-    kinds: list[str] = Field(default_factory=list, description='kind globs: "cost.*", "shutdown.idle"; empty: all')
-    min_severity: str = Field(default="info", description="info, warning or critical: this and more severe")
-    teams: list[str] = Field(default_factory=list, description="only these teams' alerts; empty: every team's")
+    kinds: list[str] = Field(default_factory=list, description='kind globs: `"cost.*"`, `"shutdown.idle"`, `"job.*"`; '
+                             "empty: every kind")
+    min_severity: str = Field(default="info", description="`info`, `warning` or `critical`: this "
+                              "severity and the more severe ones")
+    teams: list[str] = Field(default_factory=list, description="only alerts of these teams (an alert "
+                             "with no team matches only a route without `teams`); empty: every team's")
 
 
 _ROUTES: TypeAdapter[list[Route]] = TypeAdapter(list[Route])

@@ -1,4 +1,4 @@
-"""Alert sinks: generic webhook (HMAC-signed), Slack incoming webhook, SMTP email, and the log.
+"""Alert sinks: generic webhook (HMAC-signed), Slack incoming webhook, SMTP email, the log, and Apprise.
 
 Secrets (webhook URLs carry tokens, the HMAC secret, the SMTP password) are `SecretStr`: they
 print as '**********', and a failed send raises `SinkError` with a message built only from
@@ -12,20 +12,23 @@ import json
 import logging
 import smtplib
 import ssl
+import typing
 from email.message import EmailMessage
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+from pydantic import Field, SecretStr, TypeAdapter
 
+from orchestrator.alerts.apprise_sink import AppriseSink
 from orchestrator.alerts.signature import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, verify
+from orchestrator.alerts.sinkbase import Sink, SinkError, http_url_problem
 from orchestrator.logs import get_logger
 
 log = get_logger("spotwise.alerts")
 
-__all__ = ["EVENT_ID_HEADER", "SIGNATURE_HEADER", "SINK_MODELS", "TIMESTAMP_HEADER", "LogSink", "SinkConfig",
-           "SinkError", "SlackSink", "SmtpSink", "WebhookSink", "parse_sinks", "send", "sign", "slack_message",
-           "verify"]
+__all__ = ["EVENT_ID_HEADER", "SIGNATURE_HEADER", "SINK_MODELS", "TIMESTAMP_HEADER", "AppriseSink", "LogSink",
+           "Sink", "SinkConfig", "SinkError", "SlackSink", "SmtpSink", "WebhookSink", "parse_sinks", "send", "sign",
+           "slack_message", "verify"]
 
 
 class _RedactUrls(logging.Filter):
@@ -41,34 +44,46 @@ class _RedactUrls(logging.Filter):
 logging.getLogger("httpx").addFilter(_RedactUrls())
 
 
-class SinkError(Exception):
-    """A delivery failed; the message is safe to log and store."""
-
-
-class _Sink(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rate_per_minute: float = Field(default=60.0, gt=0, description="sends per minute at most; more wait, none dropped")
-    timeout_seconds: float = Field(default=10.0, gt=0, description="one delivery attempt gives up after this")
-
-
-class WebhookSink(_Sink):
+class WebhookSink(Sink):
     """A JSON POST of each alert, signed with HMAC-SHA256 (docs/alerts.md#verifying-a-webhook)."""
 
     type: Literal["webhook"]
-    url: SecretStr = Field(description="https:// URL to POST to (may carry a token; never printed)")
-    secret: SecretStr = Field(description="the HMAC-SHA256 key the receiver verifies with")
-    allow_http: bool = Field(default=False, description="accept an http:// URL to a host that is not loopback")
+    url: SecretStr = Field(description="`https://` URL to POST to; it may carry a token, it is never printed or "
+                           "logged")
+    secret: SecretStr = Field(description="the HMAC-SHA256 key; the receiver verifies with the same one")
+    allow_http: bool = Field(default=False, description="accept an `http://` URL to a host that is not this "
+                             "machine")
+
+    def problems(self, name: str) -> list[str]:
+        problem = http_url_problem(f"alert_sinks.{name}.url", self.url.get_secret_value(), self.allow_http)
+        return [problem] if problem else []
+
+    def send(self, name: str, alert: dict[str, Any]) -> None:
+        body = json.dumps(alert, sort_keys=True, separators=(",", ":")).encode()
+        ts = str(alert["timestamp"])
+        headers = {"Content-Type": "application/json", EVENT_ID_HEADER: alert["id"], TIMESTAMP_HEADER: ts,
+                   SIGNATURE_HEADER: sign(self.secret.get_secret_value().encode(), ts, body)}
+        _post(self.url.get_secret_value(), body, headers, self.timeout_seconds)
 
 
-class SlackSink(_Sink):
+class SlackSink(Sink):
     """A Slack incoming webhook: a text line plus blocks per alert."""
 
     type: Literal["slack"]
-    url: SecretStr = Field(description="the incoming-webhook URL, https://hooks.slack.com/services/...")
-    allow_http: bool = Field(default=False, description="accept an http:// URL to a host that is not loopback")
+    url: SecretStr = Field(description="the incoming-webhook URL, `https://hooks.slack.com/services/...` "
+                           "(never printed)")
+    allow_http: bool = Field(default=False, description="as for webhook")
+
+    def problems(self, name: str) -> list[str]:
+        problem = http_url_problem(f"alert_sinks.{name}.url", self.url.get_secret_value(), self.allow_http)
+        return [problem] if problem else []
+
+    def send(self, name: str, alert: dict[str, Any]) -> None:
+        _post(self.url.get_secret_value(), json.dumps(slack_message(alert)).encode(),
+              {"Content-Type": "application/json"}, self.timeout_seconds)
 
 
-class SmtpSink(_Sink):
+class SmtpSink(Sink):
     """E-mail through an SMTP relay, STARTTLS by default."""
 
     type: Literal["smtp"]
@@ -82,22 +97,34 @@ class SmtpSink(_Sink):
     ca_file: str | None = Field(default=None, description="trust this CA file (a private relay); default: the "
                                 "system store")
 
+    def send(self, name: str, alert: dict[str, Any]) -> None:
+        _send_mail(self, alert)
 
-class LogSink(_Sink):
+
+class LogSink(Sink):
     """One warning line per alert in the daemon's log."""
 
     type: Literal["log"]
 
-
-SINK_MODELS: dict[str, type[_Sink]] = {"webhook": WebhookSink, "slack": SlackSink, "smtp": SmtpSink, "log": LogSink}
-
-
-SinkConfig = Annotated[WebhookSink | SlackSink | SmtpSink | LogSink, Field(discriminator="type")]
-_ADAPTER: TypeAdapter[dict[str, SinkConfig]] = TypeAdapter(dict[str, SinkConfig])
+    def send(self, name: str, alert: dict[str, Any]) -> None:
+        log.warning("alert", alert_id=alert["id"], kind=alert["kind"], severity=alert["severity"],
+                    team=alert["team"], subject=alert["subject"], sink=name)
 
 
-def parse_sinks(raw: dict[str, dict[str, Any]]) -> dict[str, SinkConfig]:
-    """Validate the `alert_sinks` setting (name -> {type: webhook|slack|smtp|log, ...})."""
+def _type_name(model: type[Sink]) -> str:
+    return str(typing.get_args(model.model_fields["type"].annotation)[0])
+
+
+#: Every sink type, by the `type:` that names it in `alert_sinks`: the one place a new sink type is added.
+SINK_MODELS: dict[str, type[Sink]] = {_type_name(m): m for m in (WebhookSink, SlackSink, SmtpSink, LogSink,
+                                                                  AppriseSink)}
+SinkConfig = Sink  # a configured sink: one of SINK_MODELS
+_ONE_OF: Any = Annotated[Union[tuple(SINK_MODELS.values())], Field(discriminator="type")]  # noqa: UP007
+_ADAPTER: TypeAdapter[dict[str, Sink]] = TypeAdapter(dict[str, _ONE_OF])
+
+
+def parse_sinks(raw: dict[str, dict[str, Any]]) -> dict[str, Sink]:
+    """Validate the `alert_sinks` setting (name -> {type: one of SINK_MODELS, ...})."""
     return _ADAPTER.validate_python(raw)
 
 
@@ -110,22 +137,9 @@ def _post(url: str, content: bytes, headers: dict[str, str], timeout: float) -> 
         raise SinkError(f"HTTP {response.status_code}")
 
 
-def send(name: str, sink: SinkConfig, alert: dict[str, Any]) -> None:
-    """Deliver one alert (a JSON-ready dict with id, kind, severity, subject, ...). Raises SinkError."""
-    if isinstance(sink, WebhookSink):
-        body = json.dumps(alert, sort_keys=True, separators=(",", ":")).encode()
-        ts = str(alert["timestamp"])
-        headers = {"Content-Type": "application/json", EVENT_ID_HEADER: alert["id"], TIMESTAMP_HEADER: ts,
-                   SIGNATURE_HEADER: sign(sink.secret.get_secret_value().encode(), ts, body)}
-        _post(sink.url.get_secret_value(), body, headers, sink.timeout_seconds)
-    elif isinstance(sink, SlackSink):
-        _post(sink.url.get_secret_value(), json.dumps(slack_message(alert)).encode(),
-              {"Content-Type": "application/json"}, sink.timeout_seconds)
-    elif isinstance(sink, SmtpSink):
-        _send_mail(sink, alert)
-    else:
-        log.warning("alert", alert_id=alert["id"], kind=alert["kind"], severity=alert["severity"],
-                    team=alert["team"], subject=alert["subject"], sink=name)
+def send(name: str, sink: Sink, alert: dict[str, Any]) -> None:
+    """Deliver one alert (a JSON-ready dict with id, kind, severity, subject, ...) to one sink. Raises SinkError."""
+    sink.send(name, alert)
 
 
 def slack_message(alert: dict[str, Any]) -> dict[str, Any]:

@@ -44,9 +44,10 @@ def create_app(rt: Runtime) -> FastAPI:
     app.include_router(agent_exchange.router)  # the once-only bootstrap token -> the agent token
     for issue13 in (agent_bootstrap, secrets, workdirs):
         app.include_router(issue13.router)
-    from orchestrator.ui import api, pages  # issue 11: the web dashboard (imported here: it uses api.deps)
+    from orchestrator.ui import api, pages, signin  # issue 11: the web dashboard (imported here: it uses api.deps)
 
     app.include_router(api.router)
+    app.include_router(signin.router)  # one-time sign-in codes: before pages, so /ui/signin is its route
     app.include_router(pages.router)
     app.add_middleware(InFlightLimit, limit=API_THREADS)  # issue 10: no request thread waits on a held connection
     app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_request_bytes,

@@ -10,8 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from orchestrator import transitions as T
 from orchestrator.api.agent import _own_attempt
 from orchestrator.api.agent_tokenlife import live_agent_token
-from orchestrator.api.deps import PrincipalDep, SessionDep
-from orchestrator.checkpoint.jobs import describe_report
+from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from orchestrator.checkpoint.jobs import describe_report, store_url
+from orchestrator.models import JobSpec
+from orchestrator.queue import job_by_id
+from orchestrator.transfers import record_transfer
 
 router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"],
                    dependencies=[Depends(live_agent_token)])  # honoured while active, then a short grace
@@ -25,12 +28,22 @@ class CheckpointReport(BaseModel):
     bytes: int = Field(ge=0)
     why: str = Field(default="", max_length=200)
     uploaded_bytes: int | None = Field(default=None, ge=0)
+    # what crossed the network and how long it took: a sample of the (store region, instance region) path's rate
+    transferred_bytes: int | None = Field(default=None, ge=0)
+    seconds: float | None = Field(default=None, ge=0, le=10_000_000, allow_inf_nan=False)
 
 
 @router.post("/checkpoint")
 def report_checkpoint(attempt_id: str, body: CheckpointReport, principal: PrincipalDep,
-                      session: SessionDep) -> dict[str, Any]:
+                      session: SessionDep, rt: RuntimeDep) -> dict[str, Any]:
     attempt = _own_attempt(session, principal, attempt_id)
     T.record_event(session, attempt.job_id, describe_report(body.model_dump()), kind="checkpoint",
                    attempt_id=attempt.id)
-    return {"ok": True}
+    sampled = False
+    if body.transferred_bytes is not None and body.seconds is not None:
+        job = job_by_id(session, attempt.job_id)
+        store = store_url(rt.settings, JobSpec.model_validate(job.spec), attempt.provider, job.id)
+        sampled = record_transfer(session, rt.settings, rt.providers, attempt, store,
+                                  "restore" if body.event == "restored" else "upload",
+                                  body.transferred_bytes, body.seconds)
+    return {"ok": True, "transfer_sampled": sampled}

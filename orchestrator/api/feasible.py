@@ -125,6 +125,16 @@ class Feasibility:
         req = placement_request(spec, spot, settings.carbon_prices)
         now = time.time()
         priors = Priors(lost_hours=settings.interruption_lost_hours, observed=observed)
+        if settings.transfer.enabled:  # as the launcher ranks: expected cost to finish, data moves included
+            from orchestrator.totalplace import as_ranked, profile_for, rank_total
+
+            with transaction(self.rt.sessions) as s:
+                rows = rank_total(s, self.rt, spec, req, index, blocks, priors=priors, now=now,
+                                  limit=len(assessed.ranked))
+                horizon = profile_for(s, self.rt, spec).horizon
+            if rows:
+                return Assessment(ranked=as_ranked(rows), note=assessed.note, totals=[r.cost for r in rows],
+                                  winner_reason=rows[0].reason, horizon=horizon)
         ranked = index.rank(req, blocks, priors=priors, now=now, limit=len(assessed.ranked))
         if ranked:
             return Assessment(ranked=ranked, note=assessed.note)
@@ -142,4 +152,7 @@ def dry_run_view(result: Assessment, spec: JobSpec) -> dict[str, Any]:
     now_ts = utcnow().timestamp()
     return {"dry_run": True, "queued": False, "name": spec.name, "team": spec.team,
             "accelerators": str(spec.resources.accelerators) if spec.resources.accelerators else None,
-            "note": result.note or None, "offers": [offer_view(r, now_ts) for r in result.ranked]}
+            "note": result.note or None,
+            "offers": [offer_view(r, now_ts, result.totals[i] if i < len(result.totals) else None)
+                       for i, r in enumerate(result.ranked)],
+            **({"winner_reason": result.winner_reason, "horizon": result.horizon} if result.totals else {})}

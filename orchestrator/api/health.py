@@ -13,6 +13,7 @@ from orchestrator.api.errors import ApiError
 from orchestrator.energy_metrics import EnergyCollector
 from orchestrator.metrics import ReplicaCollector, SpendingCollector
 from orchestrator.models import JobState
+from orchestrator.ops_metrics import LatencyCollector, OpsCollector
 from orchestrator.runtime import Runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Instance, Job
@@ -64,4 +65,6 @@ def metrics(rt: RuntimeDep) -> Response:
     registry.register(EnergyCollector(rt))  # type: ignore[arg-type]  # issue 14: energy and carbon per team
     registry.register(ReplicaCollector(rt))  # type: ignore[arg-type]  # issue 10: leases, loop durations
     registry.register(SpendingCollector(rt))  # type: ignore[arg-type]  # issue 10: alerts pending, budgets
+    registry.register(OpsCollector(rt))  # type: ignore[arg-type]  # preemptions, price age, agents' silence
+    registry.register(LatencyCollector(rt))  # type: ignore[arg-type]  # placement latency (this replica's)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -26,6 +26,7 @@ from orchestrator.store.types import utcnow
 from orchestrator.vmscsv import CLOUDS, SHOWN_PROBLEMS, CatalogFormatError, describe_problems, read_vms_csv
 from policies.carbon import carbon_facts, offer_kg_per_hour
 from policies.placement import PlacementRequest, RankedOffer
+from policies.totalcost import TotalCost
 from providers.base import Offer
 from providers.gpus import is_known_gpu
 
@@ -41,8 +42,10 @@ def _cache(request: Request) -> OfferCache:
     return cache  # type: ignore[no-any-return]
 
 
-def offer_view(item: RankedOffer, now_ts: float) -> dict[str, Any]:
+def offer_view(item: RankedOffer, now_ts: float, total: TotalCost | None = None) -> dict[str, Any]:
+    """One offer as the API shows it; with `total`, its expected cost to finish the job (`total` key)."""
     o = item.offer
+    extra = {"total": total.as_dict()} if total is not None else {}
     return {
         "cloud": o.cloud, "region": o.region, "zone": o.zone, "instance_type": o.instance_type,
         "gpu_model": o.gpu_model, "gpu_count": o.gpu_count, "gpu_memory_gb": o.gpu_memory_gb, "vcpus": o.vcpus,
@@ -51,7 +54,7 @@ def offer_view(item: RankedOffer, now_ts: float) -> dict[str, Any]:
         "on_demand_price": o.on_demand_price if o.spot else o.price_per_hour,
         "expected_cost": round(item.expected_cost, 6), "interruption_prior": o.interruption_prior,
         "source": o.source, "price_age_seconds": round(now_ts - o.price_fetched_at.timestamp(), 1),
-        "reason": item.reason, **offer_carbon(o),
+        "reason": item.reason, **offer_carbon(o), **extra,
     }
 
 
@@ -73,8 +76,20 @@ def list_offers(
     min_memory_gb: float | None = None, min_gpu_memory_gb: float | None = None,
     instance_type: str | None = None, limit: int = Query(20, ge=1, le=1000),
     carbon_price: float = Query(0.0, ge=0, le=1000, description="USD per kg CO2e added when ranking"),
+    for_job: str | None = Query(None, max_length=64, description="rank for this job by expected total cost: its "
+                                "resources, data (checkpoint, workdir, inputs) and remaining runtime"),
 ) -> dict[str, Any]:
-    """The cheapest offers matching the filters, cheapest first."""
+    """The cheapest offers matching the filters, cheapest first; with `for_job`, the job's offers by expected
+    cost to finish (egress, transfer time and interruption risk included) with the breakdown of each."""
+    if for_job is not None:
+        given = [name for name, value in (("gpu", gpu), ("cloud", cloud), ("region", region), ("zone", zone),
+                                          ("instance_type", instance_type), ("max_price", max_price),
+                                          ("min_vcpus", min_vcpus), ("min_memory_gb", min_memory_gb),
+                                          ("min_gpu_memory_gb", min_gpu_memory_gb)) if value]
+        if given or market != "any":
+            raise ApiError(422, "invalid_filters", f"for_job ranks with the job's own resources; drop "
+                           f"{', '.join(given or ['market'])}")
+        return _offers_for_job(request, rt, _user, for_job, limit)
     acc = None
     if gpu:
         try:
@@ -149,3 +164,39 @@ async def import_catalog(
 
     stored = await run_in_threadpool(store)  # seconds of database work: off the event loop
     return {"cloud": cloud, "source": "catalog", "offers": stored, "name": name, "skipped_rows": len(skipped)}
+
+
+def _offers_for_job(request: Request, rt: Any, user: Any, job_id: str, limit: int) -> dict[str, Any]:
+    """`/v1/offers?for_job=ID`: what the launcher would weigh for the job now (blocks and priors included)."""
+    import time
+
+    from orchestrator.launcher import placement_request
+    from orchestrator.models import JobSpec
+    from orchestrator.placement_state import load_blocks, recent_preemptions
+    from orchestrator.queue import get_job
+    from orchestrator.totalplace import profile_for
+    from orchestrator.transfers import rates_view, transfer_rates
+    from policies.placement import Priors
+    from policies.totalcost import place_by_total
+
+    settings = rt.settings
+    index = _cache(request).get(rt.sessions)
+    with transaction(rt.sessions) as s:
+        job = get_job(s, job_id, team=None if user.is_admin else user.team)
+        if job is None:
+            raise ApiError(404, "not_found", f"job {job_id} not found")
+        spec = JobSpec.model_validate(job.spec)
+        req = placement_request(spec, carbon_prices=settings.carbon_prices)
+        blocks = load_blocks(s)
+        priors = Priors(lost_hours=settings.interruption_lost_hours,
+                        observed=recent_preemptions(s, settings.preemption_window_seconds))
+        profile = profile_for(s, rt, spec, job_id=job.id, deadline_at=job.deadline_at)
+        rates = transfer_rates(s, settings)
+        learned = rates_view(s, settings)
+    rows = place_by_total(index, req, profile, rates, blocks, priors=priors, now=time.time(), limit=limit)
+    now_ts = utcnow().timestamp()
+    return {"items": [offer_view(r.ranked, now_ts, r.cost) for r in rows], "offers_cached": index.size,
+            "job": job_id, "winner_reason": rows[0].reason if rows else None,
+            "horizon": profile.horizon, "remaining_hours": round(profile.remaining_hours, 4),
+            "data": [{"what": i.what, "cloud": i.cloud, "region": i.region, "bytes": i.bytes} for i in profile.items],
+            "learned_rates": learned}

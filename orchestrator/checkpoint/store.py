@@ -73,6 +73,7 @@ class CheckpointStore:
         self.backend = backend or open_backend(url, **options)
         self._hash_cache: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256)
         self._written: set[str] = set()  # blobs this process uploaded (reused after an interrupted upload)
+        self.last_restored_bytes = 0  # what the latest `restore` downloaded (placement learns transfer rates)
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -96,6 +97,7 @@ class CheckpointStore:
     def restore(self, directory: Path) -> Version | None:
         """Put `latest` into `directory` (files it does not list are removed). None when there is no checkpoint."""
         version = self.latest()
+        self.last_restored_bytes = 0
         if version is None:
             return None
         directory.mkdir(parents=True, exist_ok=True)
@@ -113,6 +115,7 @@ class CheckpointStore:
                 partial.unlink(missing_ok=True)
                 raise CheckpointStorageError(f"{self.url}: blob for {rel} does not match its manifest")
             os.replace(partial, target)
+            self.last_restored_bytes += int(info["size"])
             self._digest(target)
         return version
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,10 +25,11 @@ from orchestrator.cli import (  # issue 4  # issue 6
     providers,
     render,
     secrets,  # issue 13
+    ui,
 )
-from orchestrator.cli.client import ApiClient, CliError, check_output, client_settings, load_settings, segment
+from orchestrator.cli.client import Client, CliError, check_output, client_settings, failure, load_settings, segment
 from orchestrator.cli.console import make_console
-from orchestrator.cli.workdir import attach_workdir  # issue 13
+from orchestrator.client import SpotwiseError, WaitEvent, WaitTimeout
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
@@ -57,19 +57,20 @@ app.add_typer(policy.app, name="policy")  # issue 6
 app.add_typer(alerts.app, name="alerts")  # issue 6
 app.command("costs")(costs.costs)  # issue 6
 app.add_typer(secrets.app, name="secrets")  # issue 13
+app.command("ui")(ui.ui)  # one-time dashboard sign-in link
 
 plainparams.install()  # str/int/float options without typer's pydantic adapters (~0.18 s of every command)
 console = make_console()
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
-FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
 
 
 def settings() -> Settings:
     return load_settings()
 
 
-def client() -> ApiClient:
-    return ApiClient.from_settings(client_settings())
+def client() -> Client:
+    """The Python client (`spotwise.Client`) every command talks to the daemon through."""
+    return Client.from_settings(client_settings())
 
 
 def load_spec_file(path: Path) -> JobSpec:
@@ -120,18 +121,18 @@ def submit(
     if dry_run:  # checked by the daemon like a submission, then shown; no workdir is uploaded, nothing is queued
         from orchestrator.cli import dryrun
 
-        result = dryrun.dry_run(api, spec.model_dump(mode="json", exclude_unset=True))
+        result = api.dry_run(spec)
         _emit(result, output, lambda: dryrun.show(console, result))
         return
     human = make_console(stderr=True) if output == "json" else console
     spec = attach_workdir(api, settings(), spec, file.parent, human)  # issue 13: pack + upload, digest on the job
-    job = api.post("/v1/jobs", spec.model_dump(mode="json", exclude_unset=True))
+    job = api.submit(spec)
     if output == "json" and not wait:
         print(json.dumps(job, indent=2))
         return
     # With --output json, stdout carries only the JSON: progress goes to stderr.
     human.print(f"submitted job [bold]{job['id']}[/] ({job['name']}, team {job['team']})")
-    wait_for = api.get(f"/v1/jobs/{segment(job['id'], 'job id')}").get("budget_wait")
+    wait_for = api.job(job["id"]).get("budget_wait")
     if wait_for:  # said now, not discovered in `jobs show` after the launcher's pass
         human.print(f"it will wait: {wait_for}; it starts when the budget allows (a new period, a higher "
                     "limit, or running jobs ending)", highlight=False, markup=False)
@@ -148,43 +149,39 @@ def submit(
         raise typer.Exit(0 if final["state"] == "SUCCEEDED" else 1)
 
 
-def watch(api: ApiClient, job_id: str, poll: float = 1.0, out: Console | None = None,
+def attach_workdir(api: Client, config: Settings, spec: JobSpec, base: Path, out: Console) -> JobSpec:
+    """The spec with its `workdir:` packed and uploaded (the client's own step), told on `out`."""
+    from orchestrator.client.workdir import attach_workdir as attach
+
+    return attach(api.http, config, spec, base,
+                  lambda line: out.print(line, highlight=False, soft_wrap=True))
+
+
+def watch(api: Client, job_id: str, poll: float = 1.0, out: Console | None = None,
           timeout: float | None = None) -> dict[str, Any]:
-    """A live status line with the latest output until the job is final; returns the final job. With `timeout`
-    (seconds), a CliError saying the job's state and reason when it is not final by then."""
-    from orchestrator.cli.narrate import Story
-    from policies.money import usd
+    """`Client.wait` on the terminal: the story and the output as lines, a live status line, the summary;
+    returns the final job. With `timeout` (seconds), a CliError saying the job's state and reason when it is not
+    final by then."""
+    from orchestrator.client.narrate import status_line
 
     out = out or console
-    give_up = None if timeout is None else time.monotonic() + timeout
-    cursor = 0
-    path = f"/v1/jobs/{segment(job_id, 'job id')}"
-    story = Story()  # attempts, preemptions and waits as lines: a piped log keeps them, the status line is gone
     with out.status(f"{job_id}: waiting") as status:
-        while True:
-            job = api.get(path)
-            for line in story.lines(job):
-                out.print(line, highlight=False, markup=False)
-            logs = api.get(f"{path}/logs", after=cursor)
-            cursor = logs["cursor"]
-            for item in logs["items"]:
-                for line in item["data"].splitlines():
-                    out.print(
-                        f"  {item['stream']:<6} {line}",
-                        highlight=False,
-                        markup=False,
-                        style="dim" if item["stream"] == "stderr" else None,
-                    )
-            attempt = (job.get("attempt_list") or [{}])[-1]
-            where = f" on {attempt.get('instance_type')} in {attempt.get('zone')}" if attempt else ""
-            status.update(f"{job_id}: {job['state']}{where}  {usd(job['cost_usd'])}")
-            if job["state"] in FINAL and logs["final"] and not logs["items"]:
-                break
-            if give_up is not None and time.monotonic() > give_up:
-                raise CliError(f"job {job_id} is still {job['state']} after {timeout:g}s: {job.get('reason') or '-'}")
-            time.sleep(poll)
+        def show(event: WaitEvent) -> None:
+            if event.kind == "snapshot":
+                status.update(status_line(event.job))
+            elif event.kind == "log":
+                for line in (event.data or "").splitlines():
+                    out.print(f"  {event.stream:<6} {line}", highlight=False, markup=False,
+                              style="dim" if event.stream == "stderr" else None)
+            elif event.kind != "finished":
+                out.print(event.text, highlight=False, markup=False)
+
+        try:
+            job = api.wait(job_id, show, poll=poll, timeout=timeout, progress=False)
+        except WaitTimeout as exc:
+            raise CliError(str(exc)) from None
     render.job_summary(out, job)
-    return job  # type: ignore[no-any-return]
+    return job
 
 
 @jobs_app.command("list")
@@ -197,10 +194,7 @@ def jobs_list(
 ) -> None:
     """Jobs, newest first."""
     check_output(output)
-    params: dict[str, Any] = {"team": team, "limit": limit}
-    if state:
-        params["state"] = [s.upper() for s in state]
-    data = client().get("/v1/jobs", **params)
+    data = client().list_jobs(state=state, team=team, limit=limit)
     _emit(data, output, lambda: render.jobs_table(console, data["items"]))
 
 
@@ -208,10 +202,9 @@ def jobs_list(
 def jobs_show(job_id: str, output: Output = "table") -> None:
     """One job with its attempts and events."""
     check_output(output)
-    path = f"/v1/jobs/{segment(job_id, 'job id')}"
     api = client()
-    job = api.get(path)
-    events = api.get(f"{path}/events")["items"]
+    job = api.job(job_id)
+    events = api.events(job_id)
     _emit({**job, "events": events}, output, lambda: render.job_detail(console, job, events))
 
 
@@ -219,7 +212,7 @@ def jobs_show(job_id: str, output: Output = "table") -> None:
 def jobs_cancel(job_id: str, output: Output = "table") -> None:
     """Cancel a job; its instance is terminated by the next reconcile pass."""
     check_output(output)
-    job = client().post(f"/v1/jobs/{segment(job_id, 'job id')}/cancel")
+    job = client().cancel(job_id)
     _emit(job, output, lambda: console.print(f"job {job['id']} is {job['state']}"))
 
 
@@ -227,19 +220,9 @@ def jobs_cancel(job_id: str, output: Output = "table") -> None:
 def jobs_logs(job_id: str, follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing until the "
                                                                  "job ends")] = False) -> None:
     """Print a job's output; -f follows it until the job ends."""
-    path = f"/v1/jobs/{segment(job_id, 'job id')}/logs"
-    api = client()
-    cursor = 0
-    while True:
-        page = api.get(path, after=cursor)
-        for item in page["items"]:
-            (sys.stderr if item["stream"] == "stderr" else sys.stdout).write(item["data"])
+    for item in client().logs(job_id, follow=follow):
+        (sys.stderr if item["stream"] == "stderr" else sys.stdout).write(item["data"])
         sys.stdout.flush()
-        cursor = page["cursor"]
-        if not follow or (page["final"] and not page["items"]):
-            return
-        if not page["items"]:
-            time.sleep(1.0)
 
 
 @tokens_app.command("create")
@@ -320,6 +303,9 @@ def main() -> None:
             raise SystemExit(code)
     except CliError as exc:
         _fail(str(exc), exc.exit_code)
+    except SpotwiseError as exc:  # the client's errors: its message, exit 2 for a usage error, else 1
+        told = failure(exc)
+        _fail(str(told), told.exit_code)
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
     except typer.Abort:

@@ -12,14 +12,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError, check_output
+from orchestrator.cli.client import Client, CliError, check_output
 from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Alerts and their delivery to sinks.")
 console = make_console()
 
 
-def _client() -> ApiClient:
+def _client() -> Client:
     from orchestrator.cli import client  # orchestrator.cli imports this module while initialising
 
     return client()

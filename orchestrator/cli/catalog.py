@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError, check_output, client_settings
+from orchestrator.cli.client import Client, CliError, check_output, client_settings
 from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Price catalogs: import offline price files, see freshness.")
@@ -38,7 +38,7 @@ def import_file(
     except OSError as exc:
         raise CliError(f"cannot read {file}: {exc.strerror}", exit_code=2) from None
     body = raw if raw[:2] == b"\x1f\x8b" else gzip.compress(raw, compresslevel=6)
-    api = ApiClient.from_settings(client_settings())
+    api = Client.from_settings(client_settings())
     result = api.request("POST", "/v1/catalog/import", params={"cloud": cloud, "name": file.name}, content=body,
                          headers={"Content-Type": "application/gzip"})
     if output == "json":
@@ -51,7 +51,7 @@ def import_file(
 def status(output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table") -> None:
     """Each price source: offers, age, stale or not, failed refreshes in a row."""
     check_output(output)
-    items = ApiClient.from_settings(client_settings()).get("/v1/catalog")["items"]
+    items = Client.from_settings(client_settings()).get("/v1/catalog")["items"]
     if output == "json":
         print(json.dumps(items, indent=2))
         return

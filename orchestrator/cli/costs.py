@@ -10,13 +10,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, check_output
+from orchestrator.cli.client import Client, check_output
 from orchestrator.cli.console import make_console
 
 console = make_console()
 
 
-def _client() -> ApiClient:
+def _client() -> Client:
     from orchestrator.cli import client  # orchestrator.cli imports this module while initialising
 
     return client()

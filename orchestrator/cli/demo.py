@@ -24,9 +24,9 @@ import httpx
 from rich.console import Console
 
 from orchestrator.cli import demo_spending
-from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.client import Client, CliError
 from orchestrator.cli.console import make_console
-from orchestrator.cli.workdir import attach_workdir
+from orchestrator.client import SpotwiseError
 from orchestrator.config import Settings
 from orchestrator.specfile import load_spec_file
 
@@ -107,7 +107,7 @@ def stop_daemon(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def preempt_once(api: ApiClient, job_id: str, console: Console, after_seconds: float = 4.0) -> None:
+def preempt_once(api: Client, job_id: str, console: Console, after_seconds: float = 4.0) -> None:
     """Let the job train a little, then reclaim its spot instance with a 3 s notice, as `spotwise chaos preempt`."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and api.get(f"/v1/jobs/{job_id}")["state"] != "RUNNING":
@@ -122,7 +122,7 @@ def preempt_once(api: ApiClient, job_id: str, console: Console, after_seconds: f
 
 
 def run_demo(console: Console, keep: bool = False) -> int:
-    from orchestrator.cli import watch
+    from orchestrator.cli import attach_workdir, watch
 
     spec_path = EXAMPLES / "train-numpy.yaml"
     if not spec_path.exists():
@@ -148,7 +148,7 @@ def run_demo(console: Console, keep: bool = False) -> int:
             show_log_tail(home / "daemon.log")
             raise CliError(f"{exc}; the end of its log is above (all of it: {home / 'daemon.log'})") from None
         token = (home / "admin-token").read_text().strip()
-        api = ApiClient(url, token)
+        api = Client(url, token)
         console.print(f"dashboard [bold]{url}/ui[/], sign in with the admin token [bold]{token}[/] "
                       "while the demo runs", highlight=False, soft_wrap=True)
         # the example's `workdir: .` is packed and uploaded to the demo daemon, as `spotwise submit` does
@@ -160,7 +160,7 @@ def run_demo(console: Console, keep: bool = False) -> int:
         preempt_once(api, job["id"], console)  # issue 5: a spot reclaim mid-training, then the resume
         try:
             final = watch(api, job["id"], poll=0.5, out=console, timeout=JOB_TIMEOUT_S)
-        except CliError as exc:  # a job that cannot finish (e.g. its agent keeps failing): say so, do not hang
+        except (CliError, SpotwiseError) as exc:  # a job that cannot finish (its agent keeps failing): say so
             keep = True
             show_log_tail(home / "daemon.log")
             raise CliError(f"{exc}; the end of the daemon's log is above; the instances' logs are under "

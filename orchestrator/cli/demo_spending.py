@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 
 from orchestrator.alerts.sinks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from orchestrator.cli.client import ApiClient
+from orchestrator.cli.client import Client
 
 POLICY = """\
 # The demo's policy file (spotwise policy apply FILE does the same).
@@ -86,7 +86,7 @@ def daemon_env(receiver: WebhookReceiver) -> dict[str, str]:
             "SPOTWISE_IDLE_INTERVAL_SECONDS": "1", "SPOTWISE_STOP_GRACE_SECONDS": "5"}
 
 
-def start(api: ApiClient, console: Console, spec: dict[str, Any]) -> str:
+def start(api: Client, console: Console, spec: dict[str, Any]) -> str:
     """Apply the policy and submit the idle job (same resources as `spec`); returns its id."""
     version = api.post("/v1/policies", {"text": POLICY, "source": "demo"})["version"]
     console.print(f"policy version {version}: budget demo-total alerts at 50% of $0.0005; "
@@ -98,7 +98,7 @@ def start(api: ApiClient, console: Console, spec: dict[str, Any]) -> str:
     return str(job["id"])
 
 
-def finish(api: ApiClient, console: Console, receiver: WebhookReceiver, idle_job: str, timeout: float = 40.0) -> bool:
+def finish(api: Client, console: Console, receiver: WebhookReceiver, idle_job: str, timeout: float = 40.0) -> bool:
     """Wait for the idle shutdown and the alerts at both sinks; print them. True when all arrived."""
     deadline = time.monotonic() + timeout
     job: dict[str, Any] = {}

@@ -1,4 +1,6 @@
-"""`spotwise submit --dry-run`: where the job would go now, without queueing it (the daemon's `?dry_run=true`)."""
+"""`spotwise submit --dry-run`: where the job would go now, without queueing it (the daemon's `?dry_run=true`, asked by
+`Client.dry_run`).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +8,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-
-from orchestrator.cli.client import ApiClient
-
-
-def dry_run(api: ApiClient, body: dict[str, Any]) -> dict[str, Any]:
-    """The daemon's answer; a spec it would refuse raises the same error as a real submission."""
-    return api.request("POST", "/v1/jobs", params={"dry_run": "true"}, json=body)  # type: ignore[no-any-return]
 
 
 def show(console: Console, result: dict[str, Any]) -> None:
@@ -32,3 +27,8 @@ def show(console: Console, result: dict[str, Any]) -> None:
         table.add_row(str(n), o["cloud"], o["zone"], o["instance_type"], "spot" if o["spot"] else "on-demand",
                       f"{o['price_per_hour']:.4f}", f"{o['expected_cost']:.4f}", o["reason"])
     console.print(table)
+    if any(o.get("total") for o in offers):
+        from orchestrator.cli.totals import totals_table
+
+        console.print(totals_table(offers, f"expected total cost to finish ({result.get('horizon', '')})"))
+        console.print(f"winner: {result.get('winner_reason', '')}", highlight=False)

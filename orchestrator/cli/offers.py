@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, check_output, client_settings
+from orchestrator.cli.client import Client, check_output, client_settings
 from orchestrator.cli.console import make_console
 
 console = make_console()
@@ -58,9 +58,15 @@ def offers(
     output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
     carbon: Annotated[bool, typer.Option("--carbon", help="show grid intensity and kg CO2e per hour")] = False,
     carbon_price: Annotated[float, typer.Option(help="USD per kg CO2e added when ranking (implies --carbon)")] = 0.0,
+    for_job: Annotated[str | None, typer.Option("--for", help="rank for this job by expected total cost to finish "
+                                                "(egress, transfer time, interruptions), with the breakdown")] = None,
 ) -> None:
     """The cheapest offers matching the filters across clouds (live prices, else imported ones)."""
     check_output(output)
+    if for_job is not None:
+        _offers_for(for_job, limit, output, bool(gpu or cloud or region or zone or spot is not None or max_price
+                                                 or min_vcpus or min_memory_gb))
+        return
     params: dict[str, Any] = {
         "gpu": gpu, "cloud": cloud or None, "region": region or None, "zone": zone or None,
         "market": "any" if spot is None else ("spot" if spot else "on-demand"), "max_price": max_price,
@@ -68,7 +74,7 @@ def offers(
     }
     if carbon_price:
         params["carbon_price"] = carbon_price
-    data = ApiClient.from_settings(client_settings()).get("/v1/offers", **params)
+    data = Client.from_settings(client_settings()).get("/v1/offers", **params)
     if output == "json":
         print(json.dumps(data["items"], indent=2))
         return
@@ -77,3 +83,24 @@ def offers(
                       "catalog with 'spotwise catalog import FILE --cloud NAME'")
         return
     console.print(offers_table(data["items"], carbon=carbon or carbon_price > 0))
+
+
+def _offers_for(job_id: str, limit: int, output: str, filtered: bool) -> None:
+    """`offers --for JOB`: the job's offers by expected total, the breakdown per offer and why the first won."""
+    from orchestrator.cli.client import CliError
+    from orchestrator.cli.totals import totals_table
+
+    if filtered:
+        raise CliError("--for ranks with the job's own resources; drop the other filters", exit_code=2)
+    data = Client.from_settings(client_settings()).offers_for(job_id, limit=limit)
+    if output == "json":
+        print(json.dumps(data, indent=2))
+        return
+    if not data["items"]:
+        console.print(f"no offer matches job {job_id} (of {data['offers_cached']} cached)")
+        return
+    moved = ", ".join(f"{d['what']} {d['bytes'] / 1e9:.1f} GB in {d['cloud']} {d['region'] or '(region unknown)'}"
+                      for d in data["data"]) or "no data to move"
+    console.print(f"job {job_id}: {moved}; runtime left: {data['horizon']}", highlight=False)
+    console.print(totals_table(data["items"], f"{len(data['items'])} offers by expected total cost to finish"))
+    console.print(f"winner: {data['winner_reason']}", highlight=False)

@@ -13,14 +13,14 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.client import ApiClient, CliError, check_output
+from orchestrator.cli.client import Client, CliError, check_output
 from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Spending and idle policies (a YAML file).")
 console = make_console()
 
 
-def _client() -> ApiClient:
+def _client() -> Client:
     from orchestrator.cli import client  # orchestrator.cli imports this module while initialising
 
     return client()

@@ -12,15 +12,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from orchestrator.cli.client import ApiClient, CliError, check_output, segment
+from orchestrator.cli.client import Client, CliError, check_output, failure, segment
 from orchestrator.cli.console import make_console
+from orchestrator.client import SpotwiseError
 
 app = typer.Typer(no_args_is_help=True, help="Cloud providers the daemon uses (admin only).")
 console = make_console()
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json")]
 
 
-def _client() -> ApiClient:
+def _client() -> Client:
     # Imported here: orchestrator.cli imports this module while it is still being initialised.
     from orchestrator.cli import client
 
@@ -94,8 +95,8 @@ def providers_setup(name: Annotated[str, typer.Argument(help="provider, e.g. aws
     check_output(output)
     try:
         data = _client().post(f"/v1/providers/{segment(name, 'provider name')}/setup")
-    except CliError as exc:
-        raise _rephrase_404(name, exc) from None
+    except SpotwiseError as exc:
+        raise _rephrase_404(name, failure(exc)) from None
     if output == "json":
         print(json.dumps(data, indent=2))
         return

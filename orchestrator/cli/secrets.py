@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli.client import ApiClient, CliError, check_output, segment
+from orchestrator.cli.client import Client, CliError, check_output, segment
 from orchestrator.cli.console import make_console
 
 app = typer.Typer(no_args_is_help=True, help="Secrets jobs reference by name (values are never shown).")
@@ -17,7 +17,7 @@ console = make_console()
 Team = Annotated[str | None, typer.Option(help="team scope (admin tokens; default: admin-wide)")]
 
 
-def _client() -> ApiClient:
+def _client() -> Client:
     from orchestrator.cli import client
 
     return client()

@@ -11,6 +11,7 @@ import typer
 from orchestrator.cli.client import CliError, check_output
 
 if TYPE_CHECKING:
+    from orchestrator.sim.gravity import DataGravity
     from orchestrator.sim.traces import TraceSet
 
 
@@ -39,6 +40,11 @@ def simulate(
     history_hours: Annotated[float | None, typer.Option(
         help="hours of trace before each start the policy has seen (default: all; 0: a daemon started with "
              "the job, deciding on its prior alone)")] = None,
+    checkpoint_gb: Annotated[float | None, typer.Option(
+        help="GB of checkpoint every new instance fetches from --store-region: adds its transfer time to each "
+             "move and reports the egress paid (policies/egress.py list prices)")] = None,
+    store_region: Annotated[str | None, typer.Option(
+        help="where the checkpoint lives, CLOUD:REGION or REGION (aws), e.g. aws:us-east-1")] = None,
     workload: Annotated[Path | None, typer.Option(
         help="multi-job mode: a JSON file of jobs (hours, deadline_hours, submit_hours, gpus) replayed over "
              "the traces; prints totals per policy instead of the per-start table")] = None,
@@ -55,12 +61,15 @@ def simulate(
     )
 
     check_output(output)
+    gravity = _gravity(checkpoint_gb, store_region)
     if mode not in ("single", "multi", "both"):
         raise CliError(f"unknown --mode {mode!r}; use single, multi or both", exit_code=2)
     if traces.exists() and not traces.is_dir():
         raise CliError(f"--traces must be a folder of trace files (one file per zone), but {traces} is a "
                        "file; pass the folder that holds it and select files with --pattern", exit_code=2)
     if workload is not None:
+        if gravity is not None:
+            raise CliError("--checkpoint-gb applies to the single-job replays, not a --workload", exit_code=2)
         if plot is not None:
             raise CliError("--plot draws the single-job deadline sweep; it does not combine with --workload",
                            exit_code=2)
@@ -82,7 +91,7 @@ def simulate(
         cache: dict = {}
         rows = run_simulation(trace_set, policies, work_hours=job_hours, deadline_hours=deadline_hours,
                               changeover_hours=changeover_hours, starts=starts, seed=seed, modes=modes,
-                              views_cache=cache, history_hours=history_hours)
+                              views_cache=cache, history_hours=history_hours, gravity=gravity)
         if plot is not None:
             from orchestrator.sim.plot import plot_cost_vs_deadline
 
@@ -92,7 +101,8 @@ def simulate(
                 if extra != deadline_hours:
                     curve += run_simulation(trace_set, policies, work_hours=job_hours, deadline_hours=extra,
                                             changeover_hours=changeover_hours, starts=starts, seed=seed,
-                                            modes=modes, views_cache=cache, history_hours=history_hours)
+                                            modes=modes, views_cache=cache, history_hours=history_hours,
+                                            gravity=gravity)
             plot_cost_vs_deadline(curve, plot, f"{trace_set.name}: C = {job_hours:g} h, {starts} starts")
     except SimulationArgumentError as exc:
         raise CliError(_as_options(str(exc)), exit_code=2) from None
@@ -102,6 +112,28 @@ def simulate(
         print(json.dumps([r.as_dict() for r in rows], indent=2))
     else:
         print(format_table(rows))
+
+
+def _gravity(checkpoint_gb: float | None, store_region: str | None) -> DataGravity | None:
+    """--checkpoint-gb and --store-region go together; sizes are finite and >= 0, clouds the table knows."""
+    import math
+
+    from orchestrator.sim.gravity import DataGravity
+    from policies.egress import EGRESS_USD_PER_GB
+
+    if checkpoint_gb is None and store_region is None:
+        return None
+    if checkpoint_gb is None or not store_region:
+        raise CliError("--checkpoint-gb and --store-region go together (e.g. --checkpoint-gb 100 "
+                       "--store-region aws:us-east-1)", exit_code=2)
+    if not (math.isfinite(checkpoint_gb) and checkpoint_gb >= 0):
+        raise CliError(f"--checkpoint-gb must be zero or more GB, not {checkpoint_gb:g}", exit_code=2)
+    cloud, _, region = store_region.rpartition(":")
+    cloud = (cloud or "aws").lower()
+    if cloud not in EGRESS_USD_PER_GB or not region.strip():
+        raise CliError(f"--store-region {store_region!r}: write CLOUD:REGION with a cloud of "
+                       f"{', '.join(EGRESS_USD_PER_GB)}, e.g. aws:us-east-1", exit_code=2)
+    return DataGravity(checkpoint_gb, cloud, region.strip())
 
 
 def _pricing(catalog: Path | None, cloud: str | None, instance_type: str | None) -> tuple[Path, str, str] | None:

@@ -17,6 +17,7 @@ from policies.deadline import DeadlineState, Market, Policy
 from policies.outlook import Outlook
 
 _EPS = 1e-9
+ON_DEMAND = "on-demand"  # the key of the on-demand instance's extra hours in `SimJob.extra_hours`
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,17 @@ class SimJob:
     work_hours: float
     deadline_hours: float
     changeover_hours: float
+    # Data gravity: extra hours a move into a zone spends fetching the job's data ("on-demand": the on-demand
+    # instance's), on top of the changeover. The policy sees the changeover plus the longest of them, as the
+    # daemon's deadline policy does (orchestrator/deadline_state.py: changeover_transfer_hours).
+    extra_hours: tuple[tuple[str, float], ...] = ()
+
+    def extra(self, zone: str | None) -> float:
+        return dict(self.extra_hours).get(zone or ON_DEMAND, 0.0)
+
+    @property
+    def policy_changeover(self) -> float:
+        return self.changeover_hours + max((h for _, h in self.extra_hours), default=0.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +51,7 @@ class JobResult:
     preemptions: int
     spot_hours: float
     on_demand_hours: float
+    moves: tuple[str, ...] = ()  # where each changeover went: a zone, or "on-demand"
 
 
 class PolicyError(RuntimeError):
@@ -53,11 +66,12 @@ def replay(views: Sequence[tuple[ZoneStats, ...]], start: int, job: SimJob, poli
     `outlooks` (per tick, like `views`): the union's causal model handed to the policy; None leaves it to the
     policy's prior, as in a daemon without history.
     """
-    g, d = tick_hours, job.changeover_hours
+    g, d = tick_hours, job.policy_changeover
     n_ticks = min(int(job.deadline_hours / g + _EPS) + 1, len(views) - start)
     market, zone, zone_i = Market.NONE, None, -1
     price = over = done = cost = spot_h = od_h = 0.0
     changeovers = preemptions = 0
+    moves: list[str] = []
     t = 0
     while t < n_ticks:
         zones = views[start + t]
@@ -75,8 +89,10 @@ def replay(views: Sequence[tuple[ZoneStats, ...]], start: int, job: SimJob, poli
             t += 1
             continue
         if decision.market is not market or decision.zone != zone:
-            market, zone, over = decision.market, decision.zone, d
+            market, zone = decision.market, decision.zone
+            over = job.changeover_hours + job.extra(zone if market is Market.SPOT else None)
             changeovers += 1
+            moves.append(zone if market is Market.SPOT and zone else ON_DEMAND)
             if market is Market.SPOT:
                 zone_i = _zone_index(zones, zone)
                 price = zones[zone_i].spot_price
@@ -103,7 +119,7 @@ def replay(views: Sequence[tuple[ZoneStats, ...]], start: int, job: SimJob, poli
     else:
         finish = n_ticks * g
     missed = done < job.work_hours - _EPS or finish > job.deadline_hours + 1e-6
-    return JobResult(cost, finish, missed, changeovers, preemptions, spot_h, od_h)
+    return JobResult(cost, finish, missed, changeovers, preemptions, spot_h, od_h, tuple(moves))
 
 
 def _zone_index(zones: tuple[ZoneStats, ...], zone: str | None) -> int:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from orchestrator.sim.bound import lower_bound, tick_prices
-from orchestrator.sim.engine import SimJob, replay
+from orchestrator.sim.engine import ON_DEMAND, SimJob, replay
+from orchestrator.sim.gravity import DataGravity
 from orchestrator.sim.traces import TraceSet
 from policies.deadline import POLICIES
 
@@ -43,6 +44,8 @@ class ResultRow:
     misses: int
     changeovers: float
     preemptions: float
+    egress_usd: float = 0.0  # mean egress per job of the checkpoint moves (with a store region; else 0)
+    transfer_hours: float = 0.0  # mean hours per job spent fetching the checkpoint (paid, no progress)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -109,29 +112,36 @@ def _views(traces: TraceSet, views_cache: dict, starts: list[int], job: SimJob,
 
 
 def _replay_all(traces: TraceSet, policy: str, job: SimJob, starts: list[int], k: float,
-                views_cache: dict, history_hours: float | None = None) -> tuple[np.ndarray, int, float, float]:
+                views_cache: dict, history_hours: float | None = None,
+                gravity: DataGravity | None = None) -> tuple[np.ndarray, int, float, float, float, float]:
+    if gravity is not None:
+        job = replace(job, extra_hours=gravity.extra_hours(traces.zones))
     if policy == LOWER_BOUND:
         prices = tick_prices(traces, k, None if traces.spot_prices is None else np.array(traces.spot_prices))
         costs = np.array([lower_bound(prices, s, job.work_hours, job.deadline_hours, traces.tick_hours)
                           for s in starts])
-        return costs, 0, 0.0, 0.0
+        return costs, 0, 0.0, 0.0, 0.0, 0.0
     results = [replay(views, s, job, POLICIES[policy], traces.tick_hours, k, outlooks)
                for views, outlooks, s in _views(traces, views_cache, starts, job, history_hours)]
     costs = np.array([r.cost for r in results])
     misses = sum(r.missed for r in results)
+    egress = float(np.mean([gravity.egress_usd(r.moves) for r in results])) if gravity else 0.0
+    moving = float(np.mean([gravity.transfer_hours(r.moves) for r in results])) if gravity else 0.0
     return (costs, misses, float(np.mean([r.changeovers for r in results])),
-            float(np.mean([r.preemptions for r in results])))
+            float(np.mean([r.preemptions for r in results])), egress, moving)
 
 
 def run_simulation(traces: TraceSet, policies: Iterable[str] = ALL_POLICIES, *, work_hours: float = 48.0,
                    deadline_hours: float = 52.0, changeover_hours: float = 0.2, starts: int = 300, seed: int = 0,
                    modes: Iterable[str] = ("single", "multi"),
                    on_demand_price: float | None = None,
-                   views_cache: dict | None = None, history_hours: float | None = None) -> list[ResultRow]:
+                   views_cache: dict | None = None, history_hours: float | None = None,
+                   gravity: DataGravity | None = None) -> list[ResultRow]:
     """Replay every policy over the same starts; one `ResultRow` per (mode, policy). Deterministic for a seed.
 
     On-demand costs `on_demand_price` if given, else the trace set's catalog price, else the paper's k.
-    `history_hours`: how much of the trace before each start the policy may have seen (None: all of it)."""
+    `history_hours`: how much of the trace before each start the policy may have seen (None: all of it).
+    `gravity`: a checkpoint in a store region that every new instance fetches (transfer time and egress)."""
     cache = {} if views_cache is None else views_cache
     if on_demand_price is None:
         on_demand_price = traces.on_demand_price or DEFAULT_ON_DEMAND_PRICE
@@ -145,12 +155,13 @@ def run_simulation(traces: TraceSet, policies: Iterable[str] = ALL_POLICIES, *, 
         raise SimulationArgumentError(f"unknown policies {unknown}; choose from {', '.join(ALL_POLICIES)} or 'all'")
     job = SimJob(work_hours, deadline_hours, changeover_hours)
     points = draw_starts(traces.ticks, deadline_hours, traces.tick_hours, starts, seed)
-    reference = on_demand_price * (work_hours + changeover_hours)
+    fetch = dict(gravity.extra_hours(()))[ON_DEMAND] if gravity is not None else 0.0  # on-demand fetches it too
+    reference = on_demand_price * (work_hours + changeover_hours + fetch)
     rows = []
     for mode in modes:
         groups = [traces.subset([z]) for z in traces.zones] if mode == "single" else [traces]
         for policy in policies:
-            per_group = [_replay_all(g, policy, job, points, on_demand_price, cache, history_hours)
+            per_group = [_replay_all(g, policy, job, points, on_demand_price, cache, history_hours, gravity)
                          for g in groups]
             ratios = np.concatenate([c for c, *_ in per_group]) / reference
             rows.append(ResultRow(
@@ -158,18 +169,23 @@ def run_simulation(traces: TraceSet, policies: Iterable[str] = ALL_POLICIES, *, 
                 deadline_hours=deadline_hours, changeover_hours=changeover_hours, starts=len(points),
                 mean=float(np.mean(ratios)), p90=float(np.percentile(ratios, 90)),
                 misses=sum(m for _, m, *_ in per_group),
-                changeovers=float(np.mean([c for *_, c, _ in per_group])),
-                preemptions=float(np.mean([p for *_, p in per_group]))))
+                changeovers=float(np.mean([g[2] for g in per_group])),
+                preemptions=float(np.mean([g[3] for g in per_group])),
+                egress_usd=float(np.mean([g[4] for g in per_group])),
+                transfer_hours=float(np.mean([g[5] for g in per_group]))))
     return rows
 
 
 def format_table(rows: Iterable[ResultRow]) -> str:
     """A plain-text table (Markdown-compatible) of result rows, in the order given."""
+    rows = list(rows)
+    gravity = any(r.egress_usd or r.transfer_hours for r in rows)  # columns only for a run with a store region
     head = "| traces | mode | policy | D h | d h | starts | mean | p90 | misses | changeovers | preemptions |"
-    lines = [head, "|" + "---|" * 11]
+    head += " transfer h | egress $ |" if gravity else ""
+    lines = [head, "|" + "---|" * (13 if gravity else 11)]
     for r in rows:
         zones = f"{r.mode} ({r.zones})"
         lines.append(f"| {r.traces} | {zones} | {r.policy} | {r.deadline_hours:g} | {r.changeover_hours:g} | "
                      f"{r.starts} | {r.mean:.3f} | {r.p90:.3f} | {r.misses} | {r.changeovers:.1f} | "
-                     f"{r.preemptions:.1f} |")
+                     f"{r.preemptions:.1f} |" + (f" {r.transfer_hours:.2f} | {r.egress_usd:.2f} |" if gravity else ""))
     return "\n".join(lines)

@@ -156,6 +156,24 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class UiSigninCode(Base):
+    """One-time dashboard sign-in codes (`spotwise ui --open`), stored as SHA-256 hashes.
+
+    Why a table and not memory: the one-use mark must survive a daemon restart (and be seen by every replica),
+    or a code replayed after a restart would sign in a second time. `token_id` is the API token that asked
+    for the code: redeeming it checks that token is still valid, so revoking a token also voids its codes.
+    """
+
+    __tablename__ = "ui_signin_codes"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[str] = mapped_column(String(24))
+    role: Mapped[str] = mapped_column(String(16))  # admin | team, copied from the asking token
+    team: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 # -- price catalog and placement blocks (issue 4) ----------------------------------------------
 
 
@@ -370,6 +388,42 @@ class JobSecret(Base):
     ciphertext: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+# -- data gravity: where stores are, how fast data moved ---------------------------------------
+
+
+class StoreRegion(Base):
+    """A bucket's cloud and region (`scheme://bucket`), looked up once through the cloud's storage API (or taken
+    from the settings) and kept: placement asks for it on every pass of every job that uses the bucket."""
+
+    __tablename__ = "store_regions"
+    bucket: Mapped[str] = mapped_column(String(320), primary_key=True)  # scheme://bucket
+    cloud: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))  # api | settings
+    looked_up_at: Mapped[datetime]
+
+
+class TransferSample(Base):
+    """One measured checkpoint restore or upload: bytes, seconds, from where to where. Placement uses the measured
+    rate of a (store region, instance region) path instead of the default once it has enough samples."""
+
+    __tablename__ = "transfer_samples"
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    job_id: Mapped[str] = mapped_column(String(32))
+    attempt_id: Mapped[str] = mapped_column(String(48))
+    direction: Mapped[str] = mapped_column(String(16))  # restore | upload
+    store_cloud: Mapped[str] = mapped_column(String(32))
+    store_region: Mapped[str] = mapped_column(String(64))
+    cloud: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(64))
+    zone: Mapped[str] = mapped_column(String(64))
+    instance_type: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    seconds: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_transfer_path", "store_cloud", "store_region", "cloud", "region", "at"),)
 
 
 class BootstrapClaim(Base):

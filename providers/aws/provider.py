@@ -98,6 +98,12 @@ class AWSProvider:
             self._region_of.update({i.id: i.region for i in infos})
         return infos
 
+    def bucket_region(self, bucket: str) -> str:
+        """The S3 bucket's region (placement weighs egress from it); ProviderError when S3 will not say."""
+        from providers.aws.storage import bucket_region
+
+        return bucket_region(self.clients.client("s3", self.config.regions[0]), bucket)
+
     # -- Provider protocol -----------------------------------------------------------------
 
     def check_credentials(self) -> Identity:

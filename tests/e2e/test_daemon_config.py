@@ -117,7 +117,7 @@ def test_serve_refuses_alert_settings_that_cannot_work(tmp_path: Path) -> None:
             "  - {kinds: ['cost.*'], sinks: [team, pager], min_severity: warn}\n")
     result = serve(tmp_path / "home", env=config_file(tmp_path, text))
     refused(result, 1, "cannot start the daemon: alert settings cannot work: alert_sinks.ops.type: 'webhok' is "
-                       "not a sink type; valid types are: webhook, slack, smtp, log")
+                       "not a sink type; valid types are: webhook, slack, smtp, log, apprise")
     out = result.stderr + result.stdout
     assert "alert_sinks.hook.url: must be an https:// URL with a host" in out
     assert ("alert_sinks.typo.urll: unknown field 'urll'; valid fields for a webhook sink are: type, "

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli import watch
-from orchestrator.cli.client import ApiClient, CliError
+from orchestrator.cli.client import CliError
 from orchestrator.cli.console import make_console
 from orchestrator.cli.demo import free_port
+from orchestrator.client import Client
 from tests.e2e.conftest import Daemon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +70,7 @@ def test_following_a_job_gives_up_after_its_timeout_with_the_state(daemon: Daemo
     try:
         began = time.monotonic()
         with pytest.raises(CliError, match=rf"job {job['id']} is still [A-Z_]+ after 2s: "):
-            watch(ApiClient(daemon.url, daemon.token), job["id"], poll=0.2, out=make_console(), timeout=2)
+            watch(Client(daemon.url, daemon.token), job["id"], poll=0.2, out=make_console(), timeout=2)
         assert time.monotonic() - began < 30
     finally:
         daemon.api("POST", f"/v1/jobs/{job['id']}/cancel")

@@ -109,3 +109,26 @@ def test_the_policy_prefers_the_cheaper_zone_when_lifetimes_are_alike() -> None:
     # 0.8 $/h saved for 0.67 h is less than 0.6 $/h for 2 h in the dearer zone
     state = deadline_state_for(job, [], [], offers, at(0), settings, preemptions={offers[1].pool: 2})
     assert decide(state, "spotwise").zone == "z-a"
+
+
+def test_transfer_time_of_the_jobs_data_is_part_of_every_changeover() -> None:
+    """A 360 GB checkpoint in aws us-east-1: 1 h at the default 100 MB/s to a gcp zone, 24 min at 250 MB/s beside
+    it. The changeover the policy sees is the configured one plus the longest of those (the safety net must not
+    count on the quick one), and the slack shrinks accordingly: a job with 1.5 h of slack goes on-demand."""
+    from orchestrator.deadline_state import changeover_transfer_hours
+    from policies.egress import TransferRates
+    from policies.totalcost import DataItem, DataProfile
+
+    settings = Settings(changeover_seconds=360)  # 0.1 h
+    offers = [make_offer("aws", "us-east-1a", 1.0), make_offer("gcp", "us-central1-a", 0.8),
+              make_offer("aws", "us-east-1b", 3.0, spot=False)]
+    data = (DataProfile((DataItem("checkpoint", "aws", "us-east-1", 360 * 10**9),), 2.0), TransferRates())
+    extra = changeover_transfer_hours(offers, data)
+    assert extra == pytest.approx(1.0)
+    assert changeover_transfer_hours(offers, None) == 0.0
+    job = JobRow(deadline_at=at(210))  # 3.5 h for 2 h of work
+    plain = deadline_state_for(job, [], [], offers, at(0), settings)
+    heavy = deadline_state_for(job, [], [], offers, at(0), settings, transfer_hours=extra)
+    assert plain.changeover_hours == pytest.approx(0.1) and heavy.changeover_hours == pytest.approx(1.1)
+    assert decide(plain).market is Market.SPOT
+    assert decide(heavy).market is Market.ON_DEMAND  # 1.5 h of slack is under two 1.1 h changeovers

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from orchestrator.api import create_app
 from orchestrator.cli import app as cli_app
-from orchestrator.cli.client import ApiClient
+from orchestrator.client import Client
 from orchestrator.config import Settings
 from orchestrator.runtime import build_runtime
 from orchestrator.store.db import transaction
@@ -80,12 +80,10 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
         _, token = create_api_token(s, role="admin", team=None, name="test")
     http = TestClient(create_app(rt), headers={"Authorization": f"Bearer {token}"})
 
-    def client(_settings: Settings) -> ApiClient:
-        api = ApiClient("http://testserver", token)
-        api._http = http
-        return api
+    def client(_settings: Settings) -> Client:
+        return Client("http://testserver", token, transport=http)
 
-    monkeypatch.setattr(ApiClient, "from_settings", staticmethod(client))
+    monkeypatch.setattr(Client, "from_settings", staticmethod(client))
     monkeypatch.setenv("SPOTWISE_HOME", str(tmp_path / "client"))
     monkeypatch.setenv("COLUMNS", "200")
     yield CliRunner()

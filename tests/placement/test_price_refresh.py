@@ -263,14 +263,12 @@ def test_offers_price_age_is_the_price_fetch_and_the_catalog_view_shows_both_ref
     from typer.testing import CliRunner
 
     from orchestrator.cli import app as cli_app
-    from orchestrator.cli.client import ApiClient
+    from orchestrator.client import Client
 
-    def client(_settings: Settings) -> ApiClient:
-        http = ApiClient("http://testserver", token)
-        http._http = api
-        return http
+    def client(_settings: Settings) -> Client:
+        return Client("http://testserver", token, transport=api)
 
-    monkeypatch.setattr(ApiClient, "from_settings", staticmethod(client))
+    monkeypatch.setattr(Client, "from_settings", staticmethod(client))
     monkeypatch.setenv("COLUMNS", "250")
     table = CliRunner().invoke(cli_app, ["catalog", "status"])
     assert table.exit_code == 0, table.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.cli.narrate import Story
+from orchestrator.client.narrate import Story
 
 
 def _attempt(n: int, state: str, zone: str, **extra: Any) -> dict[str, Any]:

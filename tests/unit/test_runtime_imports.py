@@ -28,7 +28,7 @@ def _python(code_or_args: list[str], **env: str) -> subprocess.CompletedProcess[
 def test_every_module_imports_without_the_optional_dependencies() -> None:
     result = _python(["-m", "tests.runtime_imports"])
     assert result.returncode == 0, result.stderr
-    assert "every module of orchestrator, policies, providers imports without psycopg" in result.stdout
+    assert "every module of orchestrator, policies, providers, spotwise imports without psycopg" in result.stdout
 
 
 def test_the_check_fails_on_a_module_level_optional_import(tmp_path: Path) -> None:
@@ -55,6 +55,15 @@ def _loaded_after(statement: str) -> set[str]:
 
 def test_importing_the_cli_loads_no_heavy_module() -> None:
     assert _loaded_after("import orchestrator.cli") == set()
+
+
+def test_the_python_client_loads_no_heavy_module() -> None:
+    """`import spotwise` and a call (here to a closed port) stay as light as the CLI: a notebook or script pays
+    for the client, not for the daemon's stack."""
+    run = ("import spotwise\n"
+           "try:\n    spotwise.Client('http://127.0.0.1:9', 't').list_jobs()\n"
+           "except spotwise.Unreachable:\n    pass")
+    assert _loaded_after(run) == set()
 
 
 def test_a_client_command_loads_no_heavy_module() -> None:

@@ -150,6 +150,16 @@ const Spotwise = (() => {
     await showPage();
   }
 
+  /* A one-time sign-in link (`spotwise ui --open`) leaves the new session token in a 60 s cookie under /ui:
+     move it into sessionStorage, like a pasted token, and delete the cookie at once (ui/signin.py). */
+  function takeHandoff() {
+    const name = "spotwise_signin=";
+    const found = document.cookie.split("; ").find(c => c.startsWith(name));
+    if (!found) return null;
+    document.cookie = "spotwise_signin=; Max-Age=0; Path=/ui; SameSite=Strict";
+    return decodeURIComponent(found.slice(name.length)) || null;
+  }
+
   function start() {
     document.getElementById("login-form").addEventListener("submit", ev => {
       ev.preventDefault();
@@ -159,7 +169,8 @@ const Spotwise = (() => {
     });
     document.getElementById("signout").addEventListener("click", () => signOut("Signed out."));
     document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
-    if (token()) signIn(token()); else showLogin();
+    const handed = takeHandoff();
+    if (handed) signIn(handed); else if (token()) signIn(token()); else showLogin();
   }
 
   return { api, el, table, money, bytes, duration, ago, time, badge, link, count, pages, start, me: () => me, refresh };

@@ -1,7 +1,7 @@
 """bootstrap claims: the once-only exchange of a bootstrap token; each instance's cloud-unique id
 
-Revision ID: 0009_bootstrap_claims
-Revises: 0008_ledger_indexes
+Revision ID: 0011_bootstrap_claims
+Revises: 0010_transfer_samples
 Create Date: 2026-12-07 23:30:00
 
 Why: the start-up script no longer carries the agent token (cloud metadata is readable by anyone with
@@ -18,8 +18,8 @@ from alembic import op
 
 import orchestrator.store.types
 
-revision = "0009_bootstrap_claims"
-down_revision = "0008_ledger_indexes"
+revision = "0011_bootstrap_claims"
+down_revision = "0010_transfer_samples"
 branch_labels = None
 depends_on = None
 

@@ -1,11 +1,11 @@
-"""The CLI's HTTP transport, on the standard library (urllib) instead of httpx.
+"""The client's HTTP transport, on the standard library (urllib) instead of httpx.
 
-Why: a CLI command makes one or two requests and exits, so what counts is start-up. Importing httpx and making
-an `httpx.Client` (which builds an SSL context from the CA bundle even for http://) was the largest part of
-each `spotwise jobs list`; urllib costs a fraction of it. What users rely on is kept: HTTP(S)_PROXY/NO_PROXY
-from the environment (urllib's ProxyHandler), certificate verification for https:// (the default SSL context,
-created only when an https URL is opened), no redirects followed (as httpx), JSON bodies as httpx sends them
-(no NaN, UTF-8). `ApiClient` talks to this through `request(...)` returning `Response`; tests may swap in
+Why: a CLI command makes one or two requests and exits, so what counts is start-up. Importing httpx and making an
+`httpx.Client` (which builds an SSL context from the CA bundle even for http://) was the largest part of each
+`spotwise jobs list`; urllib costs a fraction of it. What users rely on is kept: HTTP(S)_PROXY/NO_PROXY from the
+environment (urllib's ProxyHandler), certificate verification for https:// (the default SSL context, created only
+when an https URL is opened), no redirects followed (as httpx), JSON bodies as httpx sends them (no NaN, UTF-8).
+`Http` (orchestrator/client/http.py) talks to this through `request(...)` returning `Response`; tests may swap in
 Starlette's TestClient, which has the same shape.
 """
 
@@ -34,10 +34,12 @@ class TimedOut(TransportError):
 class Response:
     """The parts of an HTTP response the CLI reads (the same names as httpx's Response)."""
 
-    def __init__(self, status_code: int, reason_phrase: str, content: bytes) -> None:
+    def __init__(self, status_code: int, reason_phrase: str, content: bytes,
+                 headers: dict[str, str] | None = None) -> None:
         self.status_code = status_code
         self.reason_phrase = reason_phrase
         self.content = content
+        self.headers = headers or {}  # names lower-case (Retry-After is read as "retry-after")
 
     @property
     def text(self) -> str:
@@ -52,6 +54,10 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+def _headers(message: Any) -> dict[str, str]:
+    return {str(k).lower(): str(v) for k, v in (message.items() if message is not None else [])}
 
 
 def _query_value(value: Any) -> str:
@@ -90,10 +96,10 @@ class StdlibHttp:
         request = urllib.request.Request(url, data=body, headers=sent, method=method)
         try:
             with self._opener.open(request, timeout=self.timeout) as answer:
-                return Response(answer.status, answer.reason, answer.read())
+                return Response(answer.status, answer.reason, answer.read(), _headers(answer.headers))
         except urllib.error.HTTPError as exc:  # an HTTP answer with a 3xx, 4xx or 5xx status
             with exc:
-                return Response(exc.code, str(exc.reason), exc.read())
+                return Response(exc.code, str(exc.reason), exc.read(), _headers(exc.headers))
         except urllib.error.URLError as exc:
             if isinstance(exc.reason, TimeoutError):
                 raise TimedOut(str(exc.reason)) from None

@@ -1,11 +1,12 @@
-"""Where a client command finds the daemon (URL and token), read without the daemon's settings model.
+"""Where a client finds the daemon (URL and token), read without the daemon's settings model.
 
-Why: a client command (`jobs list`, `offers`, ...) needs four settings: url, token, port and home. Building
-the daemon's `Settings` for them (pydantic-settings, the whole config model and its validators) was about a
-third of each `spotwise jobs list`. The sources and their precedence are the same as `Settings`: the
-environment (SPOTWISE_URL, SPOTWISE_TOKEN, SPOTWISE_PORT, SPOTWISE_HOME), then the YAML file (SPOTWISE_CONFIG,
-or $SPOTWISE_HOME/config.yaml), then the defaults; a missing or broken file is the same one-line error.
-Settings a client never uses are the daemon's to validate, when `spotwise serve` starts.
+Used by `spotwise.Client` when no URL or token is given, and so by every CLI command. Why: a client command (`jobs
+list`, `offers`, ...) needs four settings: url, token, port and home. Building the daemon's `Settings` for them
+(pydantic-settings, the whole config model and its validators) was about a third of each `spotwise jobs list`. The
+sources and their precedence are the same as `Settings`: the environment (SPOTWISE_URL, SPOTWISE_TOKEN,
+SPOTWISE_PORT, SPOTWISE_HOME), then the YAML file (SPOTWISE_CONFIG, or $SPOTWISE_HOME/config.yaml), then the
+defaults; a missing or broken file is the same one-line error. Settings a client never uses are the daemon's to
+validate, when `spotwise serve` starts.
 """
 
 from __future__ import annotations
@@ -13,16 +14,30 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from orchestrator.client.errors import SettingsError
 from orchestrator.configfile import ConfigError, config_path, default_home, read_config_file
 
 DEFAULT_PORT = 8470  # Settings.port's default
 
 
+class Endpoint(Protocol):
+    """Where the daemon is and how to sign in: `ClientSettings` or the daemon's full `Settings`."""
+
+    @property
+    def token(self) -> str: ...
+
+    @property
+    def effective_url(self) -> str: ...
+
+    @property
+    def admin_token_file(self) -> Path: ...
+
+
 @dataclass(frozen=True)
 class ClientSettings:
-    """What `ApiClient.from_settings` reads; the full `Settings` has the same attributes."""
+    """What `Client.from_settings` reads; the full `Settings` has the same attributes."""
 
     url: str = ""
     token: str = ""
@@ -87,3 +102,22 @@ def load_client_settings() -> ClientSettings:
     home = _text(*found) if found else ""
     values["home"] = Path(home) if home else default_home()
     return ClientSettings(**values)
+
+
+def check_token(token: str, source: str) -> str:
+    """Tokens are printable ASCII; anything else would fail deep in the HTTP library with a Python error."""
+    if token and not all(33 <= ord(c) < 127 for c in token):
+        raise SettingsError(f"{source} is not a valid API token: tokens are printable ASCII without spaces; copy "
+                            "it again from where you got it (an admin makes tokens with 'spotwise tokens create')")
+    return token
+
+
+def resolve_token(settings: Endpoint) -> str:
+    """The configured token, else the admin token the local daemon wrote into its home, else none."""
+    if settings.token:
+        return check_token(settings.token, "SPOTWISE_TOKEN")
+    path = settings.admin_token_file
+    try:
+        return check_token(path.read_text().strip(), str(path))
+    except (OSError, UnicodeDecodeError):
+        return ""
