@@ -79,7 +79,7 @@ def record_instance(session: Session, attempt: Attempt, info: InstanceInfo, node
             id=info.id, provider=info.provider, attempt_id=attempt.id, job_id=attempt.job_id,
             region=info.region, zone=info.zone, instance_type=info.instance_type, spot=info.spot,
             price_per_hour=info.price_per_hour, state=info.state.value,
-            launched_at=info.launched_at or utcnow(), preempted=False, node=node,
+            launched_at=info.launched_at or utcnow(), preempted=False, node=node, uid=info.uid or None,
         )
         session.add(row)
         session.flush()

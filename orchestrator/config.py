@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     # where /docs loads Swagger UI's files from (a mirror for air-gapped sites); "" turns /docs off (api/docs.py)
     docs_assets_url: str = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
     agent_token_grace_seconds: NonNegative = 120.0  # an agent token outlives its attempt this long
+    # The start-up script's bootstrap token: exchanged once for the agent token within this long of the instance's
+    # launch (api/agent_exchange.py); and refused unless a signature verifier vouched for the identity proof
+    bootstrap_token_ttl_seconds: Seconds = 900.0
+    bootstrap_require_signature: bool = False
     api_rate_limit_per_second: NonNegative = 500.0  # per bearer token (issue 12); 0 turns the limit off
     api_rate_limit_burst: NonNegative = 1000.0
     log_format: str = "auto"  # auto | json | console

@@ -1,7 +1,7 @@
 """Launch a gang all or none: if any node fails, release the nodes already launched.
 
 Each node gets its own idempotency key derived from the attempt's (`<key>-<n>`), so a repeat
-after a crash returns the same instances, and its own node-scoped agent token (its rank is in the
+after a crash returns the same instances, and its own node-scoped bootstrap token (its rank is in the
 token, so an agent can only ever report as the node it runs on). The launcher passes `on_launched`
 to record each node's Instance row as soon as the cloud returns it: a daemon killed mid-gang has
 every launched node in the store (and tagged with a still-active attempt), and the next pass
@@ -23,9 +23,9 @@ TAG_NODE = "spotwise-node"
 
 
 def node_specs(spec: LaunchSpec, nodes: int, tokens: Sequence[str] | None = None) -> list[LaunchSpec]:
-    """One launch spec per node: key `<key>-<n>`, tag `spotwise-node=<n>`, node n's agent token when given."""
+    """One launch spec per node: key `<key>-<n>`, tag `spotwise-node=<n>`, node n's bootstrap token when given."""
     if tokens is not None and len(tokens) != nodes:
-        raise ValueError(f"{len(tokens)} agent tokens for {nodes} nodes")
+        raise ValueError(f"{len(tokens)} bootstrap tokens for {nodes} nodes")
     return [replace(spec, idempotency_key=f"{spec.idempotency_key}-{n}",
                     extra_tags={**spec.extra_tags, TAG_NODE: str(n)},
                     bootstrap=spec.bootstrap if tokens is None else replace(spec.bootstrap, token=tokens[n]))

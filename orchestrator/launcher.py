@@ -52,7 +52,7 @@ from orchestrator.serialize import offer_from_json
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Job
 from orchestrator.store.types import utcnow
-from orchestrator.tokens import agent_token
+from orchestrator.tokens import bootstrap_token
 from orchestrator.totalplace import deadline_data, rank_job
 from orchestrator.transfers import transfer_rates
 from policies.blocks import Block, Blocks, Pool
@@ -319,7 +319,7 @@ class Launcher:
             if nodes == 1:
                 infos = [provider.launch(spec)]
             else:  # node by node, each recorded as it returns; a failure releases the partial gang
-                tokens = [agent_token(self.rt.agent_secret, attempt_id, n) for n in range(nodes)]
+                tokens = [bootstrap_token(self.rt.agent_secret, attempt_id, n) for n in range(nodes)]
                 infos = launch_gang(provider, spec, nodes, tokens=tokens, release_on=RELEASE_ON,
                                     on_launched=lambda n, info: self._record_node(attempt_id, n, info))
                 dead = [n for n, i in enumerate(infos) if i.state.is_gone]
@@ -389,7 +389,7 @@ class Launcher:
             idempotency_key=attempt.idempotency_key, cluster_id=self.rt.cluster_id, job_id=attempt.job_id,
             attempt_id=attempt.id, offer=offer_from_json(attempt.offer),
             bootstrap=AgentBootstrap(api_url=self.rt.settings.effective_public_url, attempt_id=attempt.id,
-                                     token=agent_token(self.rt.agent_secret, attempt.id),
+                                     token=bootstrap_token(self.rt.agent_secret, attempt.id),
                                      **pinned_wheel(self.rt.settings, attempt.provider)),  # issue 13
             max_price_per_hour=node_price(job_spec.resources.max_price_per_hour, attempt.nodes),
             team=job_spec.team, team_job=job_spec.submitted_by == "team", disk_gb=job_spec.resources.disk_gb,

@@ -5,6 +5,11 @@ secrets.key: orchestrator/agentkey.py), so that re-issuing a launch after a cras
 and nothing per attempt needs storing. They are only honoured while the attempt is active, and for a short grace
 after it ended (orchestrator/api/agent.py).
 
+Agent tokens never sit in cloud metadata: the start-up script carries a *bootstrap* token (`swb.<subject>.<mac>`,
+an HMAC under the same key with its own domain label, so neither kind can be turned into the other). It is good
+for one exchange only, by the instance recorded for that attempt, within a short TTL: orchestrator/api/
+agent_exchange.py trades it for the agent token and records the trade (docs/security.md).
+
 A node of a multi-node (gang) attempt gets a node-scoped token, `swa.<attempt>#<node>.<mac>` with the MAC over
 `<attempt>#<node>`: it may report only as that node, and a one-node token (the original `swa.<attempt>.<mac>`,
 still issued for single-node attempts) cannot be edited into another node's without the secret.
@@ -30,6 +35,8 @@ from orchestrator.store.types import utcnow
 
 API_PREFIX = "sw_"
 AGENT_PREFIX = "swa."
+BOOTSTRAP_PREFIX = "swb."
+_BOOTSTRAP_LABEL = b"spotwise bootstrap token\0"  # domain separation: a bootstrap MAC is never an agent MAC
 
 
 @dataclass(frozen=True)
@@ -146,16 +153,38 @@ def agent_token(secret: bytes, attempt_id: str, node: int | None = None) -> str:
     return f"{AGENT_PREFIX}{subject}.{mac}"
 
 
-def authenticate_agent_token(secret: bytes, token: str) -> Principal:
-    body = token.removeprefix(AGENT_PREFIX)
-    subject, _, _mac = body.rpartition(".")
+def _subject(token: str, prefix: str, what: str) -> tuple[str, int | None]:
+    """(attempt id, node or None) named by a derived token; its MAC is checked by the caller."""
+    subject, _, _mac = token.removeprefix(prefix).rpartition(".")
     attempt_id, sep, node_text = subject.rpartition("#")
     if not sep:
-        attempt_id, node = subject, None
-    elif node_text.isdigit() and len(node_text) <= 4:
-        node = int(node_text)
-    else:
-        raise TokenRejected("invalid agent token")
+        return subject, None
+    if node_text.isdigit() and len(node_text) <= 4 and attempt_id:
+        return attempt_id, int(node_text)
+    raise TokenRejected(f"invalid {what}")
+
+
+def authenticate_agent_token(secret: bytes, token: str) -> Principal:
+    attempt_id, node = _subject(token, AGENT_PREFIX, "agent token")
     if not attempt_id or not hmac.compare_digest(agent_token(secret, attempt_id, node), token):
         raise TokenRejected("invalid agent token")
     return Principal(role="agent", attempt_id=attempt_id, node=node)
+
+
+def bootstrap_token(secret: bytes, attempt_id: str, node: int | None = None) -> str:
+    """The once-only token the start-up script carries for an attempt (or a gang node): derived, so a launch
+    re-issued after a crash renders identical user data; what makes it once-only is the exchange's row."""
+    subject = attempt_id if node is None else f"{attempt_id}#{int(node)}"
+    mac = hmac.new(secret, _BOOTSTRAP_LABEL + subject.encode(), hashlib.sha256).hexdigest()
+    return f"{BOOTSTRAP_PREFIX}{subject}.{mac}"
+
+
+def authenticate_bootstrap_token(secret: bytes, token: str) -> Principal:
+    """The attempt (and node) a bootstrap token was made for. Says nothing about whether it was used or expired:
+    the exchange checks those against the database."""
+    if not token.startswith(BOOTSTRAP_PREFIX):
+        raise TokenRejected("not a bootstrap token")
+    attempt_id, node = _subject(token, BOOTSTRAP_PREFIX, "bootstrap token")
+    if not attempt_id or not hmac.compare_digest(bootstrap_token(secret, attempt_id, node), token):
+        raise TokenRejected("invalid bootstrap token")
+    return Principal(role="bootstrap", attempt_id=attempt_id, node=node)

@@ -178,10 +178,12 @@ class SpotPriceSource(Protocol):
 class AgentBootstrap:
     """What an instance needs to find and authenticate to the daemon.
 
-    Adapters render it into user data / a startup script with the shared generator; the token is
-    scoped to one attempt and derived deterministically from the attempt, so re-issuing a launch
-    after a crash produces byte-identical user data (clouds reject an idempotency key reused with
-    different parameters).
+    Adapters render it into user data / a startup script with the shared generator. `token` is the
+    attempt's once-only *bootstrap* token, never its agent token: cloud metadata is readable by anyone
+    with DescribeInstanceAttribute / instances.get and by every process on the VM, so the agent trades it
+    (once, with the instance's identity proof, within a short TTL) for the agent token. It is derived
+    deterministically from the attempt, so re-issuing a launch after a crash produces byte-identical user
+    data (clouds reject an idempotency key reused with different parameters).
     """
 
     api_url: str
@@ -236,6 +238,9 @@ class InstanceInfo:
     tags: dict[str, str] = field(default_factory=dict)
     preempted: bool = False  # the cloud reclaimed it (not a user or Spotwise terminate)
     state_reason: str = ""  # the cloud's raw reason code, for events and logs
+    # The id the cloud's instance identity document names (EC2 instance id, GCE numeric id, Azure vmId): the
+    # daemon records it at launch and checks the agent's identity proof against it in the bootstrap exchange.
+    uid: str = ""
 
     @property
     def attempt_id(self) -> str | None:

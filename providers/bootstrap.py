@@ -3,7 +3,8 @@
 Pure: bootstrap facts in, a POSIX shell script out. Every value that came from a user or the
 daemon is quoted with `shlex.quote`, so a hostile job name or URL cannot inject shell. The job's
 command, environment and secrets are NOT in the script: the agent fetches them over its authenticated
-channel, so they never sit in cloud metadata.
+channel, so they never sit in cloud metadata. Nor does the agent token: the script carries a once-only bootstrap
+token that the agent exchanges, with the instance's identity proof, for it (orchestrator/agent/session.py).
 
 With a wheel pinned in the bootstrap (issue 13) the script downloads the daemon's own wheel from the
 authenticated endpoint (curl, else Python), refuses it unless its sha256 is the pinned one, installs exactly
@@ -20,9 +21,9 @@ from providers.base import AgentBootstrap
 
 DEFAULT_INSTALL = "python3 -m pip install --quiet spotwise"
 
-# Reads the agent token from the environment, never from argv (which `ps` shows to every user on the VM).
+# Reads the bootstrap token from the environment, never from argv (which `ps` shows to every user on the VM).
 _PY_FETCH = ('import os,sys,urllib.request as u; r=u.Request(sys.argv[1],headers={"Authorization":"Bearer "+'
-             'os.environ["SPOTWISE_AGENT_TOKEN"]}); open(sys.argv[2],"wb").write(u.urlopen(r,timeout=120).read())')
+             'os.environ["SPOTWISE_BOOTSTRAP_TOKEN"]}); open(sys.argv[2],"wb").write(u.urlopen(r,timeout=120).read())')
 _PY_SHA = 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())'
 
 
@@ -35,13 +36,17 @@ def _wheel_install(bootstrap: AgentBootstrap) -> list[str]:
         'url="$SPOTWISE_URL/v1/agent/attempts/$SPOTWISE_ATTEMPT_ID/wheel"',
         "fetch() {",
         "  if command -v curl >/dev/null 2>&1; then",
-        '    printf \'Authorization: Bearer %s\\n\' "$SPOTWISE_AGENT_TOKEN" >"$boot/auth-header"',
+        '    printf \'Authorization: Bearer %s\\n\' "$SPOTWISE_BOOTSTRAP_TOKEN" >"$boot/auth-header"',
         '    curl -fsS --max-time 300 -H @"$boot/auth-header" -o "$wheel.part" "$url"',
         "  else",
         f'    "$py" -c {q(_PY_FETCH)} "$url" "$wheel.part"',
         "  fi",
         "}",
         "tries=0",
+        # a re-run (GCE runs its startup-script on every boot) keeps the verified wheel it already has: the
+        # bootstrap token that downloads it is good for a short while only
+        f'if [ -f "$wheel" ] && [ "$("$py" -c {q(_PY_SHA)} "$wheel")" = "$want" ]; then cp "$wheel" "$wheel.part"; '
+        'else',
         "until fetch; do",
         "  tries=$((tries + 1))",
         '  if [ "$tries" -ge 20 ]; then',
@@ -49,6 +54,7 @@ def _wheel_install(bootstrap: AgentBootstrap) -> list[str]:
         "  fi",
         "  sleep 3",
         "done",
+        "fi",
         'rm -f "$boot/auth-header"',
         f'got=$("$py" -c {q(_PY_SHA)} "$wheel.part")',
         'if [ "$got" != "$want" ]; then',
@@ -83,17 +89,19 @@ def render_startup_script(
     notice_source: str = "",
     work_root: str = "/var/lib/spotwise/work",
 ) -> str:
-    """A shell script that installs the agent and runs it with the attempt's credentials.
+    """A shell script that installs the agent and runs it with the attempt's bootstrap token.
 
-    `notice_source` names the preemption notice watcher for the cloud ("aws", "gcp", "azure"). With
-    `bootstrap.wheel_sha256` set, the daemon's wheel is installed (verified) instead of `install_command`.
+    `notice_source` names the cloud ("aws", "gcp", "azure"): its preemption notice watcher and the metadata
+    server the agent reads its identity proof from for the bootstrap exchange. With `bootstrap.wheel_sha256`
+    set, the daemon's wheel is installed (verified) instead of `install_command`.
     """
     env = {
         "SPOTWISE_URL": bootstrap.api_url,
         "SPOTWISE_ATTEMPT_ID": bootstrap.attempt_id,
-        "SPOTWISE_AGENT_TOKEN": bootstrap.token,
+        "SPOTWISE_BOOTSTRAP_TOKEN": bootstrap.token,  # once-only; the agent trades it for its agent token
         "SPOTWISE_WORK_ROOT": work_root,
         "SPOTWISE_NOTICE": notice_source,
+        "SPOTWISE_IDENTITY": notice_source,
     }
     exports = "\n".join(f"export {key}={shlex.quote(value)}" for key, value in env.items())
     install = _wheel_install(bootstrap) if bootstrap.wheel_sha256 else [install_command]
@@ -105,7 +113,9 @@ def render_startup_script(
             "umask 077",
             exports,
             'if [ -n "${SPOTWISE_STUB_NOTICE+set}" ]; then export SPOTWISE_NOTICE="$SPOTWISE_STUB_NOTICE"; fi',
+            'if [ -n "${SPOTWISE_STUB_IDENTITY+set}" ]; then export SPOTWISE_IDENTITY="$SPOTWISE_STUB_IDENTITY"; fi',
             'boot="${SPOTWISE_BOOT_DIR:-/var/lib/spotwise}"',
+            'export SPOTWISE_CLAIM_FILE="$boot/agent-claim"',
             'py="${SPOTWISE_PYTHON:-python3}"',
             'log="$boot/agent.log"',
             f'mkdir -p "$boot" {shlex.quote(work_root)}',

@@ -22,6 +22,8 @@ import shlex
 from collections.abc import Iterable
 from pathlib import Path
 
+_SECRET = ("SPOTWISE_AGENT_TOKEN", "SPOTWISE_BOOTSTRAP_TOKEN", "SPOTWISE_CLAIM_FILE")  # never into a container
+
 CONTAINER_WORKDIR = "/workdir"
 # Prefer bash like host jobs do, fall back to sh for minimal images; the commands come in as variables.
 _SCRIPT = ('if command -v bash >/dev/null 2>&1; then s=bash; else s=sh; fi; '
@@ -62,8 +64,7 @@ def container_env(job_env: dict[str, str], setup: str | None, run: str, containe
     env = dict(job_env)
     env.update({"SPOTWISE_SETUP": setup or "", "SPOTWISE_RUN": run,
                 "SPOTWISE_CHECKPOINT_DIR": container_checkpoint_dir})
-    names = sorted(set(passed) | {k for k in env if k.startswith(("SPOTWISE_", "SKYPILOT_"))
-                                  and k != "SPOTWISE_AGENT_TOKEN"})
+    names = sorted(set(passed) | {k for k in env if k.startswith(("SPOTWISE_", "SKYPILOT_")) and k not in _SECRET})
     return env, names
 
 

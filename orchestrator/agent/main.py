@@ -1,7 +1,8 @@
 """The agent's life for one attempt: fetch the spec, run setup then run, report, exit.
 
 Configuration comes from the environment the start-up script (or the local provider) sets:
-SPOTWISE_URL, SPOTWISE_AGENT_TOKEN, SPOTWISE_ATTEMPT_ID, SPOTWISE_WORK_ROOT, SPOTWISE_NOTICE
+SPOTWISE_URL, SPOTWISE_BOOTSTRAP_TOKEN (exchanged once for the agent token: session.py), SPOTWISE_IDENTITY,
+SPOTWISE_ATTEMPT_ID, SPOTWISE_WORK_ROOT, SPOTWISE_NOTICE
 and, on the local provider, SPOTWISE_PATH_PREFIX (the instance's private "disk") and SPOTWISE_NODE_IP.
 
 On a multi-node (gang) attempt the token names this node; the spec answer says its rank and the gang's size.
@@ -31,11 +32,12 @@ from orchestrator.agent.gpu import NvmlReader, mean_utilization, total_power_wat
 from orchestrator.agent.notices import HINTS, REBALANCE, Notice, NoticeWatcher, watcher_for
 from orchestrator.agent.prepare import PrepareFailed, after_restart, mount_path, prepare, record_job_group
 from orchestrator.agent.runner import JobProcess, LogPump, start_failure
+from orchestrator.agent.session import SECRET_ENV, session_token
 from orchestrator.agent.sync import CheckpointSync
 from orchestrator.checkpoint import CheckpointStorageError, CheckpointStore
 
 STOP_GRACE_SECONDS = 10.0
-_HIDDEN_FROM_JOB = ("SPOTWISE_AGENT_TOKEN",)  # the job never sees the agent's credential
+_HIDDEN_FROM_JOB = (*SECRET_ENV, "SPOTWISE_CLAIM_FILE")  # the job never sees the agent's credentials
 
 
 def _log(message: str) -> None:
@@ -252,14 +254,17 @@ class Agent:
 
 
 def main() -> int:
+    work_root = Path(os.environ.get("SPOTWISE_WORK_ROOT", "/var/lib/spotwise/work"))
     try:
         url = os.environ["SPOTWISE_URL"]
-        token = os.environ["SPOTWISE_AGENT_TOKEN"]
         attempt_id = os.environ["SPOTWISE_ATTEMPT_ID"]
+        token = session_token(os.environ, work_root, _log)  # the bootstrap exchange
     except KeyError as missing:
         _log(f"missing environment variable {missing}; the start-up script sets it")
         return 2
-    work_root = Path(os.environ.get("SPOTWISE_WORK_ROOT", "/var/lib/spotwise/work"))
+    except (TimeoutError, DaemonRefused) as exc:
+        _log(f"no agent token: {exc}")
+        return 1
     client = AgentClient(url, token, attempt_id)
     agent = Agent(client, work_root, watcher_for(os.environ.get("SPOTWISE_NOTICE", "")),
                   os.environ.get("SPOTWISE_PATH_PREFIX", ""))

@@ -15,7 +15,7 @@ from orchestrator.store.types import utcnow
 KINDS = frozenset({
     "cost.threshold", "cost.forecast", "shutdown.idle", "shutdown.budget", "job.preempted", "job.failed",
     "job.waiting_capacity", "quota.exceeded", "orphan.terminated", "provider.auth_failed", "idle.warning", "test",
-    "shutdown.cap", "prices.stale",
+    "shutdown.cap", "prices.stale", "agent.bootstrap_refused",
 })
 SEVERITIES = ("info", "warning", "critical")
 

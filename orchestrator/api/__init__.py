@@ -10,6 +10,7 @@ from orchestrator.api import (  # issue 6
     agent,
     agent_bootstrap,  # issue 13
     agent_checkpoint,  # issue 5
+    agent_exchange,
     alerts,
     costs,
     health,
@@ -40,6 +41,7 @@ def create_app(rt: Runtime) -> FastAPI:
     for module in (jobs, agent, admin, health, providers, costs, policies, alerts, offers):
         app.include_router(module.router)
     app.include_router(agent_checkpoint.router)  # issue 5
+    app.include_router(agent_exchange.router)  # the once-only bootstrap token -> the agent token
     for issue13 in (agent_bootstrap, secrets, workdirs):
         app.include_router(issue13.router)
     from orchestrator.ui import api, pages, signin  # issue 11: the web dashboard (imported here: it uses api.deps)

@@ -1,16 +1,20 @@
 """/v1/agent/attempts/{id}/wheel|workdir|restarted: what an instance fetches to become the job's machine (issue 13).
 
 All three take the attempt's agent token, so a wheel, a workdir or a restart report is served only to an
-instance Spotwise launched for that very attempt.
+instance Spotwise launched for that very attempt. The wheel is also served for the attempt's bootstrap token while
+the attempt is active and within the token's TTL (used or not): the start-up script downloads the agent before the
+agent can exchange that token, and the wheel is the daemon's own code, not a secret of the job's.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from orchestrator import transitions as T
 from orchestrator.agentwheel import WheelUnavailable, agent_wheel
@@ -18,8 +22,13 @@ from orchestrator.api.agent import _own_attempt
 from orchestrator.api.agent_tokenlife import live_agent_token
 from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.api.errors import ApiError
+from orchestrator.attempts import ACTIVE
 from orchestrator.models import JobSpec
 from orchestrator.queue import job_by_id
+from orchestrator.runtime import Runtime
+from orchestrator.store.tables import Attempt
+from orchestrator.store.types import utcnow
+from orchestrator.tokens import Principal
 from orchestrator.workdir import store
 
 router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"],
@@ -32,9 +41,23 @@ class RestartReport(BaseModel):
     message: str = Field(default="", max_length=500)
 
 
+def _wheel_caller(session: Session, principal: Principal, attempt_id: str, rt: Runtime) -> None:
+    """The attempt's agent, or its start-up script with the bootstrap token while that is still good."""
+    if principal.role != "bootstrap":
+        _own_attempt(session, principal, attempt_id)
+        return
+    attempt = session.get(Attempt, attempt_id)
+    if principal.attempt_id != attempt_id or attempt is None:
+        raise ApiError(403, "forbidden", "this token is not the bootstrap token of that attempt")
+    ttl = rt.settings.bootstrap_token_ttl_seconds
+    if attempt.state not in ACTIVE or utcnow() - (attempt.launched_at or attempt.created_at) > timedelta(seconds=ttl):
+        raise ApiError(401, "unauthenticated", f"attempt {attempt_id} is {attempt.state}; its bootstrap token is "
+                       f"good while it is active and for {ttl:g} s after its launch")
+
+
 @router.get("/wheel")
 def download_wheel(attempt_id: str, principal: PrincipalDep, session: SessionDep, rt: RuntimeDep) -> FileResponse:
-    _own_attempt(session, principal, attempt_id)
+    _wheel_caller(session, principal, attempt_id, rt)
     try:
         wheel = agent_wheel(rt.settings)
     except WheelUnavailable as exc:

@@ -17,10 +17,12 @@ from orchestrator.runtime import Runtime
 from orchestrator.store.db import transaction
 from orchestrator.tokens import (
     AGENT_PREFIX,
+    BOOTSTRAP_PREFIX,
     Principal,
     TokenCache,
     TokenRejected,
     authenticate_agent_token,
+    authenticate_bootstrap_token,
 )
 
 # The small dependencies below are `async def` on purpose: they do no I/O, and a sync one costs a threadpool hop
@@ -87,6 +89,8 @@ async def get_principal(request: Request, rt: RuntimeDep) -> Principal:
     try:
         if token.startswith(AGENT_PREFIX):
             return authenticate_agent_token(rt.agent_secret, token)  # an HMAC: no I/O
+        if token.startswith(BOOTSTRAP_PREFIX):  # only the wheel download takes it (api/agent_bootstrap.py)
+            return authenticate_bootstrap_token(rt.agent_secret, token)
         cache = token_cache(request)
         hit = cache.get(token)
         if hit is not None:

@@ -109,6 +109,9 @@ class Instance(Base):
     node_ip: Mapped[str | None] = mapped_column(String(64))
     last_heartbeat_at: Mapped[datetime | None]
     exit_code: Mapped[int | None] = mapped_column(Integer)
+    # The cloud's own unique id of the machine, which its signed identity document names: the EC2 instance id,
+    # GCE's numeric instance id, Azure's vmId. The bootstrap exchange checks the agent's proof against it.
+    uid: Mapped[str | None] = mapped_column(String(128))
 
 
 class JobEvent(Base):
@@ -421,3 +424,21 @@ class TransferSample(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     seconds: Mapped[float] = mapped_column(Float)
     __table_args__ = (Index("ix_transfer_path", "store_cloud", "store_region", "cloud", "region", "at"),)
+
+
+class BootstrapClaim(Base):
+    """The one exchange of an attempt node's bootstrap token for its agent token (orchestrator/api/agent_exchange.py).
+
+    The row is the once-only mark: its primary key makes a second exchange lose, on every replica and after a
+    `kill -9`. Only hashes are kept: of the bootstrap token, and of the claim nonce the agent chose, which lets
+    the same agent retry an exchange whose answer it lost and get its token again, while anyone else is refused.
+    """
+
+    __tablename__ = "bootstrap_claims"
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("attempts.id"), primary_key=True)
+    node: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0 for a one-node attempt
+    token_hash: Mapped[str] = mapped_column(String(64))
+    claim_hash: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[str] = mapped_column(String(128))
+    claimed_at: Mapped[datetime]
+    refused: Mapped[int] = mapped_column(Integer, default=0)  # later exchanges refused: a possible token theft

@@ -49,6 +49,9 @@ class AWSConfig:
     interruption_queue: str = "spotwise-interruptions"
     interruption_rule: str = "spotwise-interruptions"
     instance_families: tuple[str, ...] = ("g*", "p*")  # where AWS keeps its GPU types
+    # The 12-digit account the instances run in: when set, the daemon also checks the `accountId` of an agent's
+    # instance identity document in the bootstrap exchange (docs/security.md)
+    account_id: str = ""
 
     @classmethod
     def parse(cls, raw: dict[str, Any], *, home: Path) -> AWSConfig:

@@ -46,7 +46,8 @@ def to_info(raw: dict[str, Any], region: str, price: PriceLookup) -> InstanceInf
     spot = raw.get("InstanceLifecycle") == "spot"
     reason = str((raw.get("StateReason") or {}).get("Code", ""))
     return InstanceInfo(
-        id=raw["InstanceId"], provider="aws", region=region, zone=zone, instance_type=raw["InstanceType"],
+        id=raw["InstanceId"], uid=raw["InstanceId"], provider="aws", region=region, zone=zone,
+        instance_type=raw["InstanceType"],
         spot=spot, state=_STATES.get(raw.get("State", {}).get("Name", ""), InstanceState.PENDING),
         price_per_hour=price(region, zone, raw["InstanceType"], spot), launched_at=raw.get("LaunchTime"),
         tags={t["Key"]: t["Value"] for t in raw.get("Tags", [])},

@@ -85,6 +85,7 @@ def vm_to_info(vm: Any) -> InstanceInfo:
     created = _get(props, "time_created")
     return InstanceInfo(
         id=str(_get(vm, "name", "")),
+        uid=str(_get(props, "vm_id", "") or _get(props, "vmId", "")),  # the vmId the attested document names
         provider=PROVIDER,
         region=location,
         zone=zone_label(location, str(zones[0]) if zones else None),

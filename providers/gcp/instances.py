@@ -63,6 +63,7 @@ def to_info(instance: Any, *, preempted: bool = False) -> InstanceInfo:
         price = 0.0
     return InstanceInfo(
         id=make_id(zone, instance.name),
+        uid=str(instance.id) if instance.id else "",  # the numeric id the metadata server's identity token names
         provider="gcp",
         region=region_of(zone),
         zone=zone,

@@ -266,7 +266,8 @@ class LocalProvider:
                 processes.MARKER_VAR: record.id,
                 processes.CLUSTER_VAR: spec.cluster_id,
                 "SPOTWISE_URL": spec.bootstrap.api_url,
-                "SPOTWISE_AGENT_TOKEN": spec.bootstrap.token,
+                "SPOTWISE_BOOTSTRAP_TOKEN": spec.bootstrap.token,  # exchanged once, with the identity below
+                "SPOTWISE_IDENTITY": "local",  # the proof: SPOTWISE_INSTANCE_ID, checked against the record
                 "SPOTWISE_ATTEMPT_ID": spec.bootstrap.attempt_id,
                 "SPOTWISE_INSTANCE_ID": record.id,
                 "SPOTWISE_WORK_ROOT": str(workdir / "work"),
@@ -320,7 +321,7 @@ class LocalProvider:
         else:
             state = InstanceState.TERMINATED  # the agent finished and the "machine" shut down
         return InstanceInfo(
-            id=record.id, provider=self.name, region=record.region, zone=record.zone,
+            id=record.id, uid=record.id, provider=self.name, region=record.region, zone=record.zone,
             instance_type=record.instance_type, spot=record.spot, state=state,
             price_per_hour=record.price_per_hour, launched_at=datetime.fromisoformat(record.launched_at),
             tags=dict(record.tags), preempted=record.preempted,

@@ -1,18 +1,31 @@
-"""Fake cloud metadata servers over real HTTP: AWS IMDSv2, GCP metadata and Azure Scheduled Events.
+"""Fake cloud metadata servers over real HTTP: AWS IMDSv2, GCP metadata and Azure Scheduled Events, and each
+cloud's instance identity (for the bootstrap exchange).
 
 Each checks the headers the real service requires (and answers like it when they are missing), records the
-requests it saw, and lets a test switch a notice on.
+requests it saw, and lets a test switch a notice on, or say which instance it is (`set_identity`):
+- AWS: /latest/dynamic/instance-identity/document and /pkcs7 behind the IMDSv2 token
+  (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/retrieve-iid.html);
+- GCP: instance/service-accounts/default/identity?audience=...&format=full, a JWT whose payload names the
+  instance under google.compute_engine (https://cloud.google.com/compute/docs/instances/verifying-instance-identity);
+- Azure: /metadata/attested/document?api-version=...&nonce=..., {"encoding": "pkcs7", "signature": base64 of a
+  PKCS#7 SignedData whose content is the JSON naming vmId and the nonce}
+  (https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service#attested-data).
+The signatures are not real (no cloud key here): the daemon does not verify them by default (docs/security.md).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+
+from orchestrator.identity.der import signed_data
 
 
 class MetadataState:
@@ -26,13 +39,45 @@ class MetadataState:
         self.gcp_changed = threading.Condition()
         self.azure_events: list[dict[str, Any]] = []
         self.azure_acks: list[dict[str, Any]] = []
+        self.aws_identity: dict[str, Any] | None = None  # the instance identity document
+        self.gcp_identity: dict[str, Any] | None = None  # google.compute_engine claims
+        self.gcp_service_account = True  # False: a VM without a service account (no identity token)
+        self.azure_identity: dict[str, Any] | None = None  # attested content, less the nonce (added per request)
         self.lock = threading.Lock()
+
+    def set_identity(self, cloud: str, instance_id: str, *, region: str = "", zone: str = "",
+                     account: str = "") -> None:
+        """Be instance `instance_id` (EC2 instance id, GCE numeric id or Azure vmId) of `cloud`."""
+        with self.lock:
+            if cloud == "aws":
+                self.aws_identity = {"instanceId": instance_id, "region": region, "availabilityZone": zone,
+                                     "accountId": account or "123456789012", "instanceType": "g5.xlarge"}
+            elif cloud == "gcp":
+                self.gcp_identity = {"instance_id": instance_id, "instance_name": instance_id, "zone": zone,
+                                     "project_id": account, "project_number": 1234}
+            else:
+                self.azure_identity = {"vmId": instance_id, "subscriptionId": account, "sku": "22_04-lts",
+                                       "timeStamp": {"createdOn": "01/01/26 00:00:00 -0000",
+                                                     "expiresOn": "01/01/68 00:00:00 -0000"}}
 
     def set_gcp_maintenance(self, value: str) -> None:
         """NONE, MIGRATE_ON_HOST_MAINTENANCE or TERMINATE_ON_HOST_MAINTENANCE; wakes the hanging long polls."""
         with self.gcp_changed:
             self.gcp_maintenance = value
             self.gcp_changed.notify_all()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def gcp_identity_jwt(claims: dict[str, Any], audience: str) -> str:
+    """A GCE identity token's shape: header.payload.signature, base64url; the signature is filler."""
+    now = int(time.time())
+    payload = {"aud": audience, "azp": "1234", "exp": now + 3600, "iat": now, "iss": "https://accounts.google.com",
+               "sub": "1234", "google": {"compute_engine": claims}}
+    return ".".join([_b64url(json.dumps({"alg": "RS256", "kid": "fake", "typ": "JWT"}).encode()),
+                     _b64url(json.dumps(payload).encode()), _b64url(b"not-a-signature")])
 
 
 def _handler(state: MetadataState) -> type[BaseHTTPRequestHandler]:
@@ -67,6 +112,44 @@ def _handler(state: MetadataState) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802
             self._record()
             url = urlparse(self.path)
+            if url.path.startswith("/latest/dynamic/instance-identity/"):
+                if self.headers.get("X-aws-ec2-metadata-token") not in state.tokens:
+                    return self._send(401, "")
+                if state.aws_identity is None:
+                    return self._send(404, "Not Found")
+                document = json.dumps(state.aws_identity, indent=2)
+                if url.path.endswith("/document"):
+                    return self._send(200, document)
+                if url.path.endswith("/pkcs7"):  # base64 DER without PEM armour, as IMDS serves it
+                    return self._send(200, base64.b64encode(signed_data(document.encode())).decode())
+                return self._send(404, "Not Found")
+            plain = {"/computeMetadata/v1/instance/id": "instance_id", "/computeMetadata/v1/instance/zone": "zone",
+                     "/computeMetadata/v1/project/project-id": "project_id"}
+            if url.path in plain and state.gcp_identity is not None:
+                if self.headers.get("Metadata-Flavor") != "Google":
+                    return self._send(403, "Missing Metadata-Flavor:Google header.")
+                value = str(state.gcp_identity[plain[url.path]])
+                return self._send(200, f"projects/1234/zones/{value}" if url.path.endswith("/zone") else value)
+            if url.path == "/computeMetadata/v1/instance/service-accounts/default/identity":
+                if self.headers.get("Metadata-Flavor") != "Google":
+                    return self._send(403, "Missing Metadata-Flavor:Google header.")
+                if not state.gcp_service_account:  # GCE has no identity token for a VM without one
+                    return self._send(404, "Not Found")
+                query = parse_qs(url.query)
+                if not query.get("audience") or state.gcp_identity is None:
+                    return self._send(400, "non-empty audience parameter required")
+                claims = state.gcp_identity if query.get("format") == ["full"] else {}
+                return self._send(200, gcp_identity_jwt(claims, query["audience"][0]))
+            if url.path == "/metadata/attested/document":
+                query = parse_qs(url.query)
+                if self.headers.get("Metadata") != "true" or "api-version" not in query:
+                    return self._send(400, json.dumps({"error": "Bad request"}))
+                if state.azure_identity is None:
+                    return self._send(404, json.dumps({"error": "Not found"}))
+                content = {**state.azure_identity, "nonce": query.get("nonce", [""])[0]}
+                signature = base64.b64encode(signed_data(json.dumps(content).encode())).decode()
+                return self._send(200, json.dumps({"encoding": "pkcs7", "signature": signature}),
+                                  {"Content-Type": "application/json"})
             if url.path.startswith("/latest/meta-data/"):
                 if self.headers.get("X-aws-ec2-metadata-token") not in state.tokens:
                     return self._send(401, "")  # IMDSv2 refuses tokenless requests

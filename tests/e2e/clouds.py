@@ -1,9 +1,12 @@
-"""Helpers for the cloud e2e tests: a real daemon subprocess configured for one cloud, a look into
-its database, and a stand-in for the on-instance agent (no agent runs on a fake cloud's VM)."""
+"""Helpers for the cloud e2e tests: a real daemon subprocess configured for the clouds, a look into
+its database, and a stand-in for the on-instance agent (no agent runs on a fake cloud's VM): it reads the
+bootstrap token from the instance's start-up script and trades it with the agent's own exchange code."""
 
 from __future__ import annotations
 
 import json
+import secrets
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,11 +16,12 @@ from typing import Any, TypeVar
 
 import httpx
 
+from orchestrator.agent.session import exchange
 from orchestrator.agentkey import load_agent_key
 from orchestrator.cli.demo import free_port
 from orchestrator.store.db import make_engine, make_session_factory, transaction
 from orchestrator.store.tables import Attempt
-from orchestrator.tokens import agent_token
+from orchestrator.tokens import AGENT_PREFIX, agent_token
 from tests.e2e.conftest import Daemon
 from tests.e2e.wheel import agent_wheel_env
 
@@ -46,6 +50,33 @@ def cloud_daemon(tmp_path: Path, providers: dict[str, Any], env: dict[str, str] 
         yield daemon
     finally:
         daemon.stop()
+
+
+# How an operator configures each cloud against this machine's stand-ins (moto behind MotoFront, the fake
+# Compute Engine, the fake ARM server): one place, so the one-cloud tests and the three-cloud one agree.
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+# Environment that would steer DefaultAzureCredential away from the managed identity the fake serves.
+AZURE_CREDENTIAL_ENV = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_CLIENT_CERTIFICATE_PATH",
+                        "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "MSI_ENDPOINT",
+                        "MSI_SECRET", "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT")
+
+
+def aws_config(front_url: str, region: str, ami: str) -> dict[str, Any]:
+    return {"regions": [region], "endpoint_url": front_url, "ami": ami, "max_attempts": 2,
+            "connect_timeout": 2, "read_timeout": 20}
+
+
+def gcp_config(endpoint: str, project: str) -> dict[str, Any]:
+    return {"project": project, "credentials": "anonymous", "endpoint": endpoint, "billing_endpoint": endpoint,
+            "operation_timeout_s": 10.0, "request_timeout_s": 10.0}
+
+
+def azure_config(arm_url: str, subscription: str, resource_group: str, subnets: Any) -> dict[str, Any]:
+    """No ssh_public_key, as a first config often has none: the daemon generates one in its home."""
+    return {"subscription_id": subscription, "resource_group": resource_group,
+            "locations": ["eastus", "westus", "westeurope"], "subnet_id": subnets, "base_url": arm_url,
+            "prices_url": f"{arm_url}/api/retail/prices", "polling_interval": 0}
 
 
 def wait_until(probe: Callable[[], T | None], what: str, timeout: float = 20.0, every: float = 0.2) -> T:
@@ -93,6 +124,35 @@ def heartbeat_as_agent(daemon: Daemon, attempt_id: str, token: str) -> dict[str,
                           headers={"Authorization": f"Bearer {token}"}, json={"phase": "running"}, timeout=10)
     response.raise_for_status()
     return response.json()  # type: ignore[no-any-return]
+
+
+def bootstrap_of(script: str) -> str:
+    """The bootstrap token a start-up script exports: what anyone who can read the instance's metadata gets."""
+    for line in script.splitlines():
+        if line.startswith("export SPOTWISE_BOOTSTRAP_TOKEN="):
+            return shlex.split(line.partition("=")[2])[0]
+    raise AssertionError("the start-up script exports no SPOTWISE_BOOTSTRAP_TOKEN")
+
+
+def metadata_grants_nothing(daemon: Daemon, attempt_id: str, script: str) -> str:
+    """Assert the start-up script holds no token the agent API accepts; return its bootstrap token.
+
+    The attempt's agent token is not in it (nor any agent token), and its bootstrap token, presented to the agent
+    API as a bearer, is refused."""
+    assert attempt_facts(daemon, attempt_id).agent_token not in script and AGENT_PREFIX not in script
+    boot = bootstrap_of(script)
+    for path, body in (("/spec", None), ("/heartbeat", {"phase": "running"})):
+        answer = httpx.request("GET" if body is None else "POST", f"{daemon.url}/v1/agent/attempts/{attempt_id}{path}",
+                               headers={"Authorization": f"Bearer {boot}"}, json=body, timeout=10)
+        assert answer.status_code in (401, 403), f"{path}: {answer.status_code} {answer.text}"
+    return boot
+
+
+def exchange_as_agent(daemon: Daemon, script: str, identity: str) -> str:
+    """Stand in for the agent's start: its own exchange code, its identity from the fake metadata server at
+    `identity` (e.g. "gcp:http://127.0.0.1:PORT"). Returns the agent token the daemon handed out."""
+    claim = secrets.token_urlsafe(32)
+    return exchange(daemon.url, bootstrap_of(script), claim, identity, give_up_after=30)
 
 
 def submit(daemon: Daemon, spec: Path) -> str:

@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from providers.aws.launch import client_token
-from tests.e2e.clouds import attempt_facts, cloud_daemon, launched_attempt, submit, wait_until
+from tests.e2e.clouds import AWS_ENV, attempt_facts, aws_config, cloud_daemon, launched_attempt, submit, wait_until
 from tests.e2e.conftest import Daemon, write
 from tests.e2e.moto_proxy import MotoFront
 from tests.providers.aws import conftest as aws_fixtures
@@ -42,11 +42,7 @@ def front(endpoint: str) -> Iterator[MotoFront]:
 
 @pytest.fixture
 def aws_daemon(front: MotoFront, tmp_path: Path) -> Iterator[Daemon]:
-    config = {"aws": {"regions": [REGION], "endpoint_url": front.url, "ami": AMI, "max_attempts": 2,
-                      "connect_timeout": 2, "read_timeout": 20}}
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-           "AWS_DEFAULT_REGION": REGION}
-    with cloud_daemon(tmp_path, config, env) as daemon:
+    with cloud_daemon(tmp_path, {"aws": aws_config(front.url, REGION, AMI)}, AWS_ENV) as daemon:
         yield daemon
 
 

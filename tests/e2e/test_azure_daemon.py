@@ -6,8 +6,8 @@ the fake (as App Service serves it), so no test-only credential is injected into
 
 No agent runs on a fake VM, so the test STANDS IN FOR THE AGENT: it posts a heartbeat with the
 attempt's agent token, derived from the daemon's agent secret with orchestrator.tokens.agent_token
-(the same token the daemon renders into the VM's custom data; ARM, and so the fake, never returns
-custom data, and tests/providers/azure checks the rendering). That heartbeat is what moves the job
+(the token the real agent gets by exchanging the custom data's bootstrap token: that exchange, with
+the attested document, runs in tests/e2e/test_three_clouds.py). That heartbeat is what moves the job
 to RUNNING, exactly as the real agent's first heartbeat would.
 """
 
@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.clouds import (
+    AZURE_CREDENTIAL_ENV,
     attempt_facts,
+    azure_config,
     cloud_daemon,
     heartbeat_as_agent,
     launched_attempt,
@@ -36,21 +38,13 @@ from tests.providers.azure.fake_arm import IDENTITY_SECRET, FakeArm
 fake_arm = azure_fixtures.fake_arm
 arm = azure_fixtures.arm
 
-# Environment that would steer DefaultAzureCredential away from the managed identity under test.
-_CREDENTIAL_ENV = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_CLIENT_CERTIFICATE_PATH",
-                   "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_FEDERATED_TOKEN_FILE", "MSI_ENDPOINT", "MSI_SECRET",
-                   "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT")
 
 
 @pytest.fixture
 def azure_daemon(arm: FakeArm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Daemon]:
-    for name in _CREDENTIAL_ENV:
+    for name in AZURE_CREDENTIAL_ENV:
         monkeypatch.delenv(name, raising=False)
-    config = {"azure": {
-        "subscription_id": data.SUBSCRIPTION, "resource_group": data.RESOURCE_GROUP,
-        "locations": ["eastus", "westus", "westeurope"], "subnet_id": data.SUBNETS,
-        "base_url": arm.url, "prices_url": f"{arm.url}/api/retail/prices", "polling_interval": 0,
-    }}  # no ssh_public_key, as a first config often has none: the daemon generates one in its home
+    config = {"azure": azure_config(arm.url, data.SUBSCRIPTION, data.RESOURCE_GROUP, data.SUBNETS)}
     env = {"IDENTITY_ENDPOINT": f"{arm.url}/msi/token", "IDENTITY_HEADER": IDENTITY_SECRET}
     with cloud_daemon(tmp_path, config, env) as daemon:
         yield daemon

@@ -4,10 +4,11 @@ The daemon is a real `spotwise serve` subprocess configured through SPOTWISE_PRO
 google-cloud-compute and billing clients pointed at the fake (credentials "anonymous"; the fake
 serves the Billing Catalog too, so prices are live from the daemon's point of view).
 
-No agent runs on a fake VM, so the test STANDS IN FOR THE AGENT: it posts a heartbeat with the
-attempt's agent token, derived from the daemon's agent secret with orchestrator.tokens.agent_token
-and checked to be the token the daemon put into the instance's startup-script metadata. That
-heartbeat is what moves the job to RUNNING, exactly as the real agent's first heartbeat would.
+No agent runs on a fake VM, so the test STANDS IN FOR THE AGENT: it reads the bootstrap token from the
+instance's startup-script metadata (which holds no token the agent API accepts), trades it with the agent's
+own exchange code and an identity token from a fake metadata server naming the instance, and posts a
+heartbeat with the agent token it got. That heartbeat is what moves the job to RUNNING, exactly as the real
+agent's first heartbeat would.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ from typing import Any
 import pytest
 
 from providers.gcp.labels import label_value
+from tests.agent.fake_metadata import fake_metadata_server
 from tests.e2e.clouds import (
     attempt_facts,
     cloud_daemon,
+    exchange_as_agent,
+    gcp_config,
     heartbeat_as_agent,
     launched_attempt,
+    metadata_grants_nothing,
     submit,
     wait_until,
 )
@@ -42,10 +47,7 @@ MACHINE = "a2-highgpu-1g"  # the only A100 (40 GB) shape the fake offers, in two
 
 @pytest.fixture
 def gcp_daemon(gce_server: FakeGCEServer, gce: FakeGCE, tmp_path: Path) -> Iterator[Daemon]:
-    config = {"gcp": {"project": gce.project, "credentials": "anonymous", "endpoint": gce_server.url,
-                      "billing_endpoint": gce_server.url, "operation_timeout_s": 10.0,
-                      "request_timeout_s": 10.0}}
-    with cloud_daemon(tmp_path, config) as daemon:
+    with cloud_daemon(tmp_path, {"gcp": gcp_config(gce_server.url, gce.project)}) as daemon:
         yield daemon
 
 
@@ -92,9 +94,13 @@ def test_spot_job_runs_in_cheapest_zone_and_cancel_deletes_it(
     assert labels["spotwise-cluster"] == label_value(gcp_daemon.cluster_id())
     assert name in row["id"]
 
-    facts = attempt_facts(gcp_daemon, attempt["id"])
-    assert f"SPOTWISE_AGENT_TOKEN={facts.agent_token}" in metadata(instance)["startup-script"]
-    assert heartbeat_as_agent(gcp_daemon, attempt["id"], facts.agent_token) == {"action": "continue"}
+    script = metadata(instance)["startup-script"]
+    metadata_grants_nothing(gcp_daemon, attempt["id"], script)
+    with fake_metadata_server() as (imds, state):  # the VM's metadata server: its identity token names it
+        state.set_identity("gcp", instance["id"], zone=zone, account=gce.project)
+        token = exchange_as_agent(gcp_daemon, script, f"gcp:{imds}")
+    assert token == attempt_facts(gcp_daemon, attempt["id"]).agent_token
+    assert heartbeat_as_agent(gcp_daemon, attempt["id"], token) == {"action": "continue"}
     running = gcp_daemon.wait_for(job_id, {"RUNNING"}, timeout=10)
     assert running["attempt_list"][0]["state"] == "RUNNING"
 

@@ -20,7 +20,7 @@ from orchestrator.config import Settings
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.types import utcnow
-from orchestrator.tokens import agent_token, create_api_token
+from orchestrator.tokens import agent_token, bootstrap_token, create_api_token
 
 PUBLIC, ADMIN, USER, JOB, AGENT = "public", "admin", "user", "job", "agent"
 OWN_ATTEMPT = "att-own-0001"
@@ -43,6 +43,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/agent/attempts/{attempt_id}/heartbeat"): AGENT,
     ("POST", "/v1/agent/attempts/{attempt_id}/logs"): AGENT, ("POST", "/v1/agent/attempts/{attempt_id}/exit"): AGENT,
     ("POST", "/v1/agent/attempts/{attempt_id}/checkpoint"): AGENT,
+    # the once-only exchange: its credential is the bootstrap token in the body (test_bootstrap_exchange.py)
+    ("POST", "/v1/agent/bootstrap"): PUBLIC,
     ("GET", "/v1/agent/attempts/{attempt_id}/wheel"): AGENT, ("GET", "/v1/agent/attempts/{attempt_id}/workdir"): AGENT,
     ("POST", "/v1/agent/attempts/{attempt_id}/restarted"): AGENT,
     ("POST", "/v1/agent/attempts/{attempt_id}/gang"): AGENT,  # issue 4: gang rendezvous
@@ -70,7 +72,7 @@ BODIES: dict[str, Any] = {
     "/v1/agent/attempts/{attempt_id}/gang": {"ip": "10.0.0.1"},
     "/v1/secrets/{name}": {}, "/v1/chaos/instances/{instance_id}/preempt": {},
 }
-CALLERS = ["admin", "team_a", "team_b", "agent_other", "agent_own", "none", "expired", "revoked"]
+CALLERS = ["admin", "team_a", "team_b", "agent_other", "agent_own", "bootstrap_own", "none", "expired", "revoked"]
 
 
 def all_routes(routes: list[BaseRoute]) -> Iterator[tuple[str, str]]:
@@ -92,6 +94,8 @@ def expected(cls: str, caller: str) -> str:
         return "allow"
     if caller in ("none", "expired", "revoked"):
         return "401"
+    if caller == "bootstrap_own":  # a bootstrap token as a bearer: nothing but the wheel, and not for a stranger
+        return "403"
     if cls == AGENT:
         return "allow" if caller == "agent_own" else "403"
     if caller.startswith("agent"):
@@ -134,6 +138,7 @@ def test_authorization_matrix(app: FastAPI, rt: Runtime) -> None:
         spare_id = create_api_token(s, role="team", team="z")[0].id
     tokens["agent_other"] = agent_token(rt.agent_secret, "att-someone-else")
     tokens["agent_own"] = agent_token(rt.agent_secret, OWN_ATTEMPT)
+    tokens["bootstrap_own"] = bootstrap_token(rt.agent_secret, OWN_ATTEMPT)  # OWN_ATTEMPT has no row here
     api = TestClient(app)
     job_id = api.post("/v1/jobs", json=BODIES["/v1/jobs"], headers={"Authorization": f"Bearer {tokens['team_a']}"}
                       ).json()["id"]

@@ -29,7 +29,7 @@ def test_values_survive_quoting(url: str, attempt: str, token: str) -> None:
     script = render_startup_script(AgentBootstrap(api_url=url, attempt_id=attempt, token=token),
                                    install_command="true", work_root="/tmp")
     probe = _without_agent(script) + '\nprintf "%s\\0%s\\0%s" "$SPOTWISE_URL" "$SPOTWISE_ATTEMPT_ID" ' \
-                                    '"$SPOTWISE_AGENT_TOKEN"\n'
+                                    '"$SPOTWISE_BOOTSTRAP_TOKEN"\n'
     out = subprocess.run(["sh", "-c", probe], capture_output=True, check=True, env=_ENV).stdout
     assert out.split(b"\0") == [v.encode() for v in (url, attempt, token)]
 

@@ -1,6 +1,8 @@
-"""Issue 13: the start-up script pins the daemon's wheel (name + sha256), verifies it, installs exactly it, and
-supervises the agent. One test RUNS the rendered script against a real daemon on 127.0.0.1 (in-process uvicorn),
-with only the cloud image stubbed by environment variables (boot dir, Python, pip target, notice watcher)."""
+"""The start-up script pins the daemon's wheel (name + sha256), verifies it, installs exactly it, and supervises
+the agent. One test RUNS the rendered script against a real daemon on 127.0.0.1 (in-process uvicorn), with only
+the cloud image stubbed by environment variables (boot dir, Python, pip target, notice watcher) and the EC2
+metadata server faked over HTTP: the script downloads the wheel with the bootstrap token, and the agent trades
+that token, with the instance identity document, for its agent token."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -21,17 +24,19 @@ from hypothesis import strategies as st
 from orchestrator import transitions as T
 from orchestrator.agentwheel import pinned_wheel
 from orchestrator.api import create_app
-from orchestrator.attempts import create_attempt
+from orchestrator.attempts import create_attempt, record_instance
 from orchestrator.cli.demo import free_port
 from orchestrator.config import Settings
 from orchestrator.models import JobSpec
 from orchestrator.queue import job_by_id, submit
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
+from orchestrator.store.tables import Attempt, BootstrapClaim
 from orchestrator.store.types import utcnow
-from orchestrator.tokens import agent_token
-from providers.base import AgentBootstrap, Offer
+from orchestrator.tokens import bootstrap_token
+from providers.base import AgentBootstrap, InstanceInfo, InstanceState, Offer
 from providers.bootstrap import render_startup_script
+from tests.agent.fake_metadata import fake_metadata_server
 
 SHA = "ab" * 32
 hostile = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
@@ -75,7 +80,14 @@ def test_hostile_wheel_fields_stay_data(name: str, sha: str, pip: str,
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Runtime, str]]:
     """A real daemon API (no loops: nothing else touches the attempt) on a free port."""
-    rt = build_runtime(Settings(home=tmp_path / "home"), with_providers=False)
+    with serve(Settings(home=tmp_path / "home")) as running:
+        yield running
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[tuple[Runtime, str]]:
+    """The daemon's API for `settings` under uvicorn on a free port; (runtime, URL)."""
+    rt = build_runtime(settings, with_providers=False)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -89,13 +101,21 @@ def served(tmp_path: Path) -> Iterator[tuple[Runtime, str]]:
     rt.close()
 
 
+INSTANCE = "i-0b00751234567890a"
+
+
 def _attempt(rt: Runtime, run: str) -> tuple[str, str]:
+    """A job with an attempt whose instance is recorded, as the launcher leaves it once the cloud answered."""
     offer = Offer(cloud="aws", region="us-east-1", zone="us-east-1a", instance_type="g5.xlarge", gpu_model="A10G",
                   gpu_count=1, vcpus=4, memory_gb=16, spot=True, price_per_hour=0.5, price_fetched_at=utcnow())
     with transaction(rt.sessions) as s:
         job = submit(s, JobSpec(name="boot", run=run))
         attempt = create_attempt(s, job, offer)
         T.start_provisioning(s, job, attempt.id, "test")
+        record_instance(s, attempt, InstanceInfo(
+            id=INSTANCE, uid=INSTANCE, provider="aws", region="us-east-1", zone="us-east-1a",
+            instance_type="g5.xlarge", spot=True, state=InstanceState.RUNNING, price_per_hour=0.5,
+            launched_at=utcnow()))
         return job.id, attempt.id
 
 
@@ -113,11 +133,13 @@ def test_rendered_script_installs_the_served_wheel_and_the_agent_runs_the_job(
     rt, url = served
     job_id, attempt_id = _attempt(rt, 'python3 -c "import orchestrator; print(orchestrator.__file__)" || '
                                       '"$SPOTWISE_PYTHON" -c "import orchestrator; print(orchestrator.__file__)"')
-    boot = AgentBootstrap(api_url=url, attempt_id=attempt_id, token=agent_token(rt.agent_secret, attempt_id),
+    boot = AgentBootstrap(api_url=url, attempt_id=attempt_id, token=bootstrap_token(rt.agent_secret, attempt_id),
                           **pinned_wheel(rt.settings, "aws"))
     assert boot.wheel_sha256 and boot.wheel_name.startswith("spotwise-")
     script = render_startup_script(boot, notice_source="aws", work_root=str(tmp_path / "work"))
-    done = _run_script(script, tmp_path)
+    with fake_metadata_server() as (imds, state):
+        state.set_identity("aws", INSTANCE, region="us-east-1", zone="us-east-1a")
+        done = _run_script(script, tmp_path, SPOTWISE_STUB_IDENTITY=f"aws:{imds}")
     log = (tmp_path / "boot" / "agent.log").read_text()
     assert done.returncode == 0, done.stderr + log
     assert list((tmp_path / "site").glob("spotwise-*.dist-info"))  # exactly the served wheel, installed
@@ -127,13 +149,18 @@ def test_rendered_script_installs_the_served_wheel_and_the_agent_runs_the_job(
                      headers={"Authorization": f"Bearer {_admin(rt)}"}).json()["items"]
     assert str(tmp_path / "site" / "orchestrator") in "".join(i["data"] for i in logs)  # the agent ran from it
     assert not (tmp_path / "boot" / "auth-header").exists()
+    with transaction(rt.sessions) as s:  # the agent exchanged its bootstrap token, once, as this instance
+        claim = s.get(BootstrapClaim, (attempt_id, 0))
+        assert claim is not None and claim.instance_id == INSTANCE and claim.refused == 0
+        assert s.get(Attempt, attempt_id) is not None
+    assert (tmp_path / "boot" / "agent-claim").stat().st_mode & 0o777 == 0o600
 
 
 def test_checksum_mismatch_installs_nothing(served: tuple[Runtime, str], tmp_path: Path) -> None:
     rt, url = served
     _, attempt_id = _attempt(rt, "true")
     pinned = pinned_wheel(rt.settings, "aws")
-    boot = AgentBootstrap(api_url=url, attempt_id=attempt_id, token=agent_token(rt.agent_secret, attempt_id),
+    boot = AgentBootstrap(api_url=url, attempt_id=attempt_id, token=bootstrap_token(rt.agent_secret, attempt_id),
                           wheel_name=str(pinned["wheel_name"]), wheel_sha256="0" * 64)
     done = _run_script(render_startup_script(boot, work_root=str(tmp_path / "work")), tmp_path)
     assert done.returncode == 1 and "checksum mismatch" in (tmp_path / "boot" / "agent.log").read_text()

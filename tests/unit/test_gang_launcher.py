@@ -24,7 +24,7 @@ from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.specfile import SpecError, load_spec_file, parse_spec
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Instance, JobEvent
-from orchestrator.tokens import authenticate_agent_token
+from orchestrator.tokens import authenticate_bootstrap_token
 from providers.base import AgentBootstrap, InstanceInfo, InstanceState, LaunchSpec, ThrottledError
 from tests.fakes.provider import FakeProvider, make_offer
 
@@ -87,7 +87,7 @@ def test_gang_lands_every_node_on_one_offer_with_its_own_key_tag_and_token(rt: R
     launches = _fake(rt, "cheap").launches
     assert [s.idempotency_key for s in launches] == [f"{attempt.idempotency_key}-{n}" for n in range(3)]
     assert [s.tags["spotwise-node"] for s in launches] == ["0", "1", "2"]
-    principals = [authenticate_agent_token(rt.agent_secret, s.bootstrap.token) for s in launches]
+    principals = [authenticate_bootstrap_token(rt.agent_secret, s.bootstrap.token) for s in launches]
     assert [(p.attempt_id, p.node) for p in principals] == [(attempt.id, n) for n in range(3)]
     assert any("3 x T4" not in e and "3 x gpu.small in c1-a, $0.3000/h in all" in e for e in events)
     assert any(e.startswith("launched cheap 3-node gang ") for e in events)

@@ -70,6 +70,7 @@ class ComputeRoutes(Routes):
                 "vmId": str(uuid.uuid4()),
                 "timeCreated": datetime.now(UTC).isoformat(),
             }
+            self.state.custom_data[name] = str(vm["properties"]["osProfile"].get("customData", ""))
             vm["properties"]["osProfile"] = {
                 k: v for k, v in vm["properties"]["osProfile"].items() if k != "customData"
             }

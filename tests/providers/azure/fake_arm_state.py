@@ -43,6 +43,9 @@ class FakeArmState:
     prices_down: bool = False
     nic_reserved: dict[str, tuple[float, str]] = field(default_factory=dict)  # NIC -> (until, VM id)
     nic_reservation_seconds: int = 180
+    # VM name -> the customData it was created with: ARM never returns it (so the VMs above drop it), but the VM
+    # itself reads it at boot; the tests read it here as the VM would
+    custom_data: dict[str, str] = field(default_factory=dict)
     quota_limits: dict[tuple[str, str], int] = field(default_factory=dict)  # (location, usage name) -> vCPUs
     spot_incapable: set[str] = field(default_factory=set)  # sizes whose SKU no longer says LowPriorityCapable
     # marketplace images that exist, (publisher, offer, sku) lower-cased: the adapter's default DSVM image
