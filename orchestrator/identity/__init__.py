@@ -4,8 +4,8 @@ The bootstrap exchange (orchestrator/api/agent_exchange.py) takes, besides the b
 the caller runs on the attempt's own machine, read from the cloud's metadata server on the instance
 (orchestrator/agent/identity.py gathers it):
 
-- aws: the EC2 instance identity document (IMDSv2 /latest/dynamic/instance-identity/document) and its PKCS#7
-  signature (/latest/dynamic/instance-identity/pkcs7). `instanceId` must be the recorded instance id, `region`
+- aws: the EC2 instance identity document (IMDSv2 /latest/dynamic/instance-identity/document) and its signatures
+  (/signature, verified by orchestrator/identity/aws.py; /pkcs7, passed along). `instanceId` must be the recorded instance id, `region`
   and `availabilityZone` the recorded ones, `accountId` the configured `account_id` where one is configured.
 - gcp: the metadata server's identity token (instance/service-accounts/default/identity?audience=...&format=
   full), a JWT. `aud` must be the daemon's public URL, `exp` in the future, `google.compute_engine.instance_id`

@@ -27,9 +27,8 @@ class JwksState:
     fetches: int = 0
 
 
-@contextmanager
-def fake_jwks_server(state: JwksState) -> Iterator[str]:
-    """Serve `state` at http://127.0.0.1:PORT/oauth2/v3/certs; yields that URL."""
+def start_jwks_server(state: JwksState) -> tuple[str, ThreadingHTTPServer]:
+    """Serve `state` at http://127.0.0.1:PORT/oauth2/v3/certs in a daemon thread; (that URL, the server)."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
@@ -52,8 +51,15 @@ def fake_jwks_server(state: JwksState) -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}/oauth2/v3/certs", server
+
+
+@contextmanager
+def fake_jwks_server(state: JwksState) -> Iterator[str]:
+    """start_jwks_server for the length of a `with`; yields the URL."""
+    url, server = start_jwks_server(state)
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/oauth2/v3/certs"
+        yield url
     finally:
         server.shutdown()
         server.server_close()
