@@ -5,8 +5,9 @@ the caller runs on the attempt's own machine, read from the cloud's metadata ser
 (orchestrator/agent/identity.py gathers it):
 
 - aws: the EC2 instance identity document (IMDSv2 /latest/dynamic/instance-identity/document) and its signatures
-  (/signature, verified by orchestrator/identity/aws.py; /pkcs7, passed along). `instanceId` must be the recorded instance id, `region`
-  and `availabilityZone` the recorded ones, `accountId` the configured `account_id` where one is configured.
+  (/signature, verified by orchestrator/identity/aws.py; /pkcs7, passed along). `instanceId` must be the recorded
+  instance id, `region` and `availabilityZone` the recorded ones, `accountId` the configured `account_id` where one
+  is configured.
 - gcp: the metadata server's identity token (instance/service-accounts/default/identity?audience=...&format=
   full), a JWT. `aud` must be the daemon's public URL, `exp` in the future, `google.compute_engine.instance_id`
   the recorded numeric id (the instance name and zone where none was recorded), `zone` the recorded zone,
