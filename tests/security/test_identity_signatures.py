@@ -23,15 +23,21 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
+from orchestrator import transitions as T
 from orchestrator.agent.identity import identity_proof
+from orchestrator.attempts import create_attempt, record_instance
 from orchestrator.config import Settings
 from orchestrator.identity import Expected, IdentityRefused, SignatureUnavailable, SignatureVerifier, verify
 from orchestrator.identity.configure import build_verifiers
 from orchestrator.identity.gcp import gcp_verifier
-from orchestrator.runtime import StartupError, build_runtime
+from orchestrator.models import JobSpec
+from orchestrator.queue import submit
+from orchestrator.runtime import Runtime, StartupError, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import JobEvent
+from orchestrator.store.types import utcnow
 from orchestrator.tokens import bootstrap_token
+from providers.base import InstanceInfo, InstanceState, Offer
 from providers.gcp.identity_keys import JwksCache
 from tests.agent.cloud_keys import CloudKeys, default_keys, make_keys, pem
 from tests.agent.fake_jwks import JwksState, fake_jwks_server
@@ -68,6 +74,7 @@ def metadata() -> Iterator[tuple[str, MetadataState]]:
 
 def _settings(tmp_path: Path, jwks_url: str, **extra: Any) -> Settings:
     keys = default_keys()
+    tmp_path.mkdir(parents=True, exist_ok=True)
     ca_file = tmp_path / "azure-ca.pem"
     ca_file.write_text(pem(keys.azure_ca))
     return Settings(home=tmp_path / "home", public_url=AUDIENCE, providers={
@@ -282,3 +289,43 @@ def test_a_certificate_setting_that_cannot_load_stops_the_daemon(tmp_path: Path)
         with pytest.raises(StartupError, match="identity_certificates"):
             build_runtime(Settings(home=tmp_path / "home", providers={"local": {}, "aws": section}),
                           with_providers=False)
+
+
+def _gcp_attempt(rt: Runtime, uid: str) -> tuple[str, str]:
+    """A job whose attempt runs on a recorded GCE instance (numeric id `uid`), as the launcher leaves it."""
+    offer = Offer(cloud="gcp", region="us-central1", zone="us-central1-a", instance_type="g2-standard-4",
+                  gpu_model="L4", gpu_count=1, vcpus=4, memory_gb=16, spot=True, price_per_hour=0.3,
+                  price_fetched_at=utcnow())
+    with transaction(rt.sessions) as s:
+        job = submit(s, JobSpec(name="boot-gcp", run="true"))
+        attempt = create_attempt(s, job, offer)
+        T.start_provisioning(s, job, attempt.id, "test")
+        record_instance(s, attempt, InstanceInfo(
+            id="us-central1-a/sw-boot", uid=uid, provider="gcp", region="us-central1", zone="us-central1-a",
+            instance_type="g2-standard-4", spot=True, state=InstanceState.RUNNING, price_per_hour=0.3,
+            launched_at=utcnow()))
+        return job.id, attempt.id
+
+
+def test_a_gcp_exchange_verifies_the_token_and_waits_out_an_unreachable_jwks(
+        metadata: tuple[str, MetadataState], jwks: tuple[str, JwksState], tmp_path: Path) -> None:
+    imds_url, state = metadata
+    want = CASES["gcp"]
+    state.set_identity("gcp", want.uid, zone=want.zone)
+    for jwks_url, status in (("http://127.0.0.1:9/oauth2/v3/certs", 503), (jwks[0], 200)):
+        with serve(_settings(tmp_path / str(status), jwks_url)) as (rt, url):
+            job_id, attempt_id = _gcp_attempt(rt, want.uid)
+            claim = secrets.token_urlsafe(32)
+            answer = httpx.post(f"{url}/v1/agent/bootstrap", timeout=10, json={
+                "bootstrap_token": bootstrap_token(rt.agent_secret, attempt_id), "claim": claim,
+                "identity": identity_proof(f"gcp:{imds_url}", audience=AUDIENCE, claim=claim)})
+            assert answer.status_code == status, answer.text
+            if status == 503:  # Google unreachable: the agent retries (orchestrator/agent/session.py), no alert
+                assert answer.headers["Retry-After"] and "cannot be checked" in answer.json()["error"]["message"]
+                with transaction(rt.sessions) as s:
+                    assert not list(s.query(JobEvent).filter(JobEvent.job_id == job_id, JobEvent.kind == "security"))
+            else:
+                with transaction(rt.sessions) as s:
+                    events = [e.reason for e in s.query(JobEvent).filter(JobEvent.job_id == job_id,
+                                                                           JobEvent.kind == "agent_bootstrap")]
+                assert len(events) == 1 and "signature verified" in events[0]
