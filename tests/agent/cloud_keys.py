@@ -37,6 +37,10 @@ def certificate(subject: str, key: rsa.RSAPrivateKey, *, issuer: tuple[str, rsa.
     return builder.sign(signing_key, hashes.SHA256())
 
 
+def common_name(cert: x509.Certificate) -> str:
+    return str(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+
 def pem(cert: x509.Certificate) -> str:
     return cert.public_bytes(serialization.Encoding.PEM).decode()
 
@@ -61,6 +65,7 @@ class CloudKeys:
     azure_ca: x509.Certificate
     azure_key: rsa.RSAPrivateKey
     azure_cert: x509.Certificate
+    azure_intermediates: tuple[x509.Certificate, ...] = ()  # embedded in the PKCS#7 besides the signer's
 
 
 def make_keys(tag: str = "a") -> CloudKeys:

@@ -98,8 +98,11 @@ def gcp_identity_jwt(claims: dict[str, Any], audience: str, key: rsa.RSAPrivateK
 def azure_attested(content: bytes, keys: CloudKeys) -> str:
     """Azure's attested `signature`: base64 of a PKCS#7 SignedData holding `content`, its signer certificate and
     signed attributes (what OpenSSL's PKCS7_sign makes, as Azure's is)."""
-    der = (pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(keys.azure_cert, keys.azure_key, hashes.SHA256())
-           .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary]))
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(keys.azure_cert, keys.azure_key,
+                                                                         hashes.SHA256())
+    for intermediate in keys.azure_intermediates:
+        builder = builder.add_certificate(intermediate)
+    der = builder.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
     return base64.b64encode(der).decode()
 
 

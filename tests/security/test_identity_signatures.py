@@ -39,7 +39,7 @@ from orchestrator.store.types import utcnow
 from orchestrator.tokens import bootstrap_token
 from providers.base import InstanceInfo, InstanceState, Offer
 from providers.gcp.identity_keys import JwksCache
-from tests.agent.cloud_keys import CloudKeys, default_keys, make_keys, pem
+from tests.agent.cloud_keys import CloudKeys, certificate, common_name, default_keys, make_keys, pem, rsa_key
 from tests.agent.fake_jwks import JwksState, fake_jwks_server
 from tests.agent.fake_metadata import MetadataState, fake_metadata_server
 from tests.unit.test_bootstrap_wheel import INSTANCE, _attempt, serve
@@ -136,14 +136,33 @@ def test_a_signed_proof_is_accepted_and_a_tampered_or_foreign_one_refused(
         _check(_read(state, url, cloud, claim), cloud, claim, verifiers)
 
 
-def test_an_azure_signer_with_the_right_name_from_another_ca_is_refused(
+def test_an_azure_signer_is_trusted_through_an_embedded_intermediate_and_only_by_its_name_and_ca(
         metadata: tuple[str, MetadataState], jwks: tuple[str, JwksState], other_keys: CloudKeys,
         tmp_path: Path) -> None:
     url, state = metadata
-    state.keys = other_keys  # a metadata.azure.com certificate, but from a CA the daemon does not trust
-    claim = secrets.token_urlsafe(32)
+    keys, claim = default_keys(), secrets.token_urlsafe(32)
+    verifiers = _verifiers(tmp_path, jwks[0])
+    mid_key, signer_key = rsa_key(), rsa_key()
+    mid = certificate("Test Microsoft Azure RSA TLS Issuing CA", mid_key, ca=True,
+                      issuer=(common_name(keys.azure_ca), keys.azure_ca_key))
+    signer = certificate("eastus.metadata.azure.com", signer_key,
+                         issuer=("Test Microsoft Azure RSA TLS Issuing CA", mid_key))
+    state.keys = dataclasses.replace(keys, azure_key=signer_key, azure_cert=signer, azure_intermediates=(mid,))
+    assert _check(_read(state, url, "azure", claim), "azure", claim, verifiers)  # root -> intermediate -> signer
+
+    state.keys = dataclasses.replace(keys, azure_key=signer_key, azure_cert=signer)  # intermediate left out
     with pytest.raises(IdentityRefused, match="does not chain"):
-        _check(_read(state, url, "azure", claim), "azure", claim, _verifiers(tmp_path, jwks[0]))
+        _check(_read(state, url, "azure", claim), "azure", claim, verifiers)
+
+    impostor = certificate("metadata.azure.com.attacker.example", signer_key,
+                           issuer=(common_name(keys.azure_ca), keys.azure_ca_key))
+    state.keys = dataclasses.replace(keys, azure_key=signer_key, azure_cert=impostor)
+    with pytest.raises(IdentityRefused, match="not by metadata.azure.com"):
+        _check(_read(state, url, "azure", claim), "azure", claim, verifiers)
+
+    state.keys = other_keys  # a metadata.azure.com certificate, but from a CA the daemon does not trust
+    with pytest.raises(IdentityRefused, match="does not chain"):
+        _check(_read(state, url, "azure", claim), "azure", claim, verifiers)
 
 
 def test_an_expired_gcp_token_is_refused(metadata: tuple[str, MetadataState], jwks: tuple[str, JwksState],
