@@ -29,12 +29,14 @@ from orchestrator.identity import Expected, IdentityRefused, SignatureVerifier
 CERTS_DOC = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/regions-certs.html"
 
 
-def load_pem(value: Any, setting: str) -> list[x509.Certificate]:
-    """PEM text, or a path to a PEM file (one or more certificates); ValueError names the setting."""
+def load_pem(value: Any, setting: str, home: Path | None = None) -> list[x509.Certificate]:
+    """PEM text, or a path to a PEM file (one or more certificates; relative: to the daemon's home, as other
+    paths in its configuration); ValueError names the setting."""
     text = str(value or "")
     if "-----BEGIN" not in text:
+        path = Path(text).expanduser()
         try:
-            text = Path(text).expanduser().read_text()
+            text = (home / path if home is not None and not path.is_absolute() else path).read_text()
         except OSError as exc:
             raise ValueError(f"{setting}: cannot read the PEM file {value!r}: {exc.strerror}") from None
     try:
@@ -43,14 +45,14 @@ def load_pem(value: Any, setting: str) -> list[x509.Certificate]:
         raise ValueError(f"{setting}: not a PEM certificate ({exc})") from None
 
 
-def load_certificates(config: Any) -> dict[str, x509.Certificate]:
+def load_certificates(config: Any, home: Path | None = None) -> dict[str, x509.Certificate]:
     """region (or "default") -> certificate from `providers.aws.identity_certificates`."""
     if not isinstance(config, dict):
         raise ValueError("providers.aws.identity_certificates must map a region (or \"default\") to a PEM "
                          f"certificate or a path to one; see {CERTS_DOC}")
     certs = {}
     for region, value in config.items():
-        cert = load_pem(value, f"providers.aws.identity_certificates.{region}")[0]
+        cert = load_pem(value, f"providers.aws.identity_certificates.{region}", home)[0]
         if not isinstance(cert.public_key(), rsa.RSAPublicKey):
             raise ValueError(f"providers.aws.identity_certificates.{region}: use AWS's RSA certificate for the "
                              f"`signature` form, not the DSA or another one ({CERTS_DOC})")

@@ -10,6 +10,7 @@ exchange into a 403 an hour later. Which provider gets a verifier:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -35,10 +36,10 @@ def _required(settings: Settings, provider: str, setting: str, doc: str) -> None
             f"agent could prove its identity; configure it ({doc}) or set bootstrap_require_signature: false")
 
 
-def _azure_roots(value: Any) -> list[x509.Certificate]:
+def _azure_roots(value: Any, home: Path) -> list[x509.Certificate]:
     values = [value] if isinstance(value, str) else list(value or [])
     return [cert for i, v in enumerate(values)
-            for cert in load_pem(v, f"providers.azure.identity_ca_certificates[{i}]")]
+            for cert in load_pem(v, f"providers.azure.identity_ca_certificates[{i}]", home)]
 
 
 def build_verifiers(settings: Settings) -> dict[str, SignatureVerifier]:
@@ -53,13 +54,13 @@ def build_verifiers(settings: Settings) -> dict[str, SignatureVerifier]:
             else:
                 _required(settings, "gcp", "identity_jwks_url", GOOGLE_JWKS_URL)
         if "aws" in sections:
-            certs = load_certificates(sections["aws"].get("identity_certificates") or {})
+            certs = load_certificates(sections["aws"].get("identity_certificates") or {}, settings.home)
             if certs:
                 built["aws"] = aws_verifier(certs)
             else:
                 _required(settings, "aws", "identity_certificates", CERTS_DOC)
         if "azure" in sections:
-            roots = _azure_roots(sections["azure"].get("identity_ca_certificates"))
+            roots = _azure_roots(sections["azure"].get("identity_ca_certificates"), settings.home)
             if roots:
                 built["azure"] = azure_verifier(roots)
             else:

@@ -303,6 +303,14 @@ def test_require_signature_without_keys_stops_the_daemon_at_start(
 
 
 def test_a_certificate_setting_that_cannot_load_stops_the_daemon(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "aws-rsa.pem").write_text(pem(default_keys().aws_cert))  # a relative path is under the home
+    rt = build_runtime(Settings(home=home, providers={"local": {}, "aws": {
+        "identity_certificates": {"default": "aws-rsa.pem"}}}, bootstrap_require_signature=True),
+        with_providers=False)
+    assert "aws" in rt.identity_verifiers
+    rt.close()
     for section in ({"identity_certificates": {"us-east-1": str(tmp_path / "missing.pem")}},
                     {"identity_certificates": {"default": "-----BEGIN CERTIFICATE-----\nnope\n"}}):
         with pytest.raises(StartupError, match="identity_certificates"):
