@@ -390,7 +390,7 @@ class Launcher:
             attempt_id=attempt.id, offer=offer_from_json(attempt.offer),
             bootstrap=AgentBootstrap(api_url=self.rt.settings.effective_public_url, attempt_id=attempt.id,
                                      token=bootstrap_token(self.rt.agent_secret, attempt.id),
-                                     **pinned_wheel(self.rt.settings, attempt.provider)),  # issue 13
+                                     **pinned_wheel(self.rt.settings, attempt.provider)),  # the daemon's agent wheel
             max_price_per_hour=node_price(job_spec.resources.max_price_per_hour, attempt.nodes),
             team=job_spec.team, team_job=job_spec.submitted_by == "team", disk_gb=job_spec.resources.disk_gb,
         )

@@ -59,7 +59,7 @@ def offer_view(item: RankedOffer, now_ts: float, total: TotalCost | None = None)
 
 
 def offer_carbon(o: Offer) -> dict[str, Any]:
-    """Issue 14: the grid intensity of the offer's region and its kg CO2e per hour at full GPU load."""
+    """Carbon: the grid intensity of the offer's region and its kg CO2e per hour at full GPU load."""
     intensity = carbon_facts().intensity(o.cloud, o.region)
     return {"grid_g_co2e_per_kwh": intensity.g_per_kwh, "grid_known": intensity.known,
             "carbon_kg_per_hour": round(offer_kg_per_hour(o.cloud, o.region, o.gpu_model, o.gpu_count, o.vcpus,
