@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,6 +61,9 @@ from policies.placement import OfferIndex, PlacementRequest, Priors, RankedOffer
 from providers.base import AgentBootstrap, InstanceInfo, InstanceState, LaunchSpec
 from providers.errors import AuthError, CapacityError, InvalidRequest, PriceError, ProviderError, QuotaError
 
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
+
 log = get_logger(__name__)
 
 MAX_LAUNCH_TRIES = 5  # transient failures of one attempt before it is given up
@@ -87,6 +91,15 @@ def consecutive_launch_failures(session: Session, job_id: str) -> int:
             break
         streak += 1
     return streak
+
+
+def request_now(s: Session, job: Job, spec: JobSpec, settings: Settings, policy: PolicyFile) -> PlacementRequest:
+    """The job's request as a launcher pass would rank it now: `spot: auto` asks spot first until the fallback, and
+    the policy file's price cap (for N nodes together) filters besides the job's own. `/v1/offers?for_job=` shows
+    this same request, so what it answers is what the launcher weighs."""
+    waited = (utcnow() - waiting_since(s, job)).total_seconds()
+    return placement_request_for(spec, spot=spot_mode(spec.resources.spot, waited, settings.spot_auto_fallback_seconds),
+                                 carbon_prices=settings.carbon_prices, limits=limits_for(policy, job))
 
 
 class Launcher:
@@ -121,13 +134,7 @@ class Launcher:
         return index, blocks, Priors(lost_hours=settings.interruption_lost_hours, observed=observed)
 
     def _request(self, s: Session, job: Job, spec: JobSpec, policy: PolicyFile) -> PlacementRequest:
-        """The job's request as this pass ranks it: `spot: auto` asks spot first until the fallback, and the policy
-        file's price cap (for N nodes together) filters besides the job's own."""
-        waited = (utcnow() - waiting_since(s, job)).total_seconds()
-        settings = self.rt.settings
-        return placement_request_for(spec, spot=spot_mode(spec.resources.spot, waited,
-                                                          settings.spot_auto_fallback_seconds),
-                                     carbon_prices=settings.carbon_prices, limits=limits_for(policy, job))
+        return request_now(s, job, spec, self.rt.settings, policy)
 
     def place_queue(self) -> int:
         """Claim runnable jobs in queue order, start an attempt for each that can be placed, launch."""

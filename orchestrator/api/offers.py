@@ -167,9 +167,10 @@ def _offers_for_job(request: Request, rt: Any, user: Any, job_id: str, limit: in
     """`/v1/offers?for_job=ID`: what the launcher would weigh for the job now (blocks and priors included)."""
     import time
 
+    from orchestrator.launcher import request_now
     from orchestrator.models import JobSpec
-    from orchestrator.placement_request import placement_request_for
     from orchestrator.placement_state import load_blocks, recent_preemptions
+    from orchestrator.policy_store import current_policy
     from orchestrator.queue import get_job
     from orchestrator.totalplace import profile_for
     from orchestrator.transfers import rates_view, transfer_rates
@@ -183,7 +184,7 @@ def _offers_for_job(request: Request, rt: Any, user: Any, job_id: str, limit: in
         if job is None:
             raise ApiError(404, "not_found", f"job {job_id} not found")
         spec = JobSpec.model_validate(job.spec)
-        req = placement_request_for(spec, carbon_prices=settings.carbon_prices)  # spot: auto shows both markets
+        req = request_now(s, job, spec, settings, current_policy(s))  # market and policy cap as the launcher
         blocks = load_blocks(s)
         priors = Priors(lost_hours=settings.interruption_lost_hours,
                         observed=recent_preemptions(s, settings.preemption_window_seconds))

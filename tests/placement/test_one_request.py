@@ -82,6 +82,7 @@ def _dry_run(rt: Runtime, spec: dict[str, Any]) -> list[tuple[str, str, str, boo
 SPECS = {
     "spot": {"accelerators": "T4:1", "spot": True},
     "on-demand": {"accelerators": "T4:1", "spot": False},
+    "spot auto, before its fallback": {"accelerators": "T4:1", "spot": "auto"},
     "candidates under a price cap": {"accelerators": "T4:1", "accelerator_candidates": ["L4:1"], "spot": True,
                                      "max_price_per_hour": 0.5},
 }
@@ -108,6 +109,8 @@ def test_offers_for_the_job_the_dry_run_and_the_launcher_rank_alike(daemon: tupl
     assert len(launched) == min(TRIES, len(viewed)) and len(launched) >= 3  # the comparison has something to compare
     assert viewed[:len(launched)] == launched
     assert dry == launched[:len(dry)] and len(dry) == 3
+    if resources.get("spot") == "auto":  # spot first until spot_auto_fallback_seconds, in the view as in a pass
+        assert all(k[3] for k in viewed) and all(k[3] for k in launched)
     if resources.get("max_price_per_hour"):  # the cap filtered in all three (L4 offers are among the ranked)
         assert any(k[2] == "gpu.l4" for k in launched)
         assert all(o["price_per_hour"] <= 0.5 for o in view.json()["items"])
@@ -122,3 +125,24 @@ def test_only_the_builder_constructs_a_placement_request() -> None:
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "PlacementRequest":
                 builders.append(str(path.relative_to(ROOT)))
     assert sorted(set(builders)) == ["orchestrator/placement_request.py"]
+
+
+def test_the_policy_files_price_cap_filters_the_view_as_it_filters_the_launcher(
+        daemon: tuple[Runtime, TestClient]) -> None:
+    rt, http = daemon
+    applied = http.post("/v1/policies", json={"text": "caps:\n  - {scope: global, max_price_per_hour: 0.4}\n"})
+    assert applied.status_code == 200, applied.text
+    spec = {"name": "capped", "run": "python train.py", "estimated_runtime": "4h",
+            "resources": {"accelerators": "T4:1", "spot": True}}
+    answer = http.post("/v1/jobs", json=spec)
+    assert answer.status_code == 201, answer.text
+    view = http.get("/v1/offers", params={"for_job": answer.json()["id"], "limit": 50})
+    assert view.status_code == 200, view.text
+    prices = [o["price_per_hour"] for o in view.json()["items"]]
+    assert prices and max(prices) <= 0.4  # the 0.44, 0.52 and 0.61 spot offers are over the policy's cap
+
+    Reconciler(rt).run_once()
+    with transaction(rt.sessions) as s:
+        attempts = s.scalars(select(Attempt).where(Attempt.job_id == answer.json()["id"])).all()
+        assert attempts and all(a.offer["price_per_hour"] <= 0.4 for a in attempts)
+        assert len(attempts) == len(prices)  # the launcher tried exactly the offers the view showed
