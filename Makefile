@@ -35,7 +35,7 @@ test: $(VENV)/.dev $(AZURITE)
 test-all: $(VENV)/.dev $(AZURITE)
 	$(PY) -m pytest -q --run-slow $(PYTEST_ARGS)
 
-# The chaos harness (issue 12): 200 jobs, 20+ daemon SIGKILLs, cloud errors, preemptions, agent crashes, 3+
+# The chaos harness: 200 jobs, 20+ daemon SIGKILLs, cloud errors, preemptions, agent crashes, 3+
 # restarts of a throwaway PostgreSQL of its own (SQLite, saying why, where initdb/pg_ctl are missing).
 # chaos-aws: the smaller AWS-on-moto workload (24 jobs, 6+ SIGKILLs, EC2 faults, preemptions).
 SEED ?= 11

@@ -2,7 +2,7 @@
 
 Run: `.venv/bin/python bench/policy_cost.py [--starts 300] [--workers 2] [--plot docs/img/policy_cost.png]
 [--part all|in-sample|held-out]`. Prints one Markdown table per trace set
-(D in {52, 60, 80} h, d in {0.05, 0.2} h, single-zone mean over zones and multi-zone), then the issue-9 reference
+(D in {52, 60, 80} h, d in {0.05, 0.2} h, single-zone mean over zones and multi-zone), then the reference
 comparison at D = 52, d = 0.2, then the held-out check: the same protocol at D = 52, d = 0.2 on the raw probe logs
 of periods and instance types no constant of the policy was tuned on (2022-11-28 and 2022-12-13 for v100_1; all
 three periods for v100_8, k80_8 and k80_1, priced with the same k as v100_1 so that the ratios compare).
@@ -36,7 +36,7 @@ HELD_OUT = [(period, pattern) for pattern in ("*_v100_1.txt", "*_v100_8.txt", "*
             if (period, pattern) != ("2022-10-26T22-05", "*_v100_1.txt")]
 DEADLINES = (52.0, 60.0, 80.0)
 CHANGEOVERS = (0.05, 0.2)
-#: Issue 9's independently computed figures (D = 52, d = 0.2): (set, mode, policy) -> mean cost / on-demand.
+#: The independently computed reference figures (D = 52, d = 0.2): (set, mode, policy) -> mean cost / on-demand.
 REFERENCE = {
     ("aws-02-15-2023", "single", "greedy"): 0.753, ("aws-02-15-2023", "multi", "greedy"): 0.367,
     ("aws-02-15-2023", "single", "uniform-progress"): 0.717, ("aws-02-15-2023", "multi", "uniform-progress"): 0.362,
@@ -108,7 +108,7 @@ def main() -> int:
             print(f"\n## {name} ({SETS[name]}), C = 48 h, k = 3.06/0.9731, cost / on-demand cost\n")
             print(format_table(sorted((r for r in rows if r.traces == name),
                                       key=lambda r: (r.deadline_hours, r.changeover_hours, r.mode))))
-        print("\n## issue-9 reference (D = 52 h, d = 0.2 h)\n")
+        print("\n## reference figures (D = 52 h, d = 0.2 h)\n")
         print("| traces | mode | policy | measured | reference | gap |\n|---|---|---|---|---|---|")
         for r in rows:
             ref = REFERENCE.get((r.traces, r.mode, r.policy))

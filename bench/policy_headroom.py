@@ -1,4 +1,4 @@
-"""How far each deadline policy is from what hindsight could do, on the issue-9 settings (D = 52 h, d = 0.2 h).
+"""How far each deadline policy is from what hindsight could do, on the reference settings (D = 52 h, d = 0.2 h).
 
 Run: `.venv/bin/python bench/policy_headroom.py [--starts 300] [--workers 2]`. Prints, per trace set (multi-zone),
 the mean cost / on-demand cost of the d = 0 lower bound, the hindsight plan (orchestrator/sim/hindsight.py: knows

@@ -1,4 +1,4 @@
-"""How much the deadline policies owe to history: the issue-9 settings replayed with less of the past seen.
+"""How much the deadline policies owe to history: the reference settings replayed with less of the past seen.
 
 Run: `.venv/bin/python bench/policy_history.py [--starts 300] [--workers 2]`. Prints, per trace set (multi-zone,
 D = 52 h, d = 0.2 h, the benchmark's starts), each causal policy's mean cost / on-demand cost when it has seen the

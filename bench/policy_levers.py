@@ -1,4 +1,4 @@
-"""Which of Spotwise's decisions could still save money, and can anything causal predict them (issue 9)?
+"""Which of Spotwise's decisions could still save money, and can anything causal predict them?
 
 Run: `.venv/bin/python bench/policy_levers.py [--starts 300]`. Two tables, multi-zone, D = 52 h, d = 0.2 h:
 

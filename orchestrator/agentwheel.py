@@ -1,4 +1,4 @@
-"""The wheel of this very Spotwise, served to instances so they run exactly the daemon's version (issue 13).
+"""The wheel of this very Spotwise, served to instances so they run exactly the daemon's version.
 
 Built once with `pip wheel --no-deps` from a copy of the source tree into SPOTWISE_HOME/wheels/<fingerprint>/, where
 the fingerprint hashes the version and every packaged source file: an edited tree gets a new wheel, an unchanged

@@ -108,11 +108,11 @@ class Settings(BaseSettings):
     # proof was verified (orchestrator/identity/configure.py; the daemon refuses to start without the keys)
     bootstrap_token_ttl_seconds: Seconds = 900.0
     bootstrap_require_signature: bool = False
-    api_rate_limit_per_second: NonNegative = 500.0  # per bearer token (issue 12); 0 turns the limit off
+    api_rate_limit_per_second: NonNegative = 500.0  # per bearer token; 0 turns the limit off
     api_rate_limit_burst: NonNegative = 1000.0
     log_format: str = "auto"  # auto | json | console
     log_level: str = "info"
-    # price catalog and placement (issue 4)
+    # price catalog and placement
     spot_price_refresh_seconds: float = Field(default=600.0, gt=0)  # price-only refresh of the live spot pools
     instance_type_refresh_seconds: float = Field(default=86400.0, gt=0)  # full listing: types, zones and their prices
     # Deprecated alias of spot_price_refresh_seconds (before the split); used only when that one is not set.
@@ -126,15 +126,15 @@ class Settings(BaseSettings):
     spot_auto_fallback_seconds: NonNegative = 900.0  # `spot: auto` waits this long for spot, then takes on-demand
     preemption_window_seconds: Seconds = 21600.0  # recent preemptions in a pool raise its expected cost
     interruption_lost_hours: NonNegative = 0.5  # paid time one interruption wastes (changeover + lost work)
-    carbon_prices: dict[str, float] = Field(default_factory=dict)  # team -> USD per kg CO2e in placement (issue 14)
+    carbon_prices: dict[str, float] = Field(default_factory=dict)  # team -> USD per kg CO2e in placement
     transfer: TransferSettings = Field(default_factory=TransferSettings)  # egress and transfer time in placement
-    # recovery (issue 5)
+    # recovery
     checkpoint_store: str = ""  # default store URL for jobs without checkpoint.store; "" = file://HOME/checkpoints
     deadline_policy: str = "spotwise"  # policies/deadline.py; Spotwise's own policy beats Uniform Progress (README)
     changeover_seconds: NonNegative = 120.0  # launch + setup + lost work a new instance costs (the policy's d)
     retry_backoff_seconds: NonNegative = 5.0  # first delay after a failure; doubles per consecutive failure
     reclaimed_pool_block_seconds: NonNegative = 600.0  # a pool that just preempted us is avoided this long
-    # costs, policies and alerts (issue 6)
+    # costs, policies and alerts
     ledger_interval_seconds: Seconds = 10.0
     budget_interval_seconds: Seconds = 30.0  # overspend bound: running $/h x (this + grace + downtime), README
     idle_interval_seconds: Seconds = 30.0
@@ -146,7 +146,7 @@ class Settings(BaseSettings):
     alert_base_backoff_seconds: NonNegative = 2.0
     # a claimed delivery is another dispatcher's to retry after this: what a delivery cut off by a crash waits
     alert_lease_seconds: float = Field(default=60.0, gt=0)
-    # code, images, agent bootstrap and secrets (issue 13)
+    # code, images, agent bootstrap and secrets
     workdir_store: str = "daemon"  # where `spotwise submit` uploads workdirs: "daemon" (under HOME) or a bucket URL
     workdir_max_bytes: Count = 200 * 2**20  # packed (gzip) size limit for a workdir
     agent_wheel: str = ""  # a prebuilt spotwise wheel to serve to instances; "" = build our own on first request
@@ -173,7 +173,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _price_refresh(self) -> Settings:
-        """Issue 4: the deprecated single interval still works; per-provider intervals leave the sections."""
+        """Price refresh: the deprecated single interval still works; per-provider intervals leave the sections."""
         old = self.price_refresh_interval_seconds
         if old is not None and "spot_price_refresh_seconds" not in self.model_fields_set:
             self.spot_price_refresh_seconds = old
@@ -235,7 +235,7 @@ class Settings(BaseSettings):
 
     @field_validator("agent_pip_args")
     @classmethod
-    def _pip_args_parse(cls, value: str) -> str:  # issue 13: split with shlex into the start-up script
+    def _pip_args_parse(cls, value: str) -> str:  # split with shlex into the start-up script
         import shlex
 
         try:

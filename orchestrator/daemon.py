@@ -107,11 +107,11 @@ class Loops:
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.scheduler.add_job(self._reconcile, "interval", seconds=rt.settings.reconcile_interval_seconds,
                                id="reconcile", max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
-        add_spending_loops(self.scheduler, rt)  # issue 6: ledger, budgets, idle, alert dispatch
-        add_price_loop(self.scheduler, rt)  # issue 4: live offers per provider, on their interval
+        add_spending_loops(self.scheduler, rt)  # spending: ledger, budgets, idle, alert dispatch
+        add_price_loop(self.scheduler, rt)  # live offers per provider, on their interval
         self.leases = rt.leases if rt.leases is not None else Leases(rt.engine)
         rt.leases = self.leases
-        # Issue 10: every loop runs only on the replica holding its lease (PostgreSQL advisory lock).
+        # Replicas: every loop runs only on the replica holding its lease (PostgreSQL advisory lock).
         for job in self.scheduler.get_jobs():
             self.scheduler.modify_job(job.id, func=self.leases.guarded(job.id, job.func, _log_failure(job.id)))
 
@@ -208,7 +208,7 @@ def serve(settings: Settings) -> None:
     # loop/http "auto": uvloop and httptools when installed (pyproject dependencies), asyncio and h11 otherwise.
     config = uvicorn.Config(create_app(rt), host=settings.host, port=settings.port, log_level="warning",
                             access_log=False, lifespan="off", loop="auto", http="auto")
-    # issue 10: the ~170,000 objects made at start-up (modules, SQLAlchemy metadata, FastAPI routes) never die;
+    # The ~170,000 objects made at start-up (modules, SQLAlchemy metadata, FastAPI routes) never die;
     # left in the collector's oldest generation, each full collection walked them all: a 300 ms pause under the
     # submit benchmark. Frozen, collections look only at what requests and loops allocate.
     gc.collect()

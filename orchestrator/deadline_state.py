@@ -1,4 +1,4 @@
-"""The deadline policy's view of one job, rebuilt from the store at each placement (issue 5).
+"""The deadline policy's view of one job, rebuilt from the store at each placement.
 
 `policies/deadline.py` decides spot, on-demand or wait from a frozen `DeadlineState`; this module is the daemon's
 side of that contract. `deadline_state_for` is pure (rows, offers and a clock in, a state out) so the simulator

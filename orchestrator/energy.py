@@ -45,7 +45,7 @@ def record_power(session: Session, attempt: Attempt, job: Job, at: datetime, pha
                  gpu_utilization: float | None, gpu_power_watts: float | None) -> None:
     """Called from the heartbeat handler, in its transaction: integrate since the previous heartbeat."""
     gpu, host, measured = instance_power(attempt.offer or {}, phase, gpu_utilization, gpu_power_watts)
-    nodes = attempt.nodes or 1  # issue 4: a gang's nodes take turns heartbeating; each beat stands for all N
+    nodes = attempt.nodes or 1  # a gang's nodes take turns heartbeating; each beat stands for all N
     gpu, host = gpu * nodes, host * nodes
     last = session.scalars(select(EnergyEntry).where(EnergyEntry.attempt_id == attempt.id)
                            .order_by(EnergyEntry.day.desc()).limit(1)).first()

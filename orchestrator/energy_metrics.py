@@ -1,4 +1,4 @@
-"""Prometheus gauges for energy and carbon (issue 14), read from the store at scrape time.
+"""Prometheus gauges for energy and carbon, read from the store at scrape time.
 
 Gauges rather than counters: the figures are recomputed from `energy_entries` on each scrape, so
 every replica reports the same truth and a corrected facts table corrects the series.

@@ -1,4 +1,4 @@
-"""Out-of-VM preemption notices (issue 5): what the clouds tell the daemon, not the agent.
+"""Out-of-VM preemption notices: what the clouds tell the daemon, not the agent.
 
 Each reconcile pass drains `provider.interruption_events()` (EventBridge/SQS, GCE operations, the local notice)
 and records one job event of kind "notice" per attempt and notice kind. The notice is what makes a later

@@ -1,4 +1,4 @@
-"""Job secrets (issue 13): stored Fernet-encrypted, listed by name only, decrypted only for a job's own agent.
+"""Job secrets: stored Fernet-encrypted, listed by name only, decrypted only for a job's own agent.
 
 The key is a file in SPOTWISE_HOME (mode 0600) rather than a database row, so a leaked database dump or backup
 does not leak the secrets with it. Daemon replicas sharing one database must share this file too.

@@ -12,11 +12,9 @@ then fails over to the next offer exactly like a one-node launch. Price caps cou
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +40,7 @@ from orchestrator.feasibility import unconfigured_providers, waiting_reason
 from orchestrator.gang import gang_note, launch_gang
 from orchestrator.logs import get_logger
 from orchestrator.models import JobSpec, JobState
+from orchestrator.placement_request import node_price, placement_request_for
 from orchestrator.placement_state import load_blocks, recent_preemptions, save_block, spot_mode, waiting_since
 from orchestrator.policy_store import current_policy
 from orchestrator.policyfile import PolicyFile
@@ -56,12 +55,14 @@ from orchestrator.tokens import bootstrap_token
 from orchestrator.totalplace import deadline_data, rank_job
 from orchestrator.transfers import transfer_rates
 from policies.blocks import Block, Blocks, Pool
-from policies.caps import price_limit
 from policies.egress import TransferRates
 from policies.gang import GangPlan, plan_gang
 from policies.placement import OfferIndex, PlacementRequest, Priors, RankedOffer
 from providers.base import AgentBootstrap, InstanceInfo, InstanceState, LaunchSpec
 from providers.errors import AuthError, CapacityError, InvalidRequest, PriceError, ProviderError, QuotaError
+
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
 
 log = get_logger(__name__)
 
@@ -69,32 +70,6 @@ MAX_LAUNCH_TRIES = 5  # transient failures of one attempt before it is given up
 CLAIM_BATCH = 20
 Candidate = RankedOffer | GangPlan  # both carry .offer and .reason
 RELEASE_ON = (CapacityError, PriceError, QuotaError, AuthError, InvalidRequest)  # a gang failing so gives up its nodes
-
-
-def placement_request(spec: JobSpec, spot: bool | Literal["auto"] | None = None,
-                      carbon_prices: Mapping[str, float] | None = None) -> PlacementRequest:
-    """The job's needs as placement data; carbon price: the job's own, else its team's, else 0.
-
-    The price filter is per instance: a gang's `max_price_per_hour` (the whole gang's) is split over its nodes.
-    """
-    res = spec.resources
-    acc = res.accelerators
-    carbon = res.carbon_price if res.carbon_price is not None else (carbon_prices or {}).get(spec.team, 0.0)
-    return PlacementRequest(
-        gpu_model=acc.model if acc else None, gpu_count=acc.count if acc else 0,
-        spot=res.spot if spot is None else spot,
-        clouds=tuple(res.clouds), regions=tuple(res.regions), zones=tuple(res.zones),
-        instance_type=res.instance_type, min_vcpus=res.cpus, min_memory_gb=res.memory_gb,
-        max_price_per_hour=node_price(res.max_price_per_hour, res.num_nodes), carbon_price=carbon,
-        num_nodes=res.num_nodes,
-        gpu_candidates=tuple((c.model, c.count) for c in res.accelerator_candidates),
-        gpu_order=res.candidate_order,
-    )
-
-
-def node_price(gang_price: float | None, nodes: int) -> float | None:
-    """The per-instance share of a price for the whole job (None stays None)."""
-    return None if gang_price is None else gang_price / max(1, nodes)
 
 
 def backoff_seconds(failures: int) -> float:
@@ -116,6 +91,15 @@ def consecutive_launch_failures(session: Session, job_id: str) -> int:
             break
         streak += 1
     return streak
+
+
+def request_now(s: Session, job: Job, spec: JobSpec, settings: Settings, policy: PolicyFile) -> PlacementRequest:
+    """The job's request as a launcher pass would rank it now: `spot: auto` asks spot first until the fallback, and
+    the policy file's price cap (for N nodes together) filters besides the job's own. `/v1/offers?for_job=` shows
+    this same request, so what it answers is what the launcher weighs."""
+    waited = (utcnow() - waiting_since(s, job)).total_seconds()
+    return placement_request_for(spec, spot=spot_mode(spec.resources.spot, waited, settings.spot_auto_fallback_seconds),
+                                 carbon_prices=settings.carbon_prices, limits=limits_for(policy, job))
 
 
 class Launcher:
@@ -149,11 +133,8 @@ class Launcher:
             blocks.add(block)
         return index, blocks, Priors(lost_hours=settings.interruption_lost_hours, observed=observed)
 
-    def _request(self, s: Session, job: Job, spec: JobSpec) -> PlacementRequest:
-        waited = (utcnow() - waiting_since(s, job)).total_seconds()
-        return placement_request(spec, spot_mode(spec.resources.spot, waited,
-                                                 self.rt.settings.spot_auto_fallback_seconds),
-                                 self.rt.settings.carbon_prices)
+    def _request(self, s: Session, job: Job, spec: JobSpec, policy: PolicyFile) -> PlacementRequest:
+        return request_now(s, job, spec, self.rt.settings, policy)
 
     def place_queue(self) -> int:
         """Claim runnable jobs in queue order, start an attempt for each that can be placed, launch."""
@@ -192,11 +173,8 @@ class Launcher:
             T.block_for_budget(s, job, held)
             return None
         spec = JobSpec.model_validate(job.spec)
-        req = self._request(s, job, spec)
+        req = self._request(s, job, spec, policy)
         nodes = spec.resources.num_nodes
-        cap = node_price(price_limit(limits_for(policy, job), spec.resources.max_price_per_hour), nodes)
-        if cap != req.max_price_per_hour:  # the policy file's price cap (for N nodes together) filters
-            req = dataclasses.replace(req, max_price_per_hour=cap)
         prefer: str | None = None
         if deadline_applies(job, spec):  # the deadline policy picks spot, on-demand or a wait
             decided = apply_deadline(s, self.rt.settings, job, req, index, blocks, priors.observed, utcnow(),
@@ -390,7 +368,7 @@ class Launcher:
             attempt_id=attempt.id, offer=offer_from_json(attempt.offer),
             bootstrap=AgentBootstrap(api_url=self.rt.settings.effective_public_url, attempt_id=attempt.id,
                                      token=bootstrap_token(self.rt.agent_secret, attempt.id),
-                                     **pinned_wheel(self.rt.settings, attempt.provider)),  # issue 13
+                                     **pinned_wheel(self.rt.settings, attempt.provider)),  # the daemon's agent wheel
             max_price_per_hour=node_price(job_spec.resources.max_price_per_hour, attempt.nodes),
             team=job_spec.team, team_job=job_spec.submitted_by == "team", disk_gb=job_spec.resources.disk_gb,
         )

@@ -1,4 +1,4 @@
-"""The issue-6 loops wired into the daemon's scheduler: ledger accrual, budget sweep, idle sweep,
+"""The spending loops wired into the daemon's scheduler: ledger accrual, budget sweep, idle sweep,
 alert dispatch. Each is an APScheduler job with max_instances=1 (never overlapping itself); a
 failed pass is logged (a database outage as one throttled warning, orchestrator/dberrors.py) and the next
 one repairs it, since every pass is idempotent.

@@ -1,4 +1,4 @@
-"""Replica and spending gauges for /metrics (issue 10), next to the store gauges in api/health.py.
+"""Replica and spending gauges for /metrics, next to the store gauges in api/health.py.
 
 Why two sources: leadership and loop durations are facts of *this* replica (each replica reports
 its own, so a dashboard can see which one leads each loop and how long its passes take), while

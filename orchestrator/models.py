@@ -312,7 +312,7 @@ class JobSpec(BaseModel):
     priority: int = Field(default=0, ge=-1000, le=1000)
     max_restarts: int = Field(default=3, ge=0, le=1000)
     restart_exit_codes: list[int] = Field(default_factory=list)  # user failures worth a restart (max_restarts)
-    # issue 13: code, data, image and secrets for the job (orchestrator/workdir, orchestrator/secrets)
+    # code, data, image and secrets for the job (orchestrator/workdir, orchestrator/secrets)
     workdir: str | None = None  # a local directory; `spotwise submit` packs and uploads it
     workdir_ref: WorkdirRef | None = None  # set by the client after the upload; reused by every attempt
     file_mounts: dict[str, str] = Field(default_factory=dict)  # instance path -> bucket URL (read-only data)

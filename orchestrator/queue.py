@@ -58,7 +58,7 @@ def submit_values(spec: JobSpec, now: datetime) -> dict[str, Any]:
 
 def insert_submissions(conn: Connection, jobs: Sequence[dict[str, Any]]) -> None:
     """Store submissions as submit() does (each PENDING job and its 'submitted' transition event) in the caller's
-    transaction: the API's hot path (issue 10). Two Core INSERTs for any number of jobs (executemany; psycopg
+    transaction: the API's hot path. Two Core INSERTs for any number of jobs (executemany; psycopg
     pipelines it into one round trip), no ORM unit of work (its flush was a fifth of a submission's CPU)."""
     if not jobs:
         return

@@ -38,7 +38,7 @@ class Runtime:
     agent_secret: bytes
     providers: dict[str, Provider] = field(default_factory=dict)
     provider_errors: dict[str, str] = field(default_factory=dict)
-    leases: Any = None  # orchestrator.leases.Leases while serving (issue 10): loop leadership for /metrics
+    leases: Any = None  # orchestrator.leases.Leases while serving: loop leadership for /metrics
     placement_latency: PlacementLatency = field(default_factory=PlacementLatency)  # observed by the launcher
     # provider -> the cloud-signature check of the bootstrap exchange (orchestrator/identity/configure.py)
     identity_verifiers: dict[str, SignatureVerifier] = field(default_factory=dict)

@@ -36,7 +36,7 @@ from providers.errors import ProviderError
 
 log = get_logger(__name__)
 
-ACTION_CHECKPOINT_AND_STOP = "checkpoint_and_stop"  # the heartbeat action the agent acts on (issue 5)
+ACTION_CHECKPOINT_AND_STOP = "checkpoint_and_stop"  # the heartbeat action the agent acts on
 CAUSES = ("budget", "cap")
 
 

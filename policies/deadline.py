@@ -147,7 +147,7 @@ def uniform_progress(state: DeadlineState) -> Decision:
 
     Spot whenever available; on-demand when behind the line and no spot; leave on-demand (for spot, or to wait
     when there is none) only once ahead of the line by 2 changeovers' worth, the hysteresis that stops flapping.
-    This variant reproduces the issue-9 reference figures within 0.003.
+    This variant reproduces the benchmark's reference figures within 0.003.
     """
     forced = safety_net(state) or _keep_spot(state)
     if forced:

@@ -189,7 +189,7 @@ class AgentBootstrap:
     api_url: str
     attempt_id: str
     token: str
-    # issue 13: the exact agent wheel the daemon serves (name + sha256 pinned in the script), pip extras, supervisor
+    # The exact agent wheel the daemon serves (name + sha256 pinned in the script), pip extras, supervisor
     wheel_name: str = ""
     wheel_sha256: str = ""
     pip_args: str = ""

@@ -6,7 +6,7 @@ command, environment and secrets are NOT in the script: the agent fetches them o
 channel, so they never sit in cloud metadata. Nor does the agent token: the script carries a once-only bootstrap
 token that the agent exchanges, with the instance's identity proof, for it (orchestrator/agent/session.py).
 
-With a wheel pinned in the bootstrap (issue 13) the script downloads the daemon's own wheel from the
+With a wheel pinned in the bootstrap the script downloads the daemon's own wheel from the
 authenticated endpoint (curl, else Python), refuses it unless its sha256 is the pinned one, installs exactly
 that file, and runs the agent under a small supervisor loop that restarts it after a crash (the agent reports
 each restart to the daemon). A few `SPOTWISE_*` variables let a test stand in for the cloud image: the boot

@@ -19,7 +19,7 @@ BUILTIN: dict[str, str] = {
     "aws": "providers.aws:AWSProvider",
     "gcp": "providers.gcp:GCPProvider",
     "azure": "providers.azure:AzureProvider",
-    "faulty": "providers.faulty:FaultyProvider",  # issue 12: wraps another provider, injects cloud errors
+    "faulty": "providers.faulty:FaultyProvider",  # chaos testing: wraps another provider, injects cloud errors
 }
 
 ENTRY_POINT_GROUP = "spotwise.providers"

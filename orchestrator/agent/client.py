@@ -50,7 +50,7 @@ class AgentClient:
             delay = min(delay * 2, 5.0)
 
     def download(self, path: str, dest: Path, give_up_after: float = 600.0) -> None:
-        """Stream an agent-API file (workdir archive) to `dest`, retried like every call (issue 13)."""
+        """Stream an agent-API file (workdir archive) to `dest`, retried like every call."""
         deadline = time.monotonic() + give_up_after
         delay = 0.5
         while True:

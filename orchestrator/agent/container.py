@@ -1,4 +1,4 @@
-"""`image: docker:<ref>` (issue 13): the command line that runs a job's setup and run inside its image.
+"""`image: docker:<ref>`: the command line that runs a job's setup and run inside its image.
 
 One container per attempt runs `setup` then `run` (so what setup installs is there for run), with:
 - `--init`, so PID 1 (tini) forwards signals, and the docker client's signal proxy (on by default without a TTY):

@@ -1,4 +1,4 @@
-"""A gang node's part in a multi-node job (issue 4): find its own address, meet the other nodes, and set the
+"""A gang node's part in a multi-node job: find its own address, meet the other nodes, and set the
 variables distributed launchers read (torchrun, deepspeed, mpirun, NCCL).
 
 The job's command runs on every node with

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.agent.client import AgentClient, DaemonRefused
-from orchestrator.agent.container import (  # issue 13
+from orchestrator.agent.container import (  # container images
     container_env,
     container_name,
     docker_argv,
@@ -62,7 +62,7 @@ class Agent:
         self.notice_seen: Notice | None = None
         self.stop_signal = signal.SIGTERM
         self.stop_grace = STOP_GRACE_SECONDS
-        self.rank = 0  # issue 4: this node's rank in a gang; rank 0 owns checkpoint uploads
+        self.rank = 0  # this node's rank in a gang; rank 0 owns checkpoint uploads
 
     def _open_sync(self, spec: dict[str, Any], checkpoint_dir: Path) -> CheckpointSync | None:
         ckpt = spec.get("checkpoint") or {}
@@ -82,7 +82,7 @@ class Agent:
     def _job_env(self, spec: dict[str, Any], checkpoint_dir: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in _HIDDEN_FROM_JOB}
         env.update(spec.get("env") or {})
-        env.update(spec.get("secrets") or {})  # issue 13: from the authenticated spec response only; never logged
+        env.update(spec.get("secrets") or {})  # job secrets: from the authenticated spec response only; never logged
         env.update({
             "SPOTWISE_JOB_ID": spec["job_id"], "SPOTWISE_ATTEMPT": str(spec["attempt_number"]),
             "SPOTWISE_CHECKPOINT_DIR": str(checkpoint_dir), "SPOTWISE_RESUMED": "1" if spec["resumed"] else "0",
@@ -100,7 +100,7 @@ class Agent:
 
     def _phases(self, spec: dict[str, Any], workdir: Path, checkpoint_dir: Path,
                 env: dict[str, str]) -> list[tuple[str, str | None, dict[str, str]]]:
-        """(phase, shell command, env): setup then run on the host, or one container running both (issue 13)."""
+        """(phase, shell command, env): setup then run on the host, or one container running both."""
         if not spec.get("image"):
             return [("setup", spec.get("setup"), env), ("run", spec.get("run"), env)]
         inside = spec.get("checkpoint_dir") or "/checkpoint"
@@ -191,9 +191,9 @@ class Agent:
             _log(why)
             self.client.exit(code, message=why[:2000])
             return 0
-        after_restart(self.client, self.work_root, _log)  # issue 13: a supervisor restart is reported
+        after_restart(self.client, self.work_root, _log)  # a supervisor restart is reported
         try:
-            prepare(self.client, spec, workdir, self.path_prefix, _log)  # issue 13: workdir digest, file_mounts
+            prepare(self.client, spec, workdir, self.path_prefix, _log)  # workdir digest, file_mounts
         except PrepareFailed as exc:
             _log(str(exc))
             self.client.exit(1, message=str(exc)[:2000])
@@ -209,13 +209,13 @@ class Agent:
         if self.notice:
             threading.Thread(target=self._watch_notice, daemon=True).start()
         self.client.heartbeat("starting", None)
-        ips = self._meet(spec)  # issue 4: a gang starts its job once every node is up
+        ips = self._meet(spec)  # a gang starts its job once every node is up
         if ips is not None:
             env.update(gang_env(self.rank, ips))
         if self.sync and self.rank == 0:
             self.sync.start()
         code, start_error = 0, ""
-        for phase, command, phase_env in self._phases(spec, workdir, checkpoint_dir, env):  # issue 13: images
+        for phase, command, phase_env in self._phases(spec, workdir, checkpoint_dir, env):  # container images
             if not command or self.stopped_by_daemon.is_set() or self.preempted.is_set() or \
                     self.checkpoint_stop.is_set():
                 continue

@@ -1,4 +1,4 @@
-"""Before setup, on every attempt (issue 13): the job's workdir at its digest, file_mounts, and crash bookkeeping.
+"""Before setup, on every attempt: the job's workdir at its digest, file_mounts, and crash bookkeeping.
 
 A failure here is reported as the attempt's exit with a message (a digest mismatch or a missing secret will not
 fix itself by running the job anyway).

@@ -5,21 +5,21 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from orchestrator import __version__
-from orchestrator.api import (  # issue 6
+from orchestrator.api import (
     admin,
     agent,
-    agent_bootstrap,  # issue 13
-    agent_checkpoint,  # issue 5
+    agent_bootstrap,  # agent wheel, workdir download, restart report
+    agent_checkpoint,
     agent_exchange,
     alerts,
     costs,
     health,
     jobs,
-    offers,  # issue 4
+    offers,
     policies,
     providers,
-    secrets,  # issue 13
-    workdirs,  # issue 13
+    secrets,
+    workdirs,
 )
 from orchestrator.api.docs import add_docs
 from orchestrator.api.errors import ERROR_RESPONSES, install_error_handlers
@@ -40,20 +40,20 @@ def create_app(rt: Runtime) -> FastAPI:
     install_error_handlers(app)
     for module in (jobs, agent, admin, health, providers, costs, policies, alerts, offers):
         app.include_router(module.router)
-    app.include_router(agent_checkpoint.router)  # issue 5
+    app.include_router(agent_checkpoint.router)  # checkpoint versions the agent restored or uploaded
     app.include_router(agent_exchange.router)  # the once-only bootstrap token -> the agent token
-    for issue13 in (agent_bootstrap, secrets, workdirs):
-        app.include_router(issue13.router)
-    from orchestrator.ui import api, pages, signin  # issue 11: the web dashboard (imported here: it uses api.deps)
+    for code_and_secrets in (agent_bootstrap, secrets, workdirs):  # code, agent wheel and secrets for jobs
+        app.include_router(code_and_secrets.router)
+    from orchestrator.ui import api, pages, signin  # the web dashboard (imported here: it uses api.deps)
 
     app.include_router(api.router)
     app.include_router(signin.router)  # one-time sign-in codes: before pages, so /ui/signin is its route
     app.include_router(pages.router)
-    app.add_middleware(InFlightLimit, limit=API_THREADS)  # issue 10: no request thread waits on a held connection
+    app.add_middleware(InFlightLimit, limit=API_THREADS)  # no request thread waits on a held connection
     app.add_middleware(BodySizeLimit, max_bytes=rt.settings.max_request_bytes,
-                       overrides={"/v1/workdirs/": rt.settings.workdir_max_bytes})  # issue 13
+                       overrides={"/v1/workdirs/": rt.settings.workdir_max_bytes})  # workdir uploads: their own limit
     docs_policies = add_docs(app, rt.settings.docs_assets_url)  # Swagger UI from a configurable origin
     app.add_middleware(SecurityHeaders, per_path=docs_policies)  # CSP, no framing, nosniff on every answer
-    app.add_middleware(RateLimit, rate=rt.settings.api_rate_limit_per_second,  # issue 12: outermost
+    app.add_middleware(RateLimit, rate=rt.settings.api_rate_limit_per_second,  # outermost
                        burst=rt.settings.api_rate_limit_burst)
     return app

@@ -94,7 +94,7 @@ def list_instances(_: AdminDep, session: SessionDep, all: bool = False) -> dict[
          "zone": r.zone, "instance_type": r.instance_type, "spot": r.spot, "price_per_hour": r.price_per_hour,
          "state": r.state, "launched_at": r.launched_at.isoformat(),
          "ended_at": r.ended_at.isoformat() if r.ended_at else None, "preempted": r.preempted,
-         "node": r.node}  # issue 4: a gang node's rank
+         "node": r.node}  # a gang node's rank
         for r in session.scalars(stmt)
     ]}
 

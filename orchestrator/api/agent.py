@@ -108,12 +108,12 @@ def attempt_spec(attempt_id: str, principal: PrincipalDep, session: SessionDep, 
         "job_id": job.id, "attempt_id": attempt.id, "attempt_number": attempt.number,
         "setup": spec.setup, "run": spec.run, "env": spec.env,
         "checkpoint_dir": spec.checkpoint.dir if spec.checkpoint else None,
-        "checkpoint": agent_config(rt.settings, spec, attempt.provider, job.id),  # issue 5: store, interval, signal
+        "checkpoint": agent_config(rt.settings, spec, attempt.provider, job.id),  # checkpoint store, interval, signal
         "resumed": attempt.number > 1, "heartbeat_interval_seconds": rt.settings.heartbeat_interval_seconds,
         "active": attempt.state in ACTIVE,
-        "node_rank": token_node(principal, attempt), "num_nodes": attempt.nodes,  # issue 4: gangs
+        "node_rank": token_node(principal, attempt), "num_nodes": attempt.nodes,  # gangs
         "gpus_per_node": _offer_gpus(attempt.offer),  # the placed offer's: a candidate list may differ per type
-        **job_payload(session, rt.settings.home, spec),  # issue 13: workdir, file_mounts, image, secrets
+        **job_payload(session, rt.settings.home, spec),  # workdir, file_mounts, image, secrets
     }
 
 
@@ -174,7 +174,7 @@ def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, sess
     if stop is not None and attempt.state in ACTIVE:  # a budget/cap stop: the exit is its outcome
         stops.finish(session, stop, exit_code=body.exit_code)
         return {"ok": True, "stopped": stop.reason}
-    if attempt.nodes > 1:  # issue 4: all nodes 0 -> success; any non-zero -> failure; any preemption -> preempted
+    if attempt.nodes > 1:  # a gang: all nodes 0 -> success; any non-zero -> failure; any preemption -> preempted
         decided = gang_outcome(session, attempt, node, body.exit_code, body.preempted, storable(body.message))
         if decided is None:
             return {"ok": True, "waiting_for_other_nodes": True}
@@ -197,7 +197,7 @@ def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, sess
         return {"ok": True}
     if outcome is AttemptState.SUCCEEDED:
         T.mark_succeeded(session, job, attempt.id)
-    else:  # issue 5: policies/retry.py decides between a restart (with backoff) and failing the job
+    else:  # recovery: policies/retry.py decides between a restart (with backoff) and failing the job
         after_attempt(session, rt.settings, job, attempt, preempted=body.preempted,
                       exit_code=None if body.preempted else body.exit_code, why=why)
     return {"ok": True}
@@ -205,6 +205,6 @@ def report_exit(attempt_id: str, body: ExitReport, principal: PrincipalDep, sess
 
 @router.post("/gang")
 def gang_rendezvous(attempt_id: str, body: GangHello, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
-    """A gang node says where it is; the answer lists every node's address once all have said (issue 4)."""
+    """A gang node says where it is; the answer lists every node's address once all have said."""
     attempt = _own_attempt(session, principal, attempt_id)
     return rendezvous(session, attempt, token_node(principal, attempt), body.ip)

@@ -1,4 +1,4 @@
-"""/v1/agent/attempts/{id}/wheel|workdir|restarted: what an instance fetches to become the job's machine (issue 13).
+"""/v1/agent/attempts/{id}/wheel|workdir|restarted: what an instance fetches to become the job's machine.
 
 All three take the attempt's agent token, so a wheel, a workdir or a restart report is served only to an
 instance Spotwise launched for that very attempt. The wheel is also served for the attempt's bootstrap token while

@@ -1,4 +1,4 @@
-"""The agent API's multi-node (gang) rules (issue 4): which node a token speaks for, the rendezvous, and how
+"""The agent API's multi-node (gang) rules: which node a token speaks for, the rendezvous, and how
 one node's exit decides the whole attempt.
 
 Why the node comes from the token and never from the request: a node-scoped token is an HMAC over

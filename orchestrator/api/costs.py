@@ -34,7 +34,7 @@ def costs(principal: UserDep, session: SessionDep, by: str = "team", since: date
     if by == "job":
         _name_jobs(session, rows)
     result = {"by": by, "items": rows, "total_usd": round(sum(float(str(r["cost_usd"])) for r in rows), 6)}
-    if energy:  # issue 14: energy and carbon next to cost, same grouping (days whole for since/until)
+    if energy:  # energy and carbon next to cost, same grouping (days whole for since/until)
         if by not in energy_report.GROUPS:
             raise ApiError(422, "invalid_request",
                            f"energy=true groups by {', '.join(energy_report.GROUPS)}, not by={by}")

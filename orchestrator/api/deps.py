@@ -26,7 +26,7 @@ from orchestrator.tokens import (
 )
 
 # The small dependencies below are `async def` on purpose: they do no I/O, and a sync one costs a threadpool hop
-# per request (issue 10: the submit path made seven hops; a 2-core machine felt each).
+# per request (the submit path made seven hops; a 2-core machine felt each).
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -38,7 +38,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
     """The request's transaction. Opening it does no I/O (the connection is taken at the first query, in the
-    endpoint's worker thread), so it opens here in the event loop: one threadpool hop fewer per request (issue 10).
+    endpoint's worker thread), so it opens here in the event loop: one threadpool hop fewer per request.
     Commit or rollback runs in a thread of its own limiter, shielded from cancellation, as FastAPI does for sync
     dependencies: it releases the connection, so it must never wait for a request thread, nor be skipped. An
     endpoint may commit itself at its end, which saves the commit's hop too. (Submissions use no request
@@ -60,8 +60,8 @@ async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
 
 
 # scope="function": commit BEFORE the response is sent (FastAPI's default for yield dependencies ends them after
-# it). Otherwise a daemon killed between the two acknowledges a job or an exit report it never stored (issue 12:
-# the chaos harness lost 3 acknowledged submissions in 20 SIGKILLs that way).
+# it). Otherwise a daemon killed between the two acknowledges a job or an exit report it never stored (the
+# chaos harness lost 3 acknowledged submissions in 20 SIGKILLs that way).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 

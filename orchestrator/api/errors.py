@@ -27,7 +27,7 @@ class ApiError(Exception):
         self.details = details or []
 
 
-# issue 12: every route may answer these, in the shape below; declared app-wide so the OpenAPI schema (and
+# Every route may answer these, in the shape below; declared app-wide so the OpenAPI schema (and
 # clients generated from it, and schemathesis) know them.
 _ERROR_SCHEMA: dict[str, Any] = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message", "details"],
@@ -103,7 +103,7 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error("unhandled_api_error", path=request.url.path, error=repr(exc), exc_info=exc)
         return JSONResponse(error_body("internal", "internal error; see the daemon log"), status_code=500)
 
-    # issue 12 (chaos: PostgreSQL restarts): a database that is restarting or unreachable is a transient 503 with
+    # Chaos (PostgreSQL restarts): a database that is restarting or unreachable is a transient 503 with
     # Retry-After, in the usual JSON shape, not a 500; the pool's pre-ping reconnects once it is back.
     async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, DBAPIError) and not isinstance(exc, OperationalError) and not exc.connection_invalidated:

@@ -25,8 +25,8 @@ from orchestrator.feasibility import (
     unconfigured_providers,
     waiting_reason,
 )
-from orchestrator.launcher import placement_request
 from orchestrator.models import JobSpec
+from orchestrator.placement_request import placement_request_for
 from orchestrator.price_store import OfferCache
 from orchestrator.runtime import Runtime
 from policies.placement import OfferIndex, PlacementRequest, Priors
@@ -92,7 +92,7 @@ class Feasibility:
                 problem = gpu_name_problem(acc.model, offered_models(index))
                 if problem is not None:
                     return Assessment(problem=problem)
-        req = placement_request(spec, carbon_prices=self.rt.settings.carbon_prices)  # as the launcher ranks
+        req = placement_request_for(spec, carbon_prices=self.rt.settings.carbon_prices)  # could it ever run
         if self.memo_index is not index:  # new offers: every remembered answer is void
             self.memo, self.memo_index = {}, index
         found = self.memo.get((req, limit))
@@ -122,7 +122,7 @@ class Feasibility:
         index = self.cache.index
         assert index is not None  # assessed.ranked came from it
         spot = spot_mode(spec.resources.spot, 0.0, settings.spot_auto_fallback_seconds)
-        req = placement_request(spec, spot, settings.carbon_prices)
+        req = placement_request_for(spec, spot=spot, carbon_prices=settings.carbon_prices)
         now = time.time()
         priors = Priors(lost_hours=settings.interruption_lost_hours, observed=observed)
         if settings.transfer.enabled:  # as the launcher ranks: expected cost to finish, data moves included

@@ -58,13 +58,13 @@ class StoreCollector:
         yield spend
 
 
-@router.get("/metrics", response_class=PlainTextResponse)  # issue 12: the schema says text, not JSON
+@router.get("/metrics", response_class=PlainTextResponse)  # the schema says text, not JSON
 def metrics(rt: RuntimeDep) -> Response:
     registry = CollectorRegistry()
     registry.register(StoreCollector(rt))  # type: ignore[arg-type]
-    registry.register(EnergyCollector(rt))  # type: ignore[arg-type]  # issue 14: energy and carbon per team
-    registry.register(ReplicaCollector(rt))  # type: ignore[arg-type]  # issue 10: leases, loop durations
-    registry.register(SpendingCollector(rt))  # type: ignore[arg-type]  # issue 10: alerts pending, budgets
+    registry.register(EnergyCollector(rt))  # type: ignore[arg-type]  # energy and carbon per team
+    registry.register(ReplicaCollector(rt))  # type: ignore[arg-type]  # replicas: leases, loop durations
+    registry.register(SpendingCollector(rt))  # type: ignore[arg-type]  # spending: alerts pending, budgets
     registry.register(OpsCollector(rt))  # type: ignore[arg-type]  # preemptions, price age, agents' silence
     registry.register(LatencyCollector(rt))  # type: ignore[arg-type]  # placement latency (this replica's)
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

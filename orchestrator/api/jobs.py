@@ -93,7 +93,7 @@ def _visible_job(session: Session, principal: Principal, job_id: str) -> Job:
     return job
 
 
-# The hot path of the API (issue 10). Async: the spec is validated and its response built in the event loop (no
+# The hot path of the API. Async: the spec is validated and its response built in the event loop (no
 # I/O); the checks that read the store and the INSERTs run in a worker thread, committed with the submissions that
 # arrived meanwhile (api/submitbatch.py: group commit, Core INSERTs, no re-SELECT) before the 201 is sent; the
 # response is encoded once with json.dumps (FastAPI's jsonable_encoder walked the dict first).
@@ -140,7 +140,7 @@ def list_job_page(
     principal: UserDep, session: SessionDep,
     state: list[JobState] = Query(default=[]), team: str | None = None, name: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
-    before: int | None = Query(default=None, ge=1, le=INT64_MAX),  # issue 12: a bigger one was a 500 (fuzz)
+    before: int | None = Query(default=None, ge=1, le=INT64_MAX),  # a bigger one was a 500 (API fuzzing)
 ) -> dict[str, Any]:
     """Newest first. Page with `before` = the previous page's `next_before`."""
     if not principal.is_admin:
@@ -163,11 +163,11 @@ def show_job(job_id: str, principal: UserDep, session: SessionDep) -> dict[str, 
     attempts = list(session.scalars(select(Attempt).where(Attempt.job_id == job.id).order_by(Attempt.number)))
     now = utcnow()
     view = job_view(job, job_costs(session, [job.id], now).get(job.id, 0.0), now, attempts)
-    energy = job_energy(session, job.id)  # issue 14: energy and carbon next to cost
+    energy = job_energy(session, job.id)  # energy and carbon next to cost
     for a in view["attempt_list"]:
         a["energy"] = energy["attempts"].get(a["id"])
     view["energy"] = {k: v for k, v in energy.items() if k != "attempts"}
-    add_recovery_facts(session, job.id, view["attempt_list"], now)  # issue 5: cost and checkpoint per attempt
+    add_recovery_facts(session, job.id, view["attempt_list"], now)  # recovery: cost and checkpoint per attempt
     add_instance_ids(session, view["attempt_list"])
     add_budget_wait(session, job, view)
     return view

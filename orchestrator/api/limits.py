@@ -13,7 +13,7 @@ class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.overrides = overrides or {}  # path prefix -> its own limit (issue 13: workdir uploads)
+        self.overrides = overrides or {}  # path prefix -> its own limit (workdir uploads)
 
     def _limit(self, scope: Scope) -> int:
         path = str(scope.get("path", ""))

@@ -19,13 +19,14 @@ from orchestrator.api.errors import ApiError
 from orchestrator.catalog_zones import name_zones
 from orchestrator.feasibility import gpu_name_problem, offered_models
 from orchestrator.models import Accelerators
+from orchestrator.placement_request import filter_request
 from orchestrator.pricing import OfferCache, source_view, store_offers, wake_waiting_jobs
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import PriceSource
 from orchestrator.store.types import utcnow
 from orchestrator.vmscsv import CLOUDS, SHOWN_PROBLEMS, CatalogFormatError, describe_problems, read_vms_csv
 from policies.carbon import carbon_facts, offer_kg_per_hour
-from policies.placement import PlacementRequest, RankedOffer
+from policies.placement import RankedOffer
 from policies.totalcost import TotalCost
 from providers.base import Offer
 from providers.gpus import is_known_gpu
@@ -59,7 +60,7 @@ def offer_view(item: RankedOffer, now_ts: float, total: TotalCost | None = None)
 
 
 def offer_carbon(o: Offer) -> dict[str, Any]:
-    """Issue 14: the grid intensity of the offer's region and its kg CO2e per hour at full GPU load."""
+    """Carbon: the grid intensity of the offer's region and its kg CO2e per hour at full GPU load."""
     intensity = carbon_facts().intensity(o.cloud, o.region)
     return {"grid_g_co2e_per_kwh": intensity.g_per_kwh, "grid_known": intensity.known,
             "carbon_kg_per_hour": round(offer_kg_per_hour(o.cloud, o.region, o.gpu_model, o.gpu_count, o.vcpus,
@@ -95,14 +96,9 @@ def list_offers(
         wanted = [Accelerators.parse(g) for g in gpu if g]
     except ValueError as exc:
         raise ApiError(422, "invalid_gpu", str(exc)) from None
-    acc = wanted[0] if wanted else None
-    req = PlacementRequest(
-        gpu_model=acc.model if acc else None, gpu_count=acc.count if acc else 0,
-        gpu_candidates=tuple((a.model, a.count) for a in wanted[1:]),
-        spot={"spot": True, "on-demand": False}.get(market, "auto"),  # type: ignore[arg-type]
-        clouds=tuple(cloud), regions=tuple(region), zones=tuple(zone), instance_type=instance_type,
-        min_vcpus=min_vcpus, min_memory_gb=min_memory_gb, min_gpu_memory_gb=min_gpu_memory_gb,
-        max_price_per_hour=max_price, carbon_price=carbon_price)
+    req = filter_request(wanted, market=market, clouds=cloud, regions=region, zones=zone, instance_type=instance_type,
+                         min_vcpus=min_vcpus, min_memory_gb=min_memory_gb, min_gpu_memory_gb=min_gpu_memory_gb,
+                         max_price=max_price, carbon_price=carbon_price)
     index = _cache(request).get(rt.sessions)
     for each in wanted:  # a misspelt model: name the one meant, not "no offer"
         problem = None if is_known_gpu(each.model) else gpu_name_problem(each.model, offered_models(index))
@@ -171,9 +167,10 @@ def _offers_for_job(request: Request, rt: Any, user: Any, job_id: str, limit: in
     """`/v1/offers?for_job=ID`: what the launcher would weigh for the job now (blocks and priors included)."""
     import time
 
-    from orchestrator.launcher import placement_request
+    from orchestrator.launcher import request_now
     from orchestrator.models import JobSpec
     from orchestrator.placement_state import load_blocks, recent_preemptions
+    from orchestrator.policy_store import current_policy
     from orchestrator.queue import get_job
     from orchestrator.totalplace import profile_for
     from orchestrator.transfers import rates_view, transfer_rates
@@ -187,7 +184,7 @@ def _offers_for_job(request: Request, rt: Any, user: Any, job_id: str, limit: in
         if job is None:
             raise ApiError(404, "not_found", f"job {job_id} not found")
         spec = JobSpec.model_validate(job.spec)
-        req = placement_request(spec, carbon_prices=settings.carbon_prices)
+        req = request_now(s, job, spec, settings, current_policy(s))  # market and policy cap as the launcher
         blocks = load_blocks(s)
         priors = Priors(lost_hours=settings.interruption_lost_hours,
                         observed=recent_preemptions(s, settings.preemption_window_seconds))

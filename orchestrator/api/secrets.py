@@ -1,4 +1,4 @@
-"""/v1/secrets: job secrets by name (issue 13). Values go in, never come out: listings show names only."""
+"""/v1/secrets: job secrets by name. Values go in, never come out: listings show names only."""
 
 from __future__ import annotations
 

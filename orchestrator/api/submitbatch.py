@@ -1,7 +1,7 @@
 """Group commit for job submissions: the submissions that arrive while one transaction is being written go into
 the next one together.
 
-Why (issue 10): with one transaction per submission, each paid a threadpool hop (a thread wake-up, the largest
+Why: with one transaction per submission, each paid a threadpool hop (a thread wake-up, the largest
 single cost in py-spy's GIL samples), a pool checkout, a BEGIN and a COMMIT (on PostgreSQL a round trip and a WAL
 flush each; on SQLite the write lock) and, on PostgreSQL, the pool's pre-ping. Under load those are shared by
 every submission in a batch; with one client a batch is one submission, as before. SQLite writes one batch at a
@@ -9,7 +9,7 @@ time (it has one writer anyway); PostgreSQL up to PG_WRITERS at once, so commits
 
 What does not change: each submission is checked on its own (a missing secret or workdir fails that submission
 only, with its own 422); a submission's response is sent only after the transaction holding it has committed,
-so a daemon killed after a 201 still has the job (issue 12). If a batch's transaction fails, each of its
+so a daemon killed after a 201 still has the job. If a batch's transaction fails, each of its
 submissions is retried in a transaction of its own, so one bad row cannot fail the others.
 Batches are at most `InFlightLimit`'s bound (api/inflight.py): no more submissions are in progress at once.
 """

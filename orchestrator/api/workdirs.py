@@ -1,4 +1,4 @@
-"""/v1/workdirs: the daemon's own content-addressed workdir store (issue 13), used when no bucket is configured.
+"""/v1/workdirs: the daemon's own content-addressed workdir store, used when no bucket is configured.
 
 Uploads are checked against their digest before they are kept, so a job's `workdir_ref.digest` names exactly
 one tree; a repeat upload of the same digest stores nothing again. An archive is visible and usable only to the

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from orchestrator.cli import (  # issue 4  # issue 6
+from orchestrator.cli import (
     alerts,
     catalog,
     costs,
@@ -24,7 +24,7 @@ from orchestrator.cli import (  # issue 4  # issue 6
     policy,
     providers,
     render,
-    secrets,  # issue 13
+    secrets,
     ui,
 )
 from orchestrator.cli.client import Client, CliError, check_output, client_settings, failure, load_settings, segment
@@ -51,12 +51,12 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(chaos_app, name="chaos")
 app.add_typer(instances_app, name="instances")
 app.add_typer(providers.app, name="providers")
-app.add_typer(catalog.app, name="catalog")  # issue 4
-app.command("offers")(offers.offers)  # issue 4
-app.add_typer(policy.app, name="policy")  # issue 6
-app.add_typer(alerts.app, name="alerts")  # issue 6
-app.command("costs")(costs.costs)  # issue 6
-app.add_typer(secrets.app, name="secrets")  # issue 13
+app.add_typer(catalog.app, name="catalog")  # price catalog and placement
+app.command("offers")(offers.offers)
+app.add_typer(policy.app, name="policy")  # costs, policies and alerts
+app.add_typer(alerts.app, name="alerts")
+app.command("costs")(costs.costs)
+app.add_typer(secrets.app, name="secrets")  # job secrets
 app.command("ui")(ui.ui)  # one-time dashboard sign-in link
 
 plainparams.install()  # str/int/float options without typer's pydantic adapters (~0.18 s of every command)
@@ -129,7 +129,7 @@ def submit(
         _emit(result, output, lambda: dryrun.show(console, result))
         return
     human = make_console(stderr=True) if output == "json" else console
-    spec = attach_workdir(api, settings(), spec, file.parent, human)  # issue 13: pack + upload, digest on the job
+    spec = attach_workdir(api, settings(), spec, file.parent, human)  # workdir: pack + upload, digest on the job
     job = api.submit(spec)
     if output == "json" and not wait:
         print(json.dumps(job, indent=2))

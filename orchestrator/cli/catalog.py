@@ -59,7 +59,7 @@ def status(output: Annotated[str, typer.Option("--output", "-o", help="table or 
     for column in ("CLOUD", "SOURCE", "REFRESH", "OFFERS", "FETCHED", "STALE", "FAILURES", "LAST ERROR / FILE"):
         table.add_column(column)
     for i in items:
-        every = i.get("interval_seconds")  # issue 4: live types and live prices refresh on their own intervals
+        every = i.get("interval_seconds")  # live types and live prices refresh on their own intervals
         refresh = f"{i.get('refresh', '-')}, every {every:g}s" if every else i.get("refresh", "-")
         table.add_row(i["cloud"], i["source"], refresh, str(i["offers"]), i["fetched_at"] or "-",
                       "yes" if i["stale"] else "no", str(i["failures"]), i["last_error"] or i["detail"] or "-")

@@ -137,7 +137,7 @@ def run_demo(console: Console, keep: bool = False) -> int:
     console.print(Rule("[bold]Spotwise demo[/]: SQLite + the local provider, no cloud account"),
                   width=min(console.width, 100))
     console.print(f"home {home}\ndaemon {url} (log: {home / 'daemon.log'})")
-    receiver = demo_spending.WebhookReceiver()  # issue 6: alerts go to the log and to this receiver
+    receiver = demo_spending.WebhookReceiver()  # spending alerts go to the log and to this receiver
     proc = start_daemon(home, port, demo_spending.daemon_env(receiver))
     previous = _stop_on_sigterm()
     try:
@@ -157,7 +157,7 @@ def run_demo(console: Console, keep: bool = False) -> int:
         job = api.post("/v1/jobs", spec.model_dump(mode="json"))
         console.print(f"submitted [bold]{job['id']}[/]: {spec.name} ({spec.resources.accelerators}, spot)")
         idle_job = demo_spending.start(api, console, spec.model_dump(mode="json"))
-        preempt_once(api, job["id"], console)  # issue 5: a spot reclaim mid-training, then the resume
+        preempt_once(api, job["id"], console)  # recovery: a spot reclaim mid-training, then the resume
         try:
             final = watch(api, job["id"], poll=0.5, out=console, timeout=JOB_TIMEOUT_S)
         except (CliError, SpotwiseError) as exc:  # a job that cannot finish (its agent keeps failing): say so
@@ -174,7 +174,7 @@ def run_demo(console: Console, keep: bool = False) -> int:
                           f"({'spot' if attempt['spot'] else 'on-demand'} at ${attempt['price_per_hour']:.4f}/h)")
         console.print(f"[bold]{final['state']}[/] in {final['runtime_seconds'] or 0:.1f}s of runtime; "
                       f"cost ${final['cost_usd']:.6f}; demo took {time.monotonic() - started:.1f}s")
-        if final.get("energy"):  # issue 14: energy and carbon next to cost
+        if final.get("energy"):  # energy and carbon next to cost
             from orchestrator.cli.render import carbon_text, energy_text
 
             console.print(f"energy {energy_text(final['energy'])}; carbon {carbon_text(final['energy'])} "

@@ -86,13 +86,13 @@ def job_detail(console: Console, job: dict[str, Any], events: list[dict[str, Any
     console.print(f"[bold]{job['id']}[/] {job['name']} (team {job['team']})  state {_state(job['state'])}")
     rows = [("exit code", job["exit_code"]), ("reason", job["reason"] or "-"),
             ("GPUs", job["accelerators"] or "-"),
-            ("nodes", ((job.get("spec") or {}).get("resources") or {}).get("num_nodes", 1)),  # issue 4: gangs
+            ("nodes", ((job.get("spec") or {}).get("resources") or {}).get("num_nodes", 1)),  # gangs
             ("priority", job["priority"]),
             ("submitted", _short_time(job["submitted_at"])), ("started", _short_time(job["started_at"])),
             ("finished", _short_time(job["finished_at"])), ("deadline", _short_time(job["deadline_at"])),
             ("runtime", _duration(job["runtime_seconds"])), ("cost", usd(job["cost_usd"])),
             ("attempts", job["attempts"]), ("restarts", job["restarts"])]
-    if job.get("energy"):  # issue 14
+    if job.get("energy"):  # energy and carbon
         rows[11:11] = [("energy", energy_text(job["energy"])), ("carbon", carbon_text(job["energy"]))]
     if job["state"] == "WAITING_CAPACITY":  # what it waits for is the reason; say when it looks again
         rows[1:2] = [("waits for", job["reason"] or "-"), ("next look", _next_look(job.get("not_before")))]

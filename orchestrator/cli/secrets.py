@@ -1,4 +1,4 @@
-"""`spotwise secrets set|list|delete` (issue 13). The value is read from stdin, so it never sits in shell history
+"""`spotwise secrets set|list|delete`. The value is read from stdin, so it never sits in shell history
 or in the process list; listings show names only."""
 
 from __future__ import annotations

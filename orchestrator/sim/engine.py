@@ -1,6 +1,6 @@
 """Replay one job tick by tick through a deadline policy: the simulator's only model of time and money.
 
-Rules (Can't Be Late, NSDI'24, as stated in issue 9): one decision per tick; a spot instance runs while its
+Rules (Can't Be Late, NSDI'24, as the benchmark states them): one decision per tick; a spot instance runs while its
 zone's trace is > 0 and is preempted at the first tick where it is not; every new instance (the first one
 included) first spends the changeover d without progress, paid at its own price; money is charged per hour an
 instance runs, up to the moment the work completes. The engine never decides: it builds the `DeadlineState`,

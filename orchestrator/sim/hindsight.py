@@ -23,7 +23,7 @@ tests/sim/test_hindsight.py checks by trying every sequence through the engine o
 
 Work grows with (D - C)^2 / (g d) x (zones + 1) x m per tick: about 0.1-0.3 s per start at D = 52 h with
 2 zones on 10-minute ticks, more with 9 zones on 195-second ticks, which is why the benchmark
-(bench/policy_headroom.py) computes it for the issue-9 settings rather than for every configuration.
+(bench/policy_headroom.py) computes it for the reference settings rather than for every configuration.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Per-zone spot prices and the on-demand price for a replay, read from a catalog (SkyPilot `vms.csv`).
 
 Without prices the simulator prices a spot hour at 1 and on-demand at k = 3.06/0.9731 (the paper's p3.2xlarge),
-which is what the issue-9 protocol compares against. With a catalog, each trace zone gets its instance type's
+which is what the benchmark protocol compares against. With a catalog, each trace zone gets its instance type's
 spot price and the replay is in dollars; ratios stay relative to on-demand, so tables remain comparable.
 
 Trace zones are zone names (`us-west-2a`). GCP catalogs list zones by name and match exactly. AWS catalogs list

@@ -1,6 +1,6 @@
 """Many replays -> one row per (trace set, zones, policy, D, d): the numbers `spotwise simulate` and the bench print.
 
-Protocol (issue 9): start ticks come from `random.Random(seed).randrange(0, ticks - n)` with n = floor(D/g), the
+Protocol (BENCHMARKS.md): start ticks come from `random.Random(seed).randrange(0, ticks - n)` with n = floor(D/g), the
 same starts for every policy and zone; cost is reported relative to on-demand only, k * (C + d). "single" mode
 replays each zone alone and reports the mean over zones (the user pinned a zone); "multi" lets the policy use
 every zone of the set. `history_hours` limits what the policy has seen before each start (None: the whole trace
@@ -77,7 +77,7 @@ def check_arguments(work_hours: float, deadline_hours: float, changeover_hours: 
 
 
 def draw_starts(ticks: int, deadline_hours: float, tick_hours: float, starts: int, seed: int) -> list[int]:
-    """The issue-9 protocol: `starts` draws of Random(seed).randrange(0, ticks - n), n = floor(D / g)."""
+    """The benchmark protocol: `starts` draws of Random(seed).randrange(0, ticks - n), n = floor(D / g)."""
     n = int(deadline_hours / tick_hours + 1e-9)
     if ticks - n <= 0:
         raise ValueError(f"the traces hold {ticks} ticks, fewer than the {n} a {deadline_hours} h deadline needs")

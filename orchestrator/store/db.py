@@ -3,7 +3,7 @@
 SQLite runs in WAL mode with `BEGIN IMMEDIATE` transactions: writers queue on the lock instead
 of failing with "database is locked" when a read transaction tries to upgrade.
 
-Pool sizes (issue 10 benchmark). SQLite: one pooled connection. Every transaction takes the write lock anyway
+Pool sizes (API and queue benchmark). SQLite: one pooled connection. Every transaction takes the write lock anyway
 (`BEGIN IMMEDIATE`), so a second connection never ran concurrently; it only moved the queueing into SQLite's busy
 handler, which sleeps with back-off (up to 100 ms a try) and let late threads starve: p99 641 ms at 8 clients.
 Threads now queue on the pool's condition variable, first come first served, and are woken the moment the

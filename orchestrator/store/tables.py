@@ -85,7 +85,7 @@ class Attempt(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer)
     end_reason: Mapped[str] = mapped_column(Text, default="")
     launch_tries: Mapped[int] = mapped_column(Integer, default=0)
-    nodes: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # gang size (issue 4)
+    nodes: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # gang size
     __table_args__ = (UniqueConstraint("job_id", "number"),)
 
 
@@ -104,7 +104,7 @@ class Instance(Base):
     launched_at: Mapped[datetime]
     ended_at: Mapped[datetime | None] = mapped_column(index=True)  # the ledger finds open/recent rows
     preempted: Mapped[bool] = mapped_column(Boolean, default=False)
-    # issue 4, gangs: the node's rank, the address its agent reported, its own heartbeat and exit code
+    # gangs: the node's rank, the address its agent reported, its own heartbeat and exit code
     node: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     node_ip: Mapped[str | None] = mapped_column(String(64))
     last_heartbeat_at: Mapped[datetime | None]
@@ -174,7 +174,7 @@ class UiSigninCode(Base):
     used_at: Mapped[datetime | None]
 
 
-# -- price catalog and placement blocks (issue 4) ----------------------------------------------
+# -- price catalog and placement blocks --------------------------------------------------------
 
 
 class CachedOffer(Base):
@@ -229,7 +229,7 @@ class PoolBlock(Base):
     created_at: Mapped[datetime]
 
 
-# -- costs, policies and alerts (issue 6) ------------------------------------------------------
+# -- costs, policies and alerts ----------------------------------------------------------------
 
 
 class LedgerEntry(Base):
@@ -341,7 +341,7 @@ class StopRequest(Base):
     deadline: Mapped[datetime] = mapped_column(index=True)
 
 
-# -- energy and carbon (issue 14) --------------------------------------------------------------
+# -- energy and carbon -------------------------------------------------------------------------
 
 
 class EnergyEntry(Base):
@@ -372,7 +372,7 @@ class EnergyEntry(Base):
     last_measured: Mapped[bool] = mapped_column(Boolean)
 
 
-# -- job secrets (issue 13) --------------------------------------------------------------------
+# -- job secrets -------------------------------------------------------------------------------
 
 
 class JobSecret(Base):

@@ -1,4 +1,4 @@
-"""Getting a job's code onto an instance (issue 13): pack a local directory deterministically, upload it once
+"""Getting a job's code onto an instance: pack a local directory deterministically, upload it once
 under its sha256, and unpack it safely on the instance before `setup` on every attempt."""
 
 from orchestrator.workdir.pack import PackedWorkdir, WorkdirError, pack_workdir

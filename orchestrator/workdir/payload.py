@@ -1,4 +1,4 @@
-"""The issue-13 part of an attempt's spec response: where the code is, what data to mount, which image, and the
+"""The code-and-secrets part of an attempt's spec response: where the code is, what data to mount, which image, and the
 secret values. Only the attempt's own agent receives it (api/agent.py checks the token); never log it."""
 
 from __future__ import annotations

@@ -273,7 +273,7 @@ class LocalProvider:
                 "SPOTWISE_WORK_ROOT": str(workdir / "work"),
                 "SPOTWISE_NOTICE": f"local:{self._notice_path(record.id)}",
                 "SPOTWISE_PATH_PREFIX": str(workdir / "disk"),
-                "SPOTWISE_NODE_IP": "127.0.0.1",  # issue 4: every local gang node is on this host
+                "SPOTWISE_NODE_IP": "127.0.0.1",  # every local gang node is on this host
             }
         )
         as_user: dict[str, Any] = {} if user.uid is None else {

@@ -1,4 +1,4 @@
-"""Issue 10's submit-path changes keep their promises: the token cache's revocation bound, and many concurrent
+"""The submit-path throughput changes keep their promises: the token cache's revocation bound, and many concurrent
 submissions through the one-connection SQLite pool finish (no request thread waits on a held connection)."""
 
 from __future__ import annotations

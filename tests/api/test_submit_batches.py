@@ -1,4 +1,4 @@
-"""The submit hot path (issue 10: group commit, Core INSERTs) stores exactly what submit() stores, commits several
+"""The submit hot path (group commit, Core INSERTs) stores exactly what submit() stores, commits several
 concurrent submissions in one transaction, keeps each submission's own errors to itself, and never acknowledges a
 job that a SIGKILL then loses."""
 

@@ -1,1 +1,1 @@
-"""The chaos harness (issue 12): `python -m tests.chaos --seed N --jobs 200`; see harness.py."""
+"""The chaos harness: `python -m tests.chaos --seed N --jobs 200`; see harness.py."""

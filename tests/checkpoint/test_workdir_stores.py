@@ -1,4 +1,4 @@
-"""Issue 13: a packed workdir goes up once, content-addressed, and comes back byte-identical through every object
+"""Workdirs: a packed workdir goes up once, content-addressed, and comes back byte-identical through every object
 store the checkpoints use (file://, S3 on moto, the GCS emulator, Azurite), via the agent's own fetch code."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 3 acceptance, end to end: the real daemon configured for AWS, the real CLI, moto over HTTP.
+"""The AWS provider, end to end: the real daemon configured for AWS, the real CLI, moto over HTTP.
 
 How the daemon sees realistic spot prices: the provider tests inject them with botocore event hooks,
 which only work inside the process that owns the boto3 session. Here `spotwise serve` is a real

@@ -1,4 +1,4 @@
-"""Issue 8 acceptance, end to end: the real daemon configured for Azure against the fake ARM server.
+"""The Azure provider, end to end: the real daemon configured for Azure against the fake ARM server.
 
 The daemon is a real `spotwise serve` subprocess with the production credential path:
 DefaultAzureCredential picks the managed identity from IDENTITY_ENDPOINT/IDENTITY_HEADER, served by

@@ -1,4 +1,4 @@
-"""Issue 7 acceptance, end to end: the real daemon configured for GCP against the fake Compute Engine.
+"""The GCP provider, end to end: the real daemon configured for GCP against the fake Compute Engine.
 
 The daemon is a real `spotwise serve` subprocess configured through SPOTWISE_PROVIDERS, with the real
 google-cloud-compute and billing clients pointed at the fake (credentials "anonymous"; the fake

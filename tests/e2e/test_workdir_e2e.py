@@ -1,4 +1,4 @@
-"""Issue 13 end to end: a real daemon, the real CLI and the local provider. `spotwise submit` packs `workdir: .`,
+"""Workdirs end to end: a real daemon, the real CLI and the local provider. `spotwise submit` packs `workdir: .`,
 the agent unpacks identical files (ignored ones absent), a relaunch after the user edits the directory still runs
 the original digest, a secret reaches the job's environment and nowhere else, and a file:// workdir store works."""
 

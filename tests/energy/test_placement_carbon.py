@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.launcher import placement_request
 from orchestrator.models import JobSpec
+from orchestrator.placement_request import placement_request_for
 from policies.carbon import offer_kg_per_hour
 from policies.placement import OfferIndex, PlacementRequest, Priors, rank_offers
 from tests.fakes.provider import make_offer
@@ -76,7 +76,7 @@ def test_index_agrees_with_linear_scan_and_zero_price_changes_nothing(rows: list
 
 def test_job_carbon_price_overrides_the_teams() -> None:
     spec = JobSpec(name="j", run="true", team="green", resources={"accelerators": "A100:8"})  # type: ignore[arg-type]
-    assert placement_request(spec).carbon_price == 0.0
-    assert placement_request(spec, carbon_prices={"green": 0.2}).carbon_price == 0.2
+    assert placement_request_for(spec).carbon_price == 0.0
+    assert placement_request_for(spec, carbon_prices={"green": 0.2}).carbon_price == 0.2
     own = spec.model_copy(update={"resources": spec.resources.model_copy(update={"carbon_price": 0.05})})
-    assert placement_request(own, carbon_prices={"green": 0.2}).carbon_price == 0.05
+    assert placement_request_for(own, carbon_prices={"green": 0.2}).carbon_price == 0.05

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orchestrator.feasibility import assess
-from orchestrator.launcher import placement_request
 from orchestrator.models import JobSpec
+from orchestrator.placement_request import placement_request_for
 from policies.gang import plan_gang
 from policies.placement import OfferIndex, PlacementRequest, rank_offers, rejection
 from tests.fakes.provider import make_offer
@@ -62,7 +62,7 @@ def test_the_launcher_request_carries_the_spec_candidates() -> None:
     spec = JobSpec.model_validate({"name": "c", "run": "true", "resources": {
         "accelerators": "A100:8", "accelerator_candidates": ["h100:8", "A100:8"], "candidate_order": "listed"}})
     assert [str(a) for a in spec.resources.gpu_options()] == ["A100:8", "H100:8"]  # the duplicate once
-    req = placement_request(spec)
+    req = placement_request_for(spec)
     assert req.gpu_options() == (("A100", 8), ("H100", 8)) and req.gpu_order == "listed"
 
 

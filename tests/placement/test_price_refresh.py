@@ -1,4 +1,4 @@
-"""Spot prices and instance types refresh on separate intervals (issue 4), on SQLite and PostgreSQL.
+"""Spot prices and instance types refresh on separate intervals, on SQLite and PostgreSQL.
 
 The provider is the scriptable fake plus a price-only call that counts itself; the refresh code, the
 store, the alerts outbox and the status view are the real ones. Time passing is a backdated

@@ -99,10 +99,10 @@ def test_the_same_attempt_launched_by_both_replicas_at_once_is_one_instance(
     with transaction(a.sessions) as s:  # record the attempt as the leader does, but launch from both
         from orchestrator import transitions as T
         from orchestrator.attempts import create_attempt
-        from orchestrator.launcher import placement_request
+        from orchestrator.placement_request import placement_request_for
         from orchestrator.queue import claim_runnable
         job = claim_runnable(s, 1)[0]
-        offer = index.rank(placement_request(JobSpec.model_validate(job.spec)), blocks, priors=priors)[0].offer
+        offer = index.rank(placement_request_for(JobSpec.model_validate(job.spec)), blocks, priors=priors)[0].offer
         attempt = create_attempt(s, job, offer)
         T.start_provisioning(s, job, attempt.id, "test")
         attempt_id = attempt.id

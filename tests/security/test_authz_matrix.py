@@ -47,7 +47,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/agent/bootstrap"): PUBLIC,
     ("GET", "/v1/agent/attempts/{attempt_id}/wheel"): AGENT, ("GET", "/v1/agent/attempts/{attempt_id}/workdir"): AGENT,
     ("POST", "/v1/agent/attempts/{attempt_id}/restarted"): AGENT,
-    ("POST", "/v1/agent/attempts/{attempt_id}/gang"): AGENT,  # issue 4: gang rendezvous
+    ("POST", "/v1/agent/attempts/{attempt_id}/gang"): AGENT,  # gang rendezvous
     ("GET", "/v1/secrets"): USER, ("PUT", "/v1/secrets/{name}"): USER, ("DELETE", "/v1/secrets/{name}"): USER,
     ("GET", "/v1/workdirs/{digest}"): USER, ("PUT", "/v1/workdirs/{digest}"): USER,
     ("GET", "/v1/tokens"): ADMIN, ("POST", "/v1/tokens"): ADMIN, ("POST", "/v1/tokens/{token_id}/revoke"): ADMIN,

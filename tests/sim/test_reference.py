@@ -1,4 +1,4 @@
-"""The baselines reproduce issue 9's reference figures (full protocol, the parts that run in seconds).
+"""The baselines reproduce the benchmark's reference figures (full protocol, the parts that run in seconds).
 
 The complete table (both sets, single and multi, D in {52, 60, 80}, d in {0.05, 0.2}) is `bench/policy_cost.py`.
 """
@@ -26,7 +26,7 @@ def test_aws_10_26_2022_v100_1_matches_the_reference(real_traces: Path) -> None:
     assert all(r.misses == 0 for r in rows.values())
     assert rows["single", "spotwise"].mean < rows["single", "uniform-progress"].mean - 0.03
     assert rows["multi", "spotwise"].mean < rows["multi", "uniform-progress"].mean - 0.03
-    assert rows["multi", "spotwise"].mean <= 0.455  # 0.4544 measured; issue 9 targets 0.45 (README, performance)
+    assert rows["multi", "spotwise"].mean <= 0.455  # 0.4544 measured; the benchmark targets 0.45 (README, performance)
 
 
 def test_aws_02_15_2023_multi_zone_matches_the_reference(real_traces: Path) -> None:

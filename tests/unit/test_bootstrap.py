@@ -18,7 +18,7 @@ hostile = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist
 
 def _without_agent(script: str) -> str:
     """The script up to the line that would start the real agent (values may span lines)."""
-    head, sep, _ = script.partition("\nrestarts=0\nwhile :; do")  # issue 13: the agent runs under a supervisor loop
+    head, sep, _ = script.partition("\nrestarts=0\nwhile :; do")  # the agent runs under a supervisor loop
     assert sep, "the script must end by starting the agent"
     return head
 

@@ -1,4 +1,4 @@
-"""The AWS price-only refresh against moto: DescribeSpotPriceHistory and nothing else (issue 4).
+"""The AWS price-only refresh against moto: DescribeSpotPriceHistory and nothing else.
 
 A full listing asks for instance types, zone offerings, on-demand prices and spot history; the
 10-minute price refresh must ask only for spot history, batched per 100 types, and must only

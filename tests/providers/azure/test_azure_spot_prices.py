@@ -1,4 +1,4 @@
-"""The Azure price-only refresh against the fake: the Retail Prices API only, no ARM call (issue 4).
+"""The Azure price-only refresh against the fake: the Retail Prices API only, no ARM call.
 
 Sizes, zones and restrictions (resource SKUs) belong to the daily instance-type refresh; spot prices
 come from a separate public API, which is all the 10-minute price refresh reads.

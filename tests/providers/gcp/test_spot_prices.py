@@ -1,4 +1,4 @@
-"""The GCP price-only refresh against the fake server: Billing Catalog SKUs only, no Compute API (issue 4).
+"""The GCP price-only refresh against the fake server: Billing Catalog SKUs only, no Compute API.
 
 GCE has no per-zone spot price feed: a pool's spot price is assembled from per-region unit SKUs
 (host cores + RAM + GPUs), so the price refresh re-reads the SKUs and re-prices the known shapes,

@@ -1,4 +1,4 @@
-"""energy entries: per-attempt, per-day energy integrated from heartbeats (issue 14)
+"""energy entries: per-attempt, per-day energy integrated from heartbeats
 
 Revision ID: 0005_energy
 Revises: 0004_stop_requests

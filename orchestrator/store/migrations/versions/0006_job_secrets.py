@@ -1,4 +1,4 @@
-"""job secrets: named, Fernet-encrypted values delivered only to a job's agent (issue 13)
+"""job secrets: named, Fernet-encrypted values delivered only to a job's agent
 
 Revision ID: 0006_job_secrets
 Revises: 0005_energy

@@ -1,4 +1,4 @@
-"""gang nodes: an attempt's node count; each instance's rank, address, heartbeat and exit code (issue 4)
+"""gang nodes: an attempt's node count; each instance's rank, address, heartbeat and exit code
 
 Revision ID: 0007_gang_nodes
 Revises: 0006_job_secrets

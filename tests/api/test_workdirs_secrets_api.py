@@ -1,4 +1,4 @@
-"""Issue 13 through the in-process API: secrets (names only, team scoped, only to the job's own agent), the
+"""Job code and secrets through the in-process API: secrets (names only, team scoped, only to the job's own agent), the
 daemon's workdir store (digest checked, its own size limit), the agent's workdir download and restart report."""
 
 from __future__ import annotations
