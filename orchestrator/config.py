@@ -104,7 +104,8 @@ class Settings(BaseSettings):
     docs_assets_url: str = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
     agent_token_grace_seconds: NonNegative = 120.0  # an agent token outlives its attempt this long
     # The start-up script's bootstrap token: exchanged once for the agent token within this long of the instance's
-    # launch (api/agent_exchange.py); and refused unless a signature verifier vouched for the identity proof
+    # launch (api/agent_exchange.py); with require_signature, only when the cloud's signature over the identity
+    # proof was verified (orchestrator/identity/configure.py; the daemon refuses to start without the keys)
     bootstrap_token_ttl_seconds: Seconds = 900.0
     bootstrap_require_signature: bool = False
     api_rate_limit_per_second: NonNegative = 500.0  # per bearer token; 0 turns the limit off

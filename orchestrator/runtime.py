@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from orchestrator.agentkey import AgentKeyMismatch, load_agent_key
 from orchestrator.config import Settings
 from orchestrator.homeperms import prepare_home
+from orchestrator.identity import SignatureVerifier
+from orchestrator.identity.configure import IdentityConfigError, build_verifiers
 from orchestrator.logs import get_logger
 from orchestrator.placement_latency import PlacementLatency
 from orchestrator.store import meta
@@ -38,6 +40,8 @@ class Runtime:
     provider_errors: dict[str, str] = field(default_factory=dict)
     leases: Any = None  # orchestrator.leases.Leases while serving: loop leadership for /metrics
     placement_latency: PlacementLatency = field(default_factory=PlacementLatency)  # observed by the launcher
+    # provider -> the cloud-signature check of the bootstrap exchange (orchestrator/identity/configure.py)
+    identity_verifiers: dict[str, SignatureVerifier] = field(default_factory=dict)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -83,6 +87,10 @@ def build_runtime(settings: Settings, *, with_providers: bool = True, **override
         check_provider_names(list(settings.providers))  # before the database: a typo should fail fast
     for problem in prepare_home(settings.home):  # private to the daemon's user (orchestrator/homeperms.py)
         log.warning("home_permissions", problem=problem)
+    try:
+        verifiers = build_verifiers(settings)  # before the database too: a bad certificate path fails fast
+    except IdentityConfigError as exc:
+        raise StartupError(str(exc)) from None
     engine = make_engine(settings.effective_database_url)
     migrate(engine)
     sessions = make_session_factory(engine)
@@ -94,4 +102,5 @@ def build_runtime(settings: Settings, *, with_providers: bool = True, **override
             raise StartupError(str(exc)) from None
     providers, errors = build_providers(settings) if with_providers else ({}, {})
     return Runtime(settings=settings, engine=engine, sessions=sessions, cluster_id=cluster_id,
-                   agent_secret=secret, providers=providers, provider_errors=errors, **overrides)
+                   agent_secret=secret, providers=providers, provider_errors=errors,
+                   identity_verifiers=verifiers, **overrides)

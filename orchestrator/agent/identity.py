@@ -1,7 +1,8 @@
 """The instance's identity proof for the bootstrap exchange, read from the cloud's metadata server.
 
 SPOTWISE_IDENTITY names the source (the start-up script sets it to the cloud's name):
-- `aws`: IMDSv2 -- PUT /latest/api/token, then GET /latest/dynamic/instance-identity/document and .../pkcs7
+- `aws`: IMDSv2 -- PUT /latest/api/token, then GET /latest/dynamic/instance-identity/document, .../signature (the
+  RSA SHA-256 signature the daemon verifies with AWS's regional certificate) and .../pkcs7
   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-identity-documents.html);
 - `gcp`: GET /computeMetadata/v1/instance/service-accounts/default/identity?audience=<daemon URL>&format=full
   with `Metadata-Flavor: Google` (https://cloud.google.com/compute/docs/instances/verifying-instance-identity);
@@ -32,8 +33,11 @@ def _aws(base: str, client: httpx.Client) -> dict[str, Any]:
     headers = {"X-aws-ec2-metadata-token": token.text}
     document = client.get(f"{base}/latest/dynamic/instance-identity/document", headers=headers)
     document.raise_for_status()
-    pkcs7 = client.get(f"{base}/latest/dynamic/instance-identity/pkcs7", headers=headers)
-    return {"kind": "aws", "document": document.text, "pkcs7": pkcs7.text if pkcs7.status_code == 200 else ""}
+    signed = {}
+    for form in ("signature", "pkcs7"):
+        got = client.get(f"{base}/latest/dynamic/instance-identity/{form}", headers=headers)
+        signed[form] = got.text.strip() if got.status_code == 200 else ""
+    return {"kind": "aws", "document": document.text, **signed}
 
 
 def _gcp(base: str, client: httpx.Client, audience: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from orchestrator.api.agent import _insert_ignore
 from orchestrator.api.deps import RuntimeDep, SessionDep
 from orchestrator.api.errors import error_body
 from orchestrator.attempts import ACTIVE, AttemptState
-from orchestrator.identity import Expected, IdentityRefused, has_identity, verify
+from orchestrator.identity import Expected, IdentityRefused, SignatureUnavailable, has_identity, verify
 from orchestrator.logs import get_logger
 from orchestrator.runtime import Runtime
 from orchestrator.store.tables import Attempt, BootstrapClaim, Instance
@@ -99,8 +99,12 @@ def exchange(body: Exchange, session: SessionDep, rt: RuntimeDep) -> Any:
     if claimed is None:
         try:
             proved = verify(body.identity, _expected(rt, attempt, row), audience=rt.settings.effective_public_url,
-                            claim=body.claim, require_signature=rt.settings.bootstrap_require_signature) \
-                if has_identity(attempt.provider) else None
+                            claim=body.claim, require_signature=rt.settings.bootstrap_require_signature,
+                            verifiers=rt.identity_verifiers) if has_identity(attempt.provider) else None
+        except SignatureUnavailable as exc:  # the cloud's keys are unreachable: not the agent's fault, retry
+            log.warning("bootstrap_signature_unavailable", attempt=attempt_id, node=rank, error=str(exc))
+            return JSONResponse(status_code=503, headers={"Retry-After": "5"}, content=error_body(
+                "not_ready", f"the identity proof's signature cannot be checked right now: {exc}"))
         except IdentityRefused as exc:
             _suspicious(session, attempt, rank, f"bootstrap exchange refused: {exc}")
             return _refuse(403, "forbidden", str(exc))
@@ -112,7 +116,7 @@ def exchange(body: Exchange, session: SessionDep, rt: RuntimeDep) -> Any:
         if claimed is not None and claimed.claim_hash == claim_hash:
             how = "not verified" if proved is None else (
                 f"{', '.join(proved.fields) or 'no fields'} matched; signature "
-                f"{'verified' if proved.signature_verified else 'not verified'}")
+                f"{'verified' if proved.signature_verified else 'not verified: ' + proved.note}")
             T.record_event(session, attempt.job_id, f"agent on {row.id} exchanged its bootstrap token "
                            f"(identity: {how})", kind="agent_bootstrap", attempt_id=attempt_id)
             return _answer(rt, attempt_id, node, repeat=False)

@@ -4,9 +4,10 @@ The bootstrap exchange (orchestrator/api/agent_exchange.py) takes, besides the b
 the caller runs on the attempt's own machine, read from the cloud's metadata server on the instance
 (orchestrator/agent/identity.py gathers it):
 
-- aws: the EC2 instance identity document (IMDSv2 /latest/dynamic/instance-identity/document) and its PKCS#7
-  signature (/latest/dynamic/instance-identity/pkcs7). `instanceId` must be the recorded instance id, `region`
-  and `availabilityZone` the recorded ones, `accountId` the configured `account_id` where one is configured.
+- aws: the EC2 instance identity document (IMDSv2 /latest/dynamic/instance-identity/document) and its signatures
+  (/signature, verified by orchestrator/identity/aws.py; /pkcs7, passed along). `instanceId` must be the recorded
+  instance id, `region` and `availabilityZone` the recorded ones, `accountId` the configured `account_id` where one
+  is configured.
 - gcp: the metadata server's identity token (instance/service-accounts/default/identity?audience=...&format=
   full), a JWT. `aud` must be the daemon's public URL, `exp` in the future, `google.compute_engine.instance_id`
   the recorded numeric id (the instance name and zone where none was recorded), `zone` the recorded zone,
@@ -17,10 +18,11 @@ the caller runs on the attempt's own machine, read from the cloud's metadata ser
   (must be the one derived from this exchange's claim, so a document read for another exchange is refused).
 - local: the local provider's instance id (SPOTWISE_INSTANCE_ID), so the same exchange runs in every test.
 
-What is NOT verified by default: the cloud's signature over those fields. The fields are checked against the
-daemon's own record, which stops a token stolen from metadata being used from another machine by someone who
-cannot read that instance's metadata server, but a caller who knows the instance's ids can forge an unsigned
-proof. Signature verification is a pluggable step: `register_signature_verifier(provider, fn)`; with
+The cloud's signature over those fields is a separate, pluggable step: a verifier per provider, built from the
+configuration at daemon start (orchestrator/identity/configure.py: Google's JWKS for GCP, AWS's per-region
+certificates, Azure's CA certificates) and passed to `verify`, or registered process-wide with
+`register_signature_verifier(provider, fn)`. A verifier returns False for a proof that carries no signature,
+raises IdentityRefused for a bad one, SignatureUnavailable when it cannot check now (keys unreachable). With
 `bootstrap_require_signature: true` an exchange is refused unless a verifier accepted the proof's signature.
 docs/security.md has the full account.
 """
@@ -31,7 +33,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +47,10 @@ _VERIFIERS: dict[str, SignatureVerifier] = {}
 
 class IdentityRefused(Exception):
     """The proof does not name the recorded instance (or is malformed); the message says which field."""
+
+
+class SignatureUnavailable(Exception):
+    """The signature cannot be checked right now (the cloud's keys are unreachable): try again, not a forgery."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class Verified:
     provider: str
     fields: tuple[str, ...]
     signature_verified: bool
+    note: str = ""  # why the signature was not verified, for the exchange's job event
 
 
 def register_signature_verifier(provider: str, verifier: SignatureVerifier) -> None:
@@ -178,16 +185,20 @@ def has_identity(provider: str) -> bool:
 
 
 def verify(proof: Any, want: Expected, *, audience: str, claim: str, require_signature: bool = False,
-           now: datetime | None = None) -> Verified:
-    """Accept `proof` only if it names `want`'s instance; IdentityRefused says why not."""
+           now: datetime | None = None, verifiers: Mapping[str, SignatureVerifier] | None = None) -> Verified:
+    """Accept `proof` only if it names `want`'s instance; IdentityRefused says why not.
+
+    `verifiers` (the daemon's, built from its configuration) win over the process-wide registered ones."""
     if not isinstance(proof, dict) or proof.get("kind") != want.provider:
         kind = proof.get("kind") if isinstance(proof, dict) else None
         raise IdentityRefused(f"the attempt runs on {want.provider}; an identity proof of kind {kind!r} cannot "
                               "stand for its instance")
     fields = _CHECKS[want.provider](proof, want, audience=audience, claim=claim, now=now or datetime.now(UTC))
-    verifier = _VERIFIERS.get(want.provider)
+    verifier = (verifiers or {}).get(want.provider) or _VERIFIERS.get(want.provider)
     signed = bool(verifier(proof, want)) if verifier is not None else False
+    note = "" if signed else (f"no signature verifier is configured for {want.provider}" if verifier is None
+                              else "the proof carries no signature")
     if require_signature and not signed:
         raise IdentityRefused(f"bootstrap_require_signature is on and no signature verifier for {want.provider} "
-                              "vouched for this proof")
-    return Verified(want.provider, tuple(f for f in fields if f), signed)
+                              f"vouched for this proof ({note})")
+    return Verified(want.provider, tuple(f for f in fields if f), signed, note)

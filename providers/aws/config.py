@@ -52,6 +52,9 @@ class AWSConfig:
     # The 12-digit account the instances run in: when set, the daemon also checks the `accountId` of an agent's
     # instance identity document in the bootstrap exchange (docs/security.md)
     account_id: str = ""
+    # {region or "default": PEM text or path}: AWS's public RSA certificates for instance identity signatures
+    # (read by the daemon, not the adapter; docs/clouds/aws.md)
+    identity_certificates: dict[str, str] | None = None
 
     @classmethod
     def parse(cls, raw: dict[str, Any], *, home: Path) -> AWSConfig:

@@ -50,6 +50,9 @@ class AzureConfig:
     retry_attempts: int = 4
     connection_verify: str | bool = True  # CA bundle path for a private endpoint (or a test CA)
     currency: str = "USD"
+    # CA (or intermediate) certificates, PEM text or paths, that attested documents' signers must chain to (read
+    # by the daemon, not the adapter; docs/clouds/azure.md)
+    identity_ca_certificates: tuple[str, ...] | str = ()
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], *, home: Path | None = None) -> AzureConfig:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from providers.errors import InvalidRequest
+from providers.gcp.identity_keys import GOOGLE_JWKS_URL
 from providers.gcp.network import configured_regions, parse_subnetworks
 
 # Deep Learning VM images ship NVIDIA drivers and CUDA, so the startup script only installs the agent.
@@ -50,6 +51,8 @@ class GCPSettings:
     cache_ttl_s: float = 3600.0  # machine shapes and prices change slowly
     interruption_lookback_s: float = 3600.0  # ignore preemption operations older than this
     install_command: str | None = None  # override the agent install line of the startup script
+    # Google's keys for instance identity tokens (read by the daemon, not the adapter); "": fields only
+    identity_jwks_url: str = GOOGLE_JWKS_URL
 
     @classmethod
     def parse(cls, config: dict[str, Any]) -> GCPSettings:

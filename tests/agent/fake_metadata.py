@@ -3,14 +3,18 @@ cloud's instance identity (for the bootstrap exchange).
 
 Each checks the headers the real service requires (and answers like it when they are missing), records the
 requests it saw, and lets a test switch a notice on, or say which instance it is (`set_identity`):
-- AWS: /latest/dynamic/instance-identity/document and /pkcs7 behind the IMDSv2 token
+- AWS: /latest/dynamic/instance-identity/document, /signature (base64 RSA SHA-256 over the document's bytes,
+  https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/verify-signature.html) and /pkcs7 behind the IMDSv2 token
   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/retrieve-iid.html);
 - GCP: instance/service-accounts/default/identity?audience=...&format=full, a JWT whose payload names the
   instance under google.compute_engine (https://cloud.google.com/compute/docs/instances/verifying-instance-identity);
 - Azure: /metadata/attested/document?api-version=...&nonce=..., {"encoding": "pkcs7", "signature": base64 of a
   PKCS#7 SignedData whose content is the JSON naming vmId and the nonce}
   (https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service#attested-data).
-The signatures are not real (no cloud key here): the daemon does not verify them by default (docs/security.md).
+The signatures are real, made with the test keys of tests/agent/cloud_keys.py (`state.keys`; no cloud key here):
+the JWT is RS256 under the key the fake JWKS serves, the AWS signature is RSA under the test "AWS certificate",
+the Azure document is a PKCS#7 SignedData made by OpenSSL (through `cryptography`) with a `metadata.azure.com`
+signer certificate issued by the test CA. The AWS /pkcs7 form's signature is filler (the daemon uses /signature).
 """
 
 from __future__ import annotations
@@ -25,7 +29,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs7
+
 from orchestrator.identity.der import signed_data
+from tests.agent.cloud_keys import CloudKeys, default_keys
 
 
 class MetadataState:
@@ -43,6 +52,8 @@ class MetadataState:
         self.gcp_identity: dict[str, Any] | None = None  # google.compute_engine claims
         self.gcp_service_account = True  # False: a VM without a service account (no identity token)
         self.azure_identity: dict[str, Any] | None = None  # attested content, less the nonce (added per request)
+        self.keys: CloudKeys = default_keys()  # what the proofs are signed with
+        self.gcp_token_lifetime_s = 3600  # the identity token's exp - iat (negative: already expired)
         self.lock = threading.Lock()
 
     def set_identity(self, cloud: str, instance_id: str, *, region: str = "", zone: str = "",
@@ -71,13 +82,28 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def gcp_identity_jwt(claims: dict[str, Any], audience: str) -> str:
-    """A GCE identity token's shape: header.payload.signature, base64url; the signature is filler."""
+def gcp_identity_jwt(claims: dict[str, Any], audience: str, key: rsa.RSAPrivateKey, kid: str,
+                     lifetime_s: int = 3600) -> str:
+    """A GCE identity token: header.payload.signature, base64url, RS256 under `key`, as Google signs them
+    (https://cloud.google.com/compute/docs/instances/verifying-instance-identity#token_format)."""
     now = int(time.time())
-    payload = {"aud": audience, "azp": "1234", "exp": now + 3600, "iat": now, "iss": "https://accounts.google.com",
-               "sub": "1234", "google": {"compute_engine": claims}}
-    return ".".join([_b64url(json.dumps({"alg": "RS256", "kid": "fake", "typ": "JWT"}).encode()),
-                     _b64url(json.dumps(payload).encode()), _b64url(b"not-a-signature")])
+    payload = {"aud": audience, "azp": "1234", "exp": now + lifetime_s, "iat": now,
+               "iss": "https://accounts.google.com", "sub": "1234", "google": {"compute_engine": claims}}
+    signing_input = ".".join([_b64url(json.dumps({"alg": "RS256", "kid": kid, "typ": "JWT"}).encode()),
+                              _b64url(json.dumps(payload).encode())])
+    signature = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+def azure_attested(content: bytes, keys: CloudKeys) -> str:
+    """Azure's attested `signature`: base64 of a PKCS#7 SignedData holding `content`, its signer certificate and
+    signed attributes (what OpenSSL's PKCS7_sign makes, as Azure's is)."""
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(content).add_signer(keys.azure_cert, keys.azure_key,
+                                                                         hashes.SHA256())
+    for intermediate in keys.azure_intermediates:
+        builder = builder.add_certificate(intermediate)
+    der = builder.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    return base64.b64encode(der).decode()
 
 
 def _handler(state: MetadataState) -> type[BaseHTTPRequestHandler]:
@@ -120,6 +146,9 @@ def _handler(state: MetadataState) -> type[BaseHTTPRequestHandler]:
                 document = json.dumps(state.aws_identity, indent=2)
                 if url.path.endswith("/document"):
                     return self._send(200, document)
+                if url.path.endswith("/signature"):
+                    signature = state.keys.aws_key.sign(document.encode(), padding.PKCS1v15(), hashes.SHA256())
+                    return self._send(200, base64.encodebytes(signature).decode())  # wrapped at 76, as IMDS's
                 if url.path.endswith("/pkcs7"):  # base64 DER without PEM armour, as IMDS serves it
                     return self._send(200, base64.b64encode(signed_data(document.encode())).decode())
                 return self._send(404, "Not Found")
@@ -139,7 +168,8 @@ def _handler(state: MetadataState) -> type[BaseHTTPRequestHandler]:
                 if not query.get("audience") or state.gcp_identity is None:
                     return self._send(400, "non-empty audience parameter required")
                 claims = state.gcp_identity if query.get("format") == ["full"] else {}
-                return self._send(200, gcp_identity_jwt(claims, query["audience"][0]))
+                return self._send(200, gcp_identity_jwt(claims, query["audience"][0], state.keys.gcp_key,
+                                                        state.keys.gcp_kid, state.gcp_token_lifetime_s))
             if url.path == "/metadata/attested/document":
                 query = parse_qs(url.query)
                 if self.headers.get("Metadata") != "true" or "api-version" not in query:
@@ -147,7 +177,7 @@ def _handler(state: MetadataState) -> type[BaseHTTPRequestHandler]:
                 if state.azure_identity is None:
                     return self._send(404, json.dumps({"error": "Not found"}))
                 content = {**state.azure_identity, "nonce": query.get("nonce", [""])[0]}
-                signature = base64.b64encode(signed_data(json.dumps(content).encode())).decode()
+                signature = azure_attested(json.dumps(content).encode(), state.keys)
                 return self._send(200, json.dumps({"encoding": "pkcs7", "signature": signature}),
                                   {"Content-Type": "application/json"})
             if url.path.startswith("/latest/meta-data/"):

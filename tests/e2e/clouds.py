@@ -4,6 +4,7 @@ bootstrap token from the instance's start-up script and trades it with the agent
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import shlex
@@ -22,6 +23,8 @@ from orchestrator.cli.demo import free_port
 from orchestrator.store.db import make_engine, make_session_factory, transaction
 from orchestrator.store.tables import Attempt
 from orchestrator.tokens import AGENT_PREFIX, agent_token
+from tests.agent.cloud_keys import default_keys, pem
+from tests.agent.fake_jwks import JwksState, start_jwks_server
 from tests.e2e.conftest import Daemon
 from tests.e2e.wheel import agent_wheel_env
 
@@ -63,20 +66,31 @@ AZURE_CREDENTIAL_ENV = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_
 
 
 def aws_config(front_url: str, region: str, ami: str) -> dict[str, Any]:
+    """With the test "AWS certificate" the fake metadata servers sign identity documents with, so the daemon
+    verifies each agent's signature as it would AWS's (tests/agent/cloud_keys.py)."""
     return {"regions": [region], "endpoint_url": front_url, "ami": ami, "max_attempts": 2,
-            "connect_timeout": 2, "read_timeout": 20}
+            "connect_timeout": 2, "read_timeout": 20,
+            "identity_certificates": {"default": pem(default_keys().aws_cert)}}
+
+
+@functools.cache
+def _jwks_url() -> str:
+    """One fake Google JWKS for the test process, serving the key the fake metadata servers sign tokens with."""
+    keys = default_keys()
+    return start_jwks_server(JwksState(keys={keys.gcp_kid: keys.gcp_key}))[0]  # lives as long as the process
 
 
 def gcp_config(endpoint: str, project: str) -> dict[str, Any]:
     return {"project": project, "credentials": "anonymous", "endpoint": endpoint, "billing_endpoint": endpoint,
-            "operation_timeout_s": 10.0, "request_timeout_s": 10.0}
+            "operation_timeout_s": 10.0, "request_timeout_s": 10.0, "identity_jwks_url": _jwks_url()}
 
 
 def azure_config(arm_url: str, subscription: str, resource_group: str, subnets: Any) -> dict[str, Any]:
     """No ssh_public_key, as a first config often has none: the daemon generates one in its home."""
     return {"subscription_id": subscription, "resource_group": resource_group,
             "locations": ["eastus", "westus", "westeurope"], "subnet_id": subnets, "base_url": arm_url,
-            "prices_url": f"{arm_url}/api/retail/prices", "polling_interval": 0}
+            "prices_url": f"{arm_url}/api/retail/prices", "polling_interval": 0,
+            "identity_ca_certificates": [pem(default_keys().azure_ca)]}
 
 
 def wait_until(probe: Callable[[], T | None], what: str, timeout: float = 20.0, every: float = 0.2) -> T:

@@ -256,4 +256,5 @@ def test_a_job_on_each_cloud_runs_is_preempted_once_and_leaves_nothing(
     assert daemon.api("GET", "/v1/instances")["items"] == []
     events = json.dumps(daemon.api("GET", f"/v1/jobs/{job_id}/events")["items"])
     assert events.count("exchanged its bootstrap token") == 2 and "possible token theft" in events
+    assert events.count("signature verified") == 2  # each cloud's signature, under the keys the daemon trusts
     assert cloud_name != "azure" or "AllocationFailed" in events  # its reserved NIC went too (nothing left)
