@@ -19,6 +19,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from orchestrator import fair_queue
 from orchestrator.config import Settings
 from orchestrator.fair_queue import Claimed, next_look_delay, placement_order
 from orchestrator.launcher import CLAIM_BATCH
@@ -88,9 +89,12 @@ def test_a_feasible_job_is_placed_in_the_first_pass_behind_1000_unplaceable_ones
     assert 0 < (looked_at or 0) <= CLAIM_BATCH * passes  # a pass looks at a bounded batch, not the whole queue
 
 
-def test_unplaceable_jobs_do_not_hold_the_head_of_their_own_team(rt: Runtime) -> None:
+def test_unplaceable_jobs_do_not_hold_the_head_of_their_own_team(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """Team b's own feasible job, submitted after its 1,000 hogs at a lower priority, is reached once the hogs
     were looked at and are waiting out their backoff: each miss sends a hog behind the jobs waiting meanwhile."""
+    # a first look-again delay longer than four passes take on a loaded machine (5 s by default), so no hog's
+    # backoff ends during the test and the order under test is the only order possible
+    monkeypatch.setattr(fair_queue, "LOOK_DELAY_BASE_S", 600.0)
     _queue_hogs(rt, 60)
     with transaction(rt.sessions) as s:
         own = submit(s, JobSpec.model_validate({**FEASIBLE, "team": "b"})).id
