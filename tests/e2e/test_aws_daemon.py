@@ -3,7 +3,7 @@
 How the daemon sees realistic spot prices: the provider tests inject them with botocore event hooks,
 which only work inside the process that owns the boto3 session. Here `spotwise serve` is a real
 subprocess (configured through SPOTWISE_PROVIDERS, as an operator would), so the hooks cannot reach
-it. Instead the daemon's `endpoint_url` is a small HTTP front (tests/e2e/moto_proxy.py) that answers
+it. Instead the daemon's `endpoint_url` is a small HTTP front (tests/fakes/moto_relay.py) that answers
 DescribeSpotPriceHistory and Pricing GetProducts with the SAME generators the provider tests inject,
 and forwards everything else to moto unchanged. The daemon's botocore parses real wire responses;
 the only scripted part is the price feed, which moto does not model.
@@ -22,7 +22,7 @@ import pytest
 from providers.aws.launch import client_token
 from tests.e2e.clouds import AWS_ENV, attempt_facts, aws_config, cloud_daemon, launched_attempt, submit, wait_until
 from tests.e2e.conftest import Daemon, write
-from tests.e2e.moto_proxy import MotoFront
+from tests.fakes.moto_relay import MotoFront
 from tests.providers.aws import conftest as aws_fixtures
 from tests.providers.aws.conftest import AMI, REGION, SPOT_PRICES
 
