@@ -1,5 +1,5 @@
 """The smaller chaos workload on AWS-on-moto: a real `spotwise serve` configured for AWS, its endpoint a moto
-front that injects EC2 faults (tests/chaos/motofront.py), while the harness SIGKILLs the daemon (at random and
+front that injects EC2 faults (tests/fakes/moto_relay.py), while the harness SIGKILLs the daemon (at random and
 right after a launch wave), preempts instances and lets agents go silent.
 
 What "final" means here, honestly: a moto instance runs no command and no agent. The harness stands in for
@@ -39,9 +39,9 @@ from orchestrator.store.db import make_engine, make_session_factory, transaction
 from orchestrator.tokens import agent_token
 from tests.chaos.aws_invariants import check_aws
 from tests.chaos.invariants import Check, ledger_caught_up
-from tests.chaos.motofront import ChaosFront
 from tests.e2e.conftest import Daemon
 from tests.e2e.wheel import agent_wheel_env
+from tests.fakes.moto_relay import EC2Faults, MotoFront
 from tests.providers.aws.conftest import AMI, REGION
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
@@ -95,7 +95,7 @@ class AwsChaosRun:
 
     # -- set-up ------------------------------------------------------------------------------------
 
-    def _daemon(self, front: ChaosFront) -> Daemon:
+    def _daemon(self, front: MotoFront) -> Daemon:
         providers = {"aws": {"regions": [REGION], "endpoint_url": front.url, "ami": AMI, "max_attempts": 2,
                              "connect_timeout": 2, "read_timeout": 20}}
         env = {"SPOTWISE_PROVIDERS": json.dumps(providers), "AWS_ACCESS_KEY_ID": "testing",
@@ -258,8 +258,8 @@ class AwsChaosRun:
         moto.start()
         host, port = moto.get_host_and_port()
         endpoint = f"http://{host}:{port}"
-        front = ChaosFront(endpoint, seed=self.cfg.seed, error_rate=self.cfg.error_rate,
-                           fault_log=self.workdir / "faults.jsonl")
+        front = MotoFront(endpoint, faults=EC2Faults(self.cfg.seed, self.cfg.error_rate,
+                                                     self.workdir / "faults.jsonl"))
         front.start()
         self.ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint, **CREDENTIALS)
         self.sqs = boto3.client("sqs", region_name=REGION, endpoint_url=endpoint, **CREDENTIALS)

@@ -20,7 +20,7 @@ from tests.chaos.invariants import Check
 
 if TYPE_CHECKING:
     from tests.chaos.aws import AwsChaosRun
-    from tests.chaos.motofront import ChaosFront
+    from tests.fakes.moto_relay import MotoFront
 
 
 def _moto_instances(ec2: Any) -> list[dict[str, Any]]:
@@ -30,7 +30,7 @@ def _moto_instances(ec2: Any) -> list[dict[str, Any]]:
     return found
 
 
-def check_aws(db: Path, ec2: Any, cluster: str, run: AwsChaosRun, front: ChaosFront) -> list[Check]:
+def check_aws(db: Path, ec2: Any, cluster: str, run: AwsChaosRun, front: MotoFront) -> list[Check]:
     engine = create_engine(f"sqlite:///{db}")
     checks: list[Check] = []
     cloud = _moto_instances(ec2)

@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.clouds import cloud_daemon, wait_until
 from tests.e2e.conftest import Daemon
-from tests.e2e.moto_proxy import MotoFront
+from tests.fakes.moto_relay import MotoFront
 from tests.providers.aws import conftest as aws_fixtures
 from tests.providers.aws.conftest import AMI, REGION
 

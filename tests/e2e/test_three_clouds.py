@@ -1,6 +1,6 @@
 """One daemon, three clouds: a job on each runs end to end, is preempted once, and leaves nothing behind.
 
-The daemon is a real `spotwise serve` subprocess with AWS (moto behind tests/e2e/moto_proxy.py), GCP (the fake
+The daemon is a real `spotwise serve` subprocess with AWS (moto behind tests/fakes/moto_relay.py), GCP (the fake
 Compute Engine) and Azure (the fake ARM server, with its managed identity) all configured, as an operator would.
 Each job is pinned to one cloud. No agent runs on a fake VM, so the test stands in for it with the agent's own
 exchange code: it reads the bootstrap token from the instance's start-up script (user data / startup-script /
@@ -48,7 +48,7 @@ from tests.e2e.clouds import (
     wait_until,
 )
 from tests.e2e.conftest import Daemon, write
-from tests.e2e.moto_proxy import MotoFront
+from tests.fakes.moto_relay import MotoFront
 from tests.providers.aws import conftest as aws_fixtures
 from tests.providers.aws.conftest import AMI, REGION
 from tests.providers.azure import conftest as azure_fixtures
