@@ -220,9 +220,7 @@ class LocalProvider:
                 deadline = _now() + timedelta(seconds=grace)
                 record.preempt_at = deadline.isoformat()
                 self.records.put(record)
-                notice = self._notice_path(instance_id)  # ours, never in the job's own (writable) directory
-                notice.write_text(json.dumps({"action": "terminate", "time": record.preempt_at}))
-                notice.chmod(0o644)
+                self._write_notice(self._notice_path(instance_id), deadline)
         timer = threading.Timer(grace, self._enforce_preemption, args=(instance_id,))
         timer.daemon = True
         timer.start()
@@ -255,6 +253,17 @@ class LocalProvider:
     def _notice_path(self, instance_id: str) -> Path:
         return self.users.root / "notices" / f"{instance_id}.json"
 
+    def _notice_source(self, instance_id: str) -> str:
+        """The agent's SPOTWISE_NOTICE: which cloud plugin's watcher reads the notice, and where. A provider built
+        on this one (a test cloud installed by entry point) names its own watcher here and in `_write_notice`."""
+        return f"local:{self._notice_path(instance_id)}"
+
+    def _write_notice(self, path: Path, deadline: datetime) -> None:
+        """Post the preemption notice where the instance's watcher looks: ours, never in the job's own (writable)
+        directory; shaped like AWS's instance-action document."""
+        path.write_text(json.dumps({"action": "terminate", "time": deadline.isoformat()}))
+        path.chmod(0o644)
+
     def _start_agent(self, record: InstanceRecord, spec: LaunchSpec, user: JobUser) -> int:
         """Start the agent as `user` in its private directory; its checkpoint directory made private to it too."""
         workdir = self.users.private_dir(self.users.root / "instances" / record.id, user)
@@ -271,7 +280,7 @@ class LocalProvider:
                 "SPOTWISE_ATTEMPT_ID": spec.bootstrap.attempt_id,
                 "SPOTWISE_INSTANCE_ID": record.id,
                 "SPOTWISE_WORK_ROOT": str(workdir / "work"),
-                "SPOTWISE_NOTICE": f"local:{self._notice_path(record.id)}",
+                "SPOTWISE_NOTICE": self._notice_source(record.id),
                 "SPOTWISE_PATH_PREFIX": str(workdir / "disk"),
                 "SPOTWISE_NODE_IP": "127.0.0.1",  # every local gang node is on this host
             }
