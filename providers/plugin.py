@@ -12,6 +12,7 @@ provider class as a "module:Class" string and its factories import their SDK onl
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -66,18 +67,37 @@ def _load(target: str) -> Any:
 @cache
 def plugins() -> tuple[CloudPlugin, ...]:
     """Every cloud plugin: built-ins first (in BUILTIN's order), then installed ones by name. Cached: entry points
-    do not change while a process runs (tests that install one call `plugins.cache_clear()`)."""
+    do not change while a process runs (tests that install one call `plugins.cache_clear()`).
+
+    An installed plugin that cannot be loaded is left out with a warning (see `broken_plugins`): one broken
+    third-party package must not stop the daemon, or an agent on an instance, from using every other cloud."""
     found: dict[str, CloudPlugin] = {}
+    _BROKEN.clear()
     for name, target in BUILTIN.items():
         found[name] = _load(target)
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
         if ep.name in found:
             continue  # a built-in's own entry point, or a plugin that would shadow one: the built-in wins
-        plugin = ep.load()
-        if not isinstance(plugin, CloudPlugin) or plugin.name != ep.name:
-            raise TypeError(f"entry point {ep.name!r} in {ENTRY_POINT_GROUP} is not CloudPlugin(name={ep.name!r})")
-        found[ep.name] = plugin
+        try:
+            loaded = ep.load()
+        except Exception as exc:  # noqa: BLE001 - any failure of foreign code: report it, keep the rest
+            _BROKEN[ep.name] = f"{ep.value} cannot be loaded: {type(exc).__name__}: {exc}"
+        else:
+            if isinstance(loaded, CloudPlugin) and loaded.name == ep.name:
+                found[ep.name] = loaded
+                continue
+            _BROKEN[ep.name] = f"{ep.value} is not a CloudPlugin named {ep.name!r}"
+        logging.getLogger(__name__).warning("cloud plugin %s left out: %s", ep.name, _BROKEN[ep.name])
     return tuple(found.values())
+
+
+_BROKEN: dict[str, str] = {}
+
+
+def broken_plugins() -> dict[str, str]:
+    """Installed cloud plugins left out of `plugins()`, with why."""
+    plugins()
+    return dict(_BROKEN)
 
 
 def plugin(name: str) -> CloudPlugin | None:

@@ -16,7 +16,7 @@ from orchestrator.checkpoint.backends import CheckpointStorageError, open_backen
 from orchestrator.models import store_url_problem
 from orchestrator.vmscsv import catalog_clouds
 from providers import registry
-from providers.plugin import plugin, plugins, storage_schemes, watcher_for
+from providers.plugin import broken_plugins, plugin, plugins, storage_schemes, watcher_for
 
 PLUGINS_DIR = Path(__file__).resolve().parents[1] / "plugins"
 REPO = Path(__file__).resolve().parents[2]
@@ -84,3 +84,18 @@ def test_reading_the_plugins_imports_no_cloud_sdk() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                             cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_broken_installed_plugin_is_left_out_with_why(toycloud: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    dist = tmp_path / "site" / "brokencloud-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: brokencloud\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[spotwise.clouds]\nbrokencloud = no_such_module_here:PLUGIN\n"
+                                           "aws = toycloud:PLUGIN\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    plugins.cache_clear()
+    assert [p.name for p in plugins()] == ["aws", "gcp", "azure", "local", "faulty", "toycloud"]
+    assert plugin("aws") is not None and plugin("aws").provider.startswith("providers.aws")  # type: ignore[union-attr]
+    assert "no_such_module_here" in broken_plugins()["brokencloud"]
+    assert watcher_for("brokencloud:x") is None
