@@ -99,3 +99,12 @@ def test_a_broken_installed_plugin_is_left_out_with_why(toycloud: Path, tmp_path
     assert plugin("aws") is not None and plugin("aws").provider.startswith("providers.aws")  # type: ignore[union-attr]
     assert "no_such_module_here" in broken_plugins()["brokencloud"]
     assert watcher_for("brokencloud:x") is None
+
+
+def test_a_builtin_store_error_still_reads_as_a_checkpoint_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Azure's store now lives in providers/azure and raises ObjectStoreError; callers still get the old error."""
+    pytest.importorskip("azure.storage.blob", reason="azure-storage-blob is the azure extra")
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT", raising=False)
+    with pytest.raises(CheckpointStorageError, match="az:// needs AZURE_STORAGE_CONNECTION_STRING"):
+        open_backend("az://container/prefix")
