@@ -25,6 +25,7 @@ from pydantic import (
 
 from orchestrator.agent.imageref import is_image_reference
 from providers.gpus import canonical_gpu
+from providers.plugin import storage_schemes
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
                           r"(?:(\d+(?:\.\d+)?)s)?\s*$")
@@ -53,17 +54,24 @@ FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLE
 MAX_DURATION = timedelta(days=3650)
 MAX_NODES = 64  # nodes of one gang job: more is a cluster manager's job, not a spot scheduler's
 MAX_GPUS_PER_NODE = 16  # the largest real shape (GCP a2-megagpu-16g); more can never be placed
-# Checkpoint store URL schemes the agent has a backend for (orchestrator/checkpoint/backends.py: open_backend).
-CHECKPOINT_SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "abfss", "file")
+
+
+def checkpoint_schemes() -> tuple[str, ...]:
+    """Checkpoint store URL schemes the agent has a backend for (checkpoint/backends.open_backend): every cloud
+    plugin's storage schemes (providers/plugin.py), then `file`."""
+    return (*storage_schemes(), "file")
+
+
 TEAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"  # one rule for specs, tokens and secrets
 
 
 def store_url_problem(url: str) -> str | None:
     """Why the agent could not use this checkpoint store URL (None: it can). Mirrors
     checkpoint/backends.open_backend; used for a spec's checkpoint.store and the daemon's checkpoint_store."""
-    schemes = ", ".join(f"{s}://" for s in CHECKPOINT_SCHEMES)
+    known = checkpoint_schemes()
+    schemes = ", ".join(f"{s}://" for s in known)
     parsed = urlparse(url)
-    if parsed.scheme not in CHECKPOINT_SCHEMES:
+    if parsed.scheme not in known:
         return f"{url!r} is not a supported store URL; use one of {schemes} (e.g. s3://bucket/prefix)"
     if parsed.scheme == "file":
         if parsed.netloc or not parsed.path.startswith("/"):
@@ -263,7 +271,7 @@ class CheckpointSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     dir: str = "/tmp/spotwise-checkpoint"
-    store: str | None = None  # s3://, gs://, az://, file:///abs (CHECKPOINT_SCHEMES, checked at submit); + job id
+    store: str | None = None  # s3://, gs://, az://, file:///abs (checkpoint_schemes(), checked at submit); + job id
     interval: Duration = timedelta(minutes=10)
     keep: int = Field(default=3, ge=1, le=1000)  # versions kept in the store
     stop_signal: str = "SIGTERM"  # what the job gets on a preemption notice

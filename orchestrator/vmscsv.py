@@ -22,8 +22,16 @@ from datetime import UTC, datetime
 
 from providers.base import Offer
 from providers.gpus import canonical_gpu, gcp_accelerator_gpu, gpu_memory_gb
+from providers.plugin import plugins
 
-CLOUDS = ("gcp", "azure", "aws")
+
+def catalog_clouds() -> tuple[str, ...]:
+    """The clouds whose plugin declares a vms.csv variant (providers/plugin.py: `vms_csv`), in registry order."""
+    return tuple(p.name for p in plugins() if p.vms_csv)
+
+
+def _variant(cloud: str) -> str:
+    return next((p.vms_csv for p in plugins() if p.name == cloud and p.vms_csv), "generic")
 
 # GCP: (GPU, count) -> the machine type that carries exactly those GPUs.
 GCP_BUILTIN_HOSTS: dict[tuple[str, int], str] = {
@@ -276,11 +284,12 @@ def read_vms_csv(text: str, cloud: str,
     Only the clouds SkyPilot publishes vms.csv files for are accepted: offers stored under any other
     name (`ibm`, `local`) would match no provider and only confuse `spotwise offers`.
     """
-    if cloud not in CLOUDS:
-        raise CatalogFormatError(f"unknown cloud {cloud!r}; catalogs can be imported for: {', '.join(CLOUDS)}")
+    clouds = catalog_clouds()
+    if cloud not in clouds:
+        raise CatalogFormatError(f"unknown cloud {cloud!r}; catalogs can be imported for: {', '.join(clouds)}")
     builder = _Builder(cloud, fetched_at or datetime.now(UTC))
     reader = csv.reader(io.StringIO(text))
-    parser = {"gcp": _gcp, "azure": _azure}.get(cloud, _generic)
+    parser = {"gcp": _gcp, "azure": _azure}.get(_variant(cloud), _generic)
     try:
         header = next(reader, None)
         if header is None:

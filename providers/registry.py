@@ -1,6 +1,7 @@
 """Provider name -> implementation, loaded lazily so a missing SDK disables only its provider.
 
-Built-ins are "module:Class" strings; third-party providers register under the entry-point group
+Every cloud declares its provider class as a "module:Class" string in its plugin (providers/plugin.py: built-ins
+and the entry-point group `spotwise.clouds`); a provider alone may still register under the older group
 `spotwise.providers`. Each class builds itself from its config section with `from_config`.
 """
 
@@ -13,29 +14,22 @@ from typing import Any
 
 from providers.base import Provider
 from providers.errors import NotSupported
-
-BUILTIN: dict[str, str] = {
-    "local": "providers.local:LocalProvider",
-    "aws": "providers.aws:AWSProvider",
-    "gcp": "providers.gcp:GCPProvider",
-    "azure": "providers.azure:AzureProvider",
-    "faulty": "providers.faulty:FaultyProvider",  # chaos testing: wraps another provider, injects cloud errors
-}
+from providers.plugin import plugin, plugins
 
 ENTRY_POINT_GROUP = "spotwise.providers"
 
 
 def available_names() -> list[str]:
     """Every provider name known: built-in plus installed plugins."""
-    names = set(BUILTIN)
+    names = {p.name for p in plugins()}
     names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
     return sorted(names)
 
 
 def load_class(name: str) -> type:
     """Import the provider class for `name`; a missing SDK becomes a clear NotSupported."""
-    target = BUILTIN.get(name)
-    if target is None:
+    cloud = plugin(name)
+    if cloud is None:
         matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
         if not matches:
             raise NotSupported(
@@ -43,7 +37,7 @@ def load_class(name: str) -> type:
                 provider=name,
             )
         return matches[0].load()  # type: ignore[no-any-return]
-    module_name, _, class_name = target.partition(":")
+    module_name, _, class_name = cloud.provider.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

@@ -24,7 +24,7 @@ from orchestrator.pricing import OfferCache, source_view, store_offers, wake_wai
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import PriceSource
 from orchestrator.store.types import utcnow
-from orchestrator.vmscsv import CLOUDS, SHOWN_PROBLEMS, CatalogFormatError, describe_problems, read_vms_csv
+from orchestrator.vmscsv import SHOWN_PROBLEMS, CatalogFormatError, catalog_clouds, describe_problems, read_vms_csv
 from policies.carbon import carbon_facts, offer_kg_per_hour
 from policies.placement import RankedOffer
 from policies.totalcost import TotalCost
@@ -125,9 +125,10 @@ async def import_catalog(
 ) -> dict[str, Any]:
     """Load a SkyPilot vms.csv (plain or gzip body) as the cloud's catalog prices."""
     cloud = cloud.strip().lower()  # 'GCP' is gcp, as providers and offers name it
-    if cloud not in CLOUDS:
+    clouds = catalog_clouds()
+    if cloud not in clouds:
         raise ApiError(422, "unknown_cloud", f"unknown cloud {cloud!r}; catalogs can be imported for: "
-                       f"{', '.join(CLOUDS)}", list(CLOUDS))
+                       f"{', '.join(clouds)}", list(clouds))
     body = await request.body()
     if body[:2] == b"\x1f\x8b":
         try:

@@ -142,9 +142,12 @@ def _pricing(catalog: Path | None, cloud: str | None, instance_type: str | None)
         if cloud or instance_type:
             raise CliError("--cloud and --instance-type only price a --catalog; pass the catalog too", exit_code=2)
         return None
-    if cloud not in ("aws", "gcp", "azure") or not instance_type:
-        raise CliError("--catalog needs --cloud (aws, gcp or azure) and --instance-type (e.g. p3.2xlarge)",
-                       exit_code=2)
+    from orchestrator.vmscsv import catalog_clouds
+
+    clouds = catalog_clouds()  # the clouds whose plugin declares a vms.csv variant
+    if cloud not in clouds or not instance_type:
+        named = f"{', '.join(clouds[:-1])} or {clouds[-1]}" if len(clouds) > 1 else ", ".join(clouds)
+        raise CliError(f"--catalog needs --cloud ({named}) and --instance-type (e.g. p3.2xlarge)", exit_code=2)
     return catalog, cloud, instance_type
 
 

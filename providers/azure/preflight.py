@@ -21,7 +21,7 @@ from providers.base import PreflightRow, credentials_row
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:
-    from providers.azure import AzureProvider
+    from providers.azure.provider import AzureProvider
 
 NAME = "azure"
 _SUBNET = re.compile(r"/resourceGroups/([^/]+)/providers/Microsoft\.Network/virtualNetworks/([^/]+)/subnets/([^/]+)$",

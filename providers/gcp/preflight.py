@@ -19,7 +19,7 @@ from providers.gcp.quotas import gpu_headroom, metric_for
 from providers.gcp.shapes import region_of, tail
 
 if TYPE_CHECKING:
-    from providers.gcp import GCPProvider
+    from providers.gcp.provider import GCPProvider
 
 NAME = "gcp"
 _PROJECT = re.compile(r"(?:^|/)projects/([^/]+)/")

@@ -255,7 +255,7 @@ def test_unknown_clouds_are_refused_with_the_valid_list(daemon: Daemon, tmp_path
     vms = write(tmp_path / "vms.csv", GCP_HEADER + "n1-standard-8,8.0,30.0,,,,asia-east1,asia-east1-a,0.44,0.08\n")
     for cloud in ("ibm", "local", "IBM"):
         failed(daemon.cli("catalog", "import", str(vms), "--cloud", cloud),
-               f"unknown cloud {cloud.lower()!r}; catalogs can be imported for: gcp, azure, aws")
+               f"unknown cloud {cloud.lower()!r}; catalogs can be imported for: aws, gcp, azure")
     imported = {i["cloud"] for i in daemon.api("GET", "/v1/catalog")["items"] if i["source"] == "catalog"}
     assert not imported & {"ibm", "local"}, imported  # (the local provider's live prices are its own source)
     imported = daemon.cli("catalog", "import", str(vms), "--cloud", "GcP", check=True)

@@ -50,7 +50,7 @@ def test_every_compute_client_uses_the_configured_endpoint(provider: GCPProvider
 
 
 def test_unreachable_endpoint_is_transient_after_retries(make_provider: Any, monkeypatch: Any) -> None:
-    import providers.gcp as module
+    import providers.gcp.provider as module
 
     calls = []
     original = module.with_retries
