@@ -1,33 +1,8 @@
 """Spotwise's Python client: `from spotwise import Client`.
 
 Only re-exports `orchestrator.client`, where the client lives (the product's packages are orchestrator/,
-providers/ and policies/); see docs/client.md.
+providers/ and policies/), so the public names are listed once, there; see docs/client.md.
 """
 
-from orchestrator.client import (
-    FINAL_STATES,
-    BadRequest,
-    BadResponse,
-    Client,
-    Conflict,
-    Forbidden,
-    Invalid,
-    NotFound,
-    RateLimited,
-    ServerError,
-    SettingsError,
-    SpotwiseError,
-    TimedOut,
-    Unauthorized,
-    Unavailable,
-    Unreachable,
-    UsageError,
-    WaitEvent,
-    WaitTimeout,
-)
-
-__all__ = [
-    "FINAL_STATES", "BadRequest", "BadResponse", "Client", "Conflict", "Forbidden", "Invalid", "NotFound",
-    "RateLimited", "ServerError", "SettingsError", "SpotwiseError", "TimedOut", "Unauthorized", "Unavailable",
-    "Unreachable", "UsageError", "WaitEvent", "WaitTimeout",
-]
+from orchestrator.client import *  # noqa: F403  (the public names are orchestrator.client's __all__)
+from orchestrator.client import __all__ as __all__
