@@ -139,7 +139,7 @@ def test_cancel_then_cancel_again_is_a_conflict(client: Client) -> None:
 
 
 def test_costs_and_offers(client: Client, daemon: Daemon) -> None:
-    job = client.submit(HELLO)
+    job = client.submit({**HELLO, "name": "client-costs", "run": "sleep 3; echo done"})  # runs long enough to cost
     client.wait(job["id"], progress=False, timeout=120)
     # the ledger accrues on its own loop (every 10 s by default): the ended job's row comes with its next pass
     costs = _until(lambda: (c := client.costs(by="job")) and job["id"] in [r["job"] for r in c["items"]] and c,
