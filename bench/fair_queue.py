@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from orchestrator.config import Settings  # noqa: E402
-from orchestrator.launcher import CLAIM_BATCH  # noqa: E402
-from orchestrator.models import JobSpec  # noqa: E402
-from orchestrator.queue import claim_runnable, insert_submissions, job_by_id, submit, submit_values  # noqa: E402
-from orchestrator.reconcile import Reconciler  # noqa: E402
+from orchestrator.jobs.models import JobSpec  # noqa: E402
+from orchestrator.jobs.queue import claim_runnable, insert_submissions, job_by_id, submit, submit_values  # noqa: E402
+from orchestrator.provisioning.launcher import CLAIM_BATCH  # noqa: E402
+from orchestrator.provisioning.reconcile import Reconciler  # noqa: E402
 from orchestrator.runtime import Runtime, build_runtime  # noqa: E402
 from orchestrator.store.db import transaction  # noqa: E402
 from orchestrator.store.types import utcnow  # noqa: E402

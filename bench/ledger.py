@@ -3,7 +3,7 @@
     .venv/bin/python bench/ledger.py [--instances 100000] [--open 50] [--repeat 3] [--postgres URL]
                                      [--baseline-rev 98f9661]
 
-"before" is `orchestrator/ledger.py` and `orchestrator/budgets.py` as they stood at --baseline-rev
+"before" is the ledger and the budget sweep as they stood at --baseline-rev (`orchestrator/ledger.py`, `budgets.py`)
 (read with `git show` and loaded as modules beside the current ones, the old sweep calling the old
 ledger); "after" is the working tree. At 98f9661 the ledger loaded every instance row ever recorded
 on each call and the sweep read every job row to match budget scopes in Python; now the ledger
@@ -41,7 +41,8 @@ from sqlalchemy import create_engine, insert, select, text  # noqa: E402
 from sqlalchemy.exc import DBAPIError  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from orchestrator import budgets, ledger, policy_store  # noqa: E402
+from orchestrator.spending import budget as budgets  # noqa: E402
+from orchestrator.spending import ledger, policy_store  # noqa: E402
 from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction  # noqa: E402
 from orchestrator.store.tables import Attempt, Instance, Job, LedgerEntry  # noqa: E402
 from policies.budget import period_bounds  # noqa: E402
@@ -64,8 +65,27 @@ POLICY = """budgets:
 """
 
 
+#: Where each module the baseline revisions import lives now (orchestrator/ was flat then).
+_OLD_NAMES = {"models": "jobs.models", "attempts": "jobs.attempts", "transitions": "jobs.transitions",
+              "serialize": "jobs.serialize", "ledger": "spending.ledger", "ledger_sql": "spending.ledger_sql",
+              "policy_store": "spending.policy_store", "policyfile": "spending.policyfile", "stops": "spending.stops"}
+
+
+def _alias_old_module_names() -> None:
+    import orchestrator
+    for old, new in _OLD_NAMES.items():
+        module = importlib.import_module(f"orchestrator.{new}")
+        sys.modules.setdefault(f"orchestrator.{old}", module)
+        if not hasattr(orchestrator, old):
+            setattr(orchestrator, old, module)
+
+
 def _module_at(rev: str, name: str) -> ModuleType:
-    """`orchestrator/<name>.py` at `rev`, importable beside the current one as `<name>_before`."""
+    """`orchestrator/<name>.py` at `rev`, importable beside the current one as `<name>_before`.
+
+    Revisions before the role folders import their siblings by their old top-level names, so those names are
+    aliased to the modules' homes now while the old module loads."""
+    _alias_old_module_names()
     source = subprocess.run(["git", "show", f"{rev}:orchestrator/{name}.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / f"{name}_before.py"
@@ -79,7 +99,7 @@ def _module_at(rev: str, name: str) -> ModuleType:
 
 
 def baseline(rev: str) -> ModuleType:
-    """`orchestrator/budgets.py` at `rev`, its `ledger` the `orchestrator/ledger.py` of that revision."""
+    """The budget sweep at `rev` (then `orchestrator/budgets.py`), its `ledger` the ledger of that revision."""
     module = _module_at(rev, "budgets")
     setattr(module, "ledger", _module_at(rev, "ledger"))  # noqa: B010 - a module attribute mypy cannot see
     return module

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.vmscsv import parse_vms_csv  # noqa: E402
+from orchestrator.catalog.vmscsv import parse_vms_csv  # noqa: E402
 from policies.placement import OfferIndex, PlacementRequest, Priors  # noqa: E402
 from providers.base import Offer  # noqa: E402
 

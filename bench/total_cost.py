@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.vmscsv import parse_vms_csv  # noqa: E402
+from orchestrator.catalog.vmscsv import parse_vms_csv  # noqa: E402
 from policies.egress import TABLE_VERSION, TransferRates, move_kind  # noqa: E402
 from policies.placement import OfferIndex, PlacementRequest, Priors, RankedOffer  # noqa: E402
 from policies.totalcost import DataItem, DataProfile, TotalRanked, place_by_total, total_cost  # noqa: E402

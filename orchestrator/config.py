@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 from orchestrator.configfile import ConfigError, config_path, default_home, read_config_file
-from orchestrator.models import store_url_problem
+from orchestrator.jobs.models import store_url_problem
 
 # Every interval and timeout: zero or less made a loop spin (reconcile at -5 s took 95% of a CPU).
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]

@@ -26,10 +26,10 @@ from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from orchestrator import transitions as T
 from orchestrator.dberrors import is_db_unavailable
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.models import JobState
 from orchestrator.logs import get_logger
-from orchestrator.models import JobState
 from orchestrator.store.tables import Job
 
 log = get_logger(__name__)
@@ -49,7 +49,7 @@ def transient(exc: BaseException) -> bool:
 def describe(exc: BaseException) -> str:
     """The error as its owner can read it: a validation error's fields and fixes, else its type and message."""
     if isinstance(exc, ValidationError):
-        from orchestrator.specfile import describe_validation_error  # specfile imports the loops' models
+        from orchestrator.jobs.specfile import describe_validation_error  # specfile imports the loops' models
 
         text = "its spec does not validate: " + "; ".join(describe_validation_error(exc))
     else:

@@ -25,17 +25,17 @@ from sqlalchemy import select, text
 from orchestrator.alerts.checks import alert_config_problems
 from orchestrator.api import create_app
 from orchestrator.api.inflight import API_THREADS
+from orchestrator.catalog.pricing import add_price_loop
 from orchestrator.config import Settings
 from orchestrator.dberrors import LoopFailures
 from orchestrator.homeperms import private_umask
 from orchestrator.leases import Leases, SqliteGuard, sqlite_path
 from orchestrator.logs import configure_logging, get_logger
-from orchestrator.loops import add_spending_loops
-from orchestrator.preflight import preflight_at_start
-from orchestrator.pricing import add_price_loop
+from orchestrator.provisioning.preflight import preflight_at_start
+from orchestrator.provisioning.reconcile import Reconciler
 from orchestrator.publicurl import public_url_problem
-from orchestrator.reconcile import Reconciler
 from orchestrator.runtime import Runtime, StartupError, build_runtime
+from orchestrator.spending.loops import add_spending_loops
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import ApiToken
 from orchestrator.tokens import create_api_token, hash_token

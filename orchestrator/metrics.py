@@ -14,9 +14,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from orchestrator.budgets import spend_by_budget
-from orchestrator.policy_store import current_policy
 from orchestrator.runtime import Runtime
+from orchestrator.spending.budget import spend_by_budget
+from orchestrator.spending.policy_store import current_policy
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Alert, AlertDelivery
 from orchestrator.store.types import utcnow

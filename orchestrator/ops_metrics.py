@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
-from orchestrator.attempts import AttemptState
+from orchestrator.jobs.attempts import AttemptState
 from orchestrator.runtime import Runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, PriceSource
@@ -74,7 +74,7 @@ class OpsCollector:
 
 
 class LatencyCollector:
-    """This replica's spotwise_placement_latency_seconds histogram (orchestrator/placement_latency.py)."""
+    """This replica's spotwise_placement_latency_seconds histogram (orchestrator/provisioning/placement_latency.py)."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

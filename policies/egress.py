@@ -105,7 +105,7 @@ class TransferRates:
     `egress`: cloud -> kind -> USD/GB overrides (negotiated prices); `throughput`: kind -> MB/s overrides;
     `instance_mb_s`: instance type -> its network bandwidth in MB/s, which caps any path (a small instance's NIC
     can be slower than the default rate); `learned`: (src cloud, src region, dst cloud, dst region) -> MB/s
-    measured by this daemon (only paths with enough samples; see orchestrator/transfers.py)."""
+    measured by this daemon (only paths with enough samples; see orchestrator/provisioning/transfers.py)."""
 
     egress: Mapping[str, Mapping[MoveKind, float]] | None = None
     throughput: Mapping[MoveKind, float] | None = None

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Literal
 
 from policies.blocks import Blocks, Pool
-from policies.carbon import offer_kg_per_hour
+from policies.energy import offer_kg_per_hour
 from providers.base import Offer
 from providers.gpus import canonical_gpu  # the one GPU vocabulary (pure data)
 

@@ -48,7 +48,7 @@ class CloudPlugin:
     - `storage_schemes`: URL scheme -> store factory for checkpoint and workdir URLs;
     - `storage_extra`: the pip extra that brings the store SDK (for the error message when it is missing);
     - `vms_csv`: which variant of SkyPilot's `vms.csv` price lists this cloud's catalogs are imported as
-      (orchestrator/vmscsv.py: "gcp", "azure", or "generic" for complete rows like AWS's); None: no import.
+      (orchestrator/catalog/vmscsv.py: "gcp", "azure", or "generic" for complete rows like AWS's); None: no import.
     """
 
     name: str

@@ -2,7 +2,7 @@
 
 Why generated: the models in `orchestrator/alerts/sinks.py` (and `routing.Route`) are what the daemon validates
 `alert_sinks` and `alert_routes` with; a hand-written table fell behind the first time a field was added. As
-for docs/policies.md (orchestrator/policydoc.py), every field must carry a description and the test compares
+for docs/policies.md (orchestrator/spending/policydoc.py), every field must carry a description and the test compares
 the committed page with this output. Unlike that page, docs/alerts.md is mostly prose and examples written by
 hand: only the tables between the markers are generated, and each sink type must have its marked table.
 

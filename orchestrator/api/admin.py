@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from orchestrator.api.deps import AdminDep, RuntimeDep, SessionDep, token_cache
 from orchestrator.api.errors import ApiError
-from orchestrator.models import TEAM_PATTERN
+from orchestrator.jobs.models import TEAM_PATTERN
 from orchestrator.store.tables import ApiToken, Instance
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import create_api_token

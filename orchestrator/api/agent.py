@@ -13,21 +13,21 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from orchestrator import stops
-from orchestrator import transitions as T
 from orchestrator.api.agent_gang import SEQ_SPAN, gang_outcome, record_node_heartbeat, rendezvous, token_node
 from orchestrator.api.agent_tokenlife import live_agent_token
 from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.api.errors import ApiError
-from orchestrator.attempts import ACTIVE, AttemptState, advance_attempt, end_attempt
 from orchestrator.checkpoint.jobs import agent_config
 from orchestrator.containment import describe
-from orchestrator.energy import record_power
-from orchestrator.idle import record_sample
-from orchestrator.logtext import storable
-from orchestrator.models import JobSpec, JobState
-from orchestrator.queue import job_by_id
-from orchestrator.recovery import after_attempt
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.attempts import ACTIVE, AttemptState, advance_attempt, end_attempt
+from orchestrator.jobs.logtext import storable
+from orchestrator.jobs.models import JobSpec, JobState
+from orchestrator.jobs.queue import job_by_id
+from orchestrator.provisioning.retry import after_attempt
+from orchestrator.spending import stops
+from orchestrator.spending.energy import record_power
+from orchestrator.spending.idle import record_sample
 from orchestrator.store.tables import Attempt, LogChunk
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import Principal
@@ -151,7 +151,7 @@ def _insert_ignore(session: Session) -> Any:
 @router.post("/logs")
 def ship_logs(attempt_id: str, body: LogBatch, principal: PrincipalDep, session: SessionDep) -> dict[str, Any]:
     """Idempotent on (attempt, stream, seq): a batch re-sent after a timeout is stored once. The text is stored
-    escaped where a database cannot hold it (orchestrator/logtext.py), so no job output can fail its upload."""
+    escaped where a database cannot hold it (orchestrator/jobs/logtext.py), so no job output can fail its upload."""
     attempt = _own_attempt(session, principal, attempt_id)
     if body.chunks:
         now = utcnow()

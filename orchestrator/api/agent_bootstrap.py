@@ -16,15 +16,15 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from orchestrator import transitions as T
-from orchestrator.agentwheel import WheelUnavailable, agent_wheel
 from orchestrator.api.agent import _own_attempt
 from orchestrator.api.agent_tokenlife import live_agent_token
 from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.api.errors import ApiError
-from orchestrator.attempts import ACTIVE
-from orchestrator.models import JobSpec
-from orchestrator.queue import job_by_id
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.attempts import ACTIVE
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import job_by_id
+from orchestrator.provisioning.agentwheel import WheelUnavailable, agent_wheel
 from orchestrator.runtime import Runtime
 from orchestrator.store.tables import Attempt
 from orchestrator.store.types import utcnow

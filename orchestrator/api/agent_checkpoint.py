@@ -7,14 +7,14 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator import transitions as T
 from orchestrator.api.agent import _own_attempt
 from orchestrator.api.agent_tokenlife import live_agent_token
 from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.checkpoint.jobs import describe_report, store_url
-from orchestrator.models import JobSpec
-from orchestrator.queue import job_by_id
-from orchestrator.transfers import record_transfer
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import job_by_id
+from orchestrator.provisioning.transfers import record_transfer
 
 router = APIRouter(prefix="/v1/agent/attempts/{attempt_id}", tags=["agent"],
                    dependencies=[Depends(live_agent_token)])  # honoured while active, then a short grace

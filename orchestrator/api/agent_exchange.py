@@ -24,13 +24,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator import transitions as T
 from orchestrator.alerts import emit
 from orchestrator.api.agent import _insert_ignore
 from orchestrator.api.deps import RuntimeDep, SessionDep
 from orchestrator.api.errors import error_body
-from orchestrator.attempts import ACTIVE, AttemptState
 from orchestrator.identity import Expected, IdentityRefused, SignatureUnavailable, has_identity, verify
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.attempts import ACTIVE, AttemptState
 from orchestrator.logs import get_logger
 from orchestrator.runtime import Runtime
 from orchestrator.store.tables import Attempt, BootstrapClaim, Instance

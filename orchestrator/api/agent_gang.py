@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator import transitions as T
 from orchestrator.api.errors import ApiError
-from orchestrator.attempts import ACTIVE, AttemptState, attempt_instances, node_instance
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.attempts import ACTIVE, AttemptState, attempt_instances, node_instance
 from orchestrator.store.tables import Attempt
 from orchestrator.tokens import Principal
 

@@ -13,7 +13,7 @@ from fastapi import Request
 
 from orchestrator.api.deps import PrincipalDep, RuntimeDep, SessionDep
 from orchestrator.api.errors import ApiError
-from orchestrator.attempts import ACTIVE
+from orchestrator.jobs.attempts import ACTIVE
 from orchestrator.store.tables import Attempt
 from orchestrator.store.types import utcnow
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator.budgets import budget_gate
+from orchestrator.spending.budget import budget_gate
 from orchestrator.store.tables import Instance, Job
 
 

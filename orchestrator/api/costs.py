@@ -10,10 +10,10 @@ from fastapi import APIRouter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator import energy as energy_report
-from orchestrator import ledger
 from orchestrator.api.deps import SessionDep, UserDep
 from orchestrator.api.errors import ApiError
+from orchestrator.spending import energy as energy_report
+from orchestrator.spending import ledger
 from orchestrator.store.tables import Job
 
 router = APIRouter(prefix="/v1/costs", tags=["costs"])

@@ -17,7 +17,9 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.errors import ApiError
-from orchestrator.feasibility import (
+from orchestrator.catalog.price_store import OfferCache
+from orchestrator.jobs.models import JobSpec
+from orchestrator.provisioning.feasibility import (
     Assessment,
     assess,
     gpu_name_problem,
@@ -25,9 +27,7 @@ from orchestrator.feasibility import (
     unconfigured_providers,
     waiting_reason,
 )
-from orchestrator.models import JobSpec
-from orchestrator.placement_request import placement_request_for
-from orchestrator.price_store import OfferCache
+from orchestrator.provisioning.placement_request import placement_request_for
 from orchestrator.runtime import Runtime
 from policies.placement import OfferIndex, PlacementRequest, Priors
 from providers.gpus import is_known_gpu
@@ -112,7 +112,7 @@ class Feasibility:
         return await run_in_threadpool(self._where_now, spec, assessed)
 
     def _where_now(self, spec: JobSpec, assessed: Assessment) -> Assessment:
-        from orchestrator.placement_state import load_blocks, recent_preemptions, spot_mode
+        from orchestrator.provisioning.placement_state import load_blocks, recent_preemptions, spot_mode
         from orchestrator.store.db import transaction
 
         settings = self.rt.settings
@@ -126,7 +126,7 @@ class Feasibility:
         now = time.time()
         priors = Priors(lost_hours=settings.interruption_lost_hours, observed=observed)
         if settings.transfer.enabled:  # as the launcher ranks: expected cost to finish, data moves included
-            from orchestrator.totalplace import as_ranked, profile_for, rank_total
+            from orchestrator.provisioning.totalcost import as_ranked, profile_for, rank_total
 
             with transaction(self.rt.sessions) as s:
                 rows = rank_total(s, self.rt, spec, req, index, blocks, priors=priors, now=now,

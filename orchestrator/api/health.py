@@ -10,11 +10,11 @@ from sqlalchemy import func, select, text
 
 from orchestrator.api.deps import RuntimeDep
 from orchestrator.api.errors import ApiError
-from orchestrator.energy_metrics import EnergyCollector
+from orchestrator.jobs.models import JobState
 from orchestrator.metrics import ReplicaCollector, SpendingCollector
-from orchestrator.models import JobState
 from orchestrator.ops_metrics import LatencyCollector, OpsCollector
 from orchestrator.runtime import Runtime
+from orchestrator.spending.energy_metrics import EnergyCollector
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Instance, Job
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator import transitions as T
 from orchestrator.api.attempt_instances import add_budget_wait, add_instance_ids
 from orchestrator.api.deps import RuntimeDep, SessionDep, UserDep
 from orchestrator.api.errors import ERROR_RESPONSES, ApiError
@@ -19,11 +18,12 @@ from orchestrator.api.feasible import Feasibility, configured_names, dry_run_vie
 from orchestrator.api.submitbatch import SubmitBatcher
 from orchestrator.api.workdirs import check_submission
 from orchestrator.checkpoint.views import add_recovery_facts
-from orchestrator.costs import job_costs
-from orchestrator.energy import job_energy
-from orchestrator.models import JobState
-from orchestrator.queue import get_job, list_jobs, submit_values
-from orchestrator.specfile import SpecError, parse_spec, unique_keys
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.models import JobState
+from orchestrator.jobs.queue import get_job, list_jobs, submit_values
+from orchestrator.jobs.specfile import SpecError, parse_spec, unique_keys
+from orchestrator.spending.costs import job_costs
+from orchestrator.spending.energy import job_energy
 from orchestrator.store.tables import Attempt, Job, JobEvent, LogChunk
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import Principal

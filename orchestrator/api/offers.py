@@ -16,16 +16,22 @@ from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.deps import AdminDep, RuntimeDep, UserDep
 from orchestrator.api.errors import ApiError
-from orchestrator.catalog_zones import name_zones
-from orchestrator.feasibility import gpu_name_problem, offered_models
-from orchestrator.models import Accelerators
-from orchestrator.placement_request import filter_request
-from orchestrator.pricing import OfferCache, source_view, store_offers, wake_waiting_jobs
+from orchestrator.catalog.pricing import OfferCache, source_view, store_offers, wake_waiting_jobs
+from orchestrator.catalog.vmscsv import (
+    SHOWN_PROBLEMS,
+    CatalogFormatError,
+    catalog_clouds,
+    describe_problems,
+    read_vms_csv,
+)
+from orchestrator.catalog.zones import name_zones
+from orchestrator.jobs.models import Accelerators
+from orchestrator.provisioning.feasibility import gpu_name_problem, offered_models
+from orchestrator.provisioning.placement_request import filter_request
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import PriceSource
 from orchestrator.store.types import utcnow
-from orchestrator.vmscsv import SHOWN_PROBLEMS, CatalogFormatError, catalog_clouds, describe_problems, read_vms_csv
-from policies.carbon import carbon_facts, offer_kg_per_hour
+from policies.energy import carbon_facts, offer_kg_per_hour
 from policies.placement import RankedOffer
 from policies.totalcost import TotalCost
 from providers.base import Offer
@@ -168,13 +174,13 @@ def _offers_for_job(request: Request, rt: Any, user: Any, job_id: str, limit: in
     """`/v1/offers?for_job=ID`: what the launcher would weigh for the job now (blocks and priors included)."""
     import time
 
-    from orchestrator.launcher import request_now
-    from orchestrator.models import JobSpec
-    from orchestrator.placement_state import load_blocks, recent_preemptions
-    from orchestrator.policy_store import current_policy
-    from orchestrator.queue import get_job
-    from orchestrator.totalplace import profile_for
-    from orchestrator.transfers import rates_view, transfer_rates
+    from orchestrator.jobs.models import JobSpec
+    from orchestrator.jobs.queue import get_job
+    from orchestrator.provisioning.launcher import request_now
+    from orchestrator.provisioning.placement_state import load_blocks, recent_preemptions
+    from orchestrator.provisioning.totalcost import profile_for
+    from orchestrator.provisioning.transfers import rates_view, transfer_rates
+    from orchestrator.spending.policy_store import current_policy
     from policies.placement import Priors
     from policies.totalcost import place_by_total
 

@@ -11,12 +11,12 @@ import yaml
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator import policy_store
 from orchestrator.api.deps import AdminDep, SessionDep, UserDep
 from orchestrator.api.errors import ApiError
-from orchestrator.policy_preview import preview
-from orchestrator.policyfile import PolicyError, PolicyFile, parse_policy
-from orchestrator.priority_caps import clamp_queued
+from orchestrator.spending import policy_store
+from orchestrator.spending.policy_preview import preview
+from orchestrator.spending.policyfile import PolicyError, PolicyFile, parse_policy
+from orchestrator.spending.priority_caps import clamp_queued
 from orchestrator.store.types import utcnow
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])

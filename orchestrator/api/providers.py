@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from orchestrator.api.deps import AdminDep, RuntimeDep
 from orchestrator.api.errors import ApiError
 from orchestrator.logs import get_logger
-from orchestrator.preflight import preflight_rows, row_dict
+from orchestrator.provisioning.preflight import preflight_rows, row_dict
 from orchestrator.runtime import Runtime
 from providers.base import Provider
 from providers.errors import ProviderError
@@ -80,7 +80,8 @@ def check_providers(_: AdminDep, rt: RuntimeDep,
 def preflight(_: AdminDep, rt: RuntimeDep, name: Annotated[list[str] | None, Query()] = None,
               cloud_calls: bool = True) -> dict[str, Any]:
     """Will a launch work, per provider and region: credentials, image, network per zone, quotas, a launch that
-    costs nothing where the cloud has one (orchestrator/preflight.py). Failing checks are rows, not a failed call."""
+    costs nothing where the cloud has one (orchestrator/provisioning/preflight.py). Failing checks are rows, not a
+    failed call."""
     for provider_name in name or []:
         if provider_name not in rt.providers and provider_name not in rt.provider_errors:
             _provider(rt, provider_name)  # 404 with the configured names

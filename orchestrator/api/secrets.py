@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator import jobsecrets
 from orchestrator.api.deps import RuntimeDep, SessionDep, UserDep
 from orchestrator.api.errors import ApiError
-from orchestrator.models import TEAM_PATTERN
+from orchestrator.jobs import secrets as jobsecrets
+from orchestrator.jobs.models import TEAM_PATTERN
 from orchestrator.tokens import Principal
 
 router = APIRouter(prefix="/v1/secrets", tags=["secrets"])

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from orchestrator.api.perloop import per_loop
-from orchestrator.models import JobSpec
-from orchestrator.queue import insert_submissions
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import insert_submissions
 from orchestrator.runtime import Runtime
 
 Check = Callable[[Session, Runtime, JobSpec], None]

@@ -13,13 +13,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 
-from orchestrator import jobsecrets
 from orchestrator.api.deps import RuntimeDep, UserDep
 from orchestrator.api.errors import ApiError
-from orchestrator.models import JobSpec
-from orchestrator.policy_store import current_policy
-from orchestrator.priority_caps import over_cap
+from orchestrator.jobs import secrets as jobsecrets
+from orchestrator.jobs.models import JobSpec
 from orchestrator.runtime import Runtime
+from orchestrator.spending.policy_store import current_policy
+from orchestrator.spending.priority_caps import over_cap
 from orchestrator.workdir import owners, store
 
 router = APIRouter(prefix="/v1/workdirs", tags=["workdirs"])

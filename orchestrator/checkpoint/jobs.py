@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orchestrator.config import Settings
-from orchestrator.models import CheckpointSpec, JobSpec
+from orchestrator.jobs.models import CheckpointSpec, JobSpec
 from orchestrator.store.tables import JobEvent
 from providers.local.jobuser import checkpoint_root
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from orchestrator.checkpoint.jobs import checkpoint_events, resumed_from
-from orchestrator.costs import attempt_costs
+from orchestrator.spending.costs import attempt_costs
 
 
 def add_recovery_facts(session: Session, job_id: str, attempts: list[dict[str, Any]], now: datetime) -> None:

@@ -33,7 +33,7 @@ from orchestrator.client import SpotwiseError, WaitEvent, WaitTimeout
 
 if TYPE_CHECKING:
     from orchestrator.config import Settings
-    from orchestrator.models import JobSpec
+    from orchestrator.jobs.models import JobSpec
 
 app = typer.Typer(
     add_completion=False,
@@ -74,8 +74,8 @@ def client() -> Client:
 
 
 def load_spec_file(path: Path) -> JobSpec:
-    """orchestrator.specfile.load_spec_file, imported when a command reads a spec (the job model is heavy)."""
-    from orchestrator.specfile import load_spec_file as load
+    """orchestrator.jobs.specfile.load_spec_file, imported when a command reads a spec (the job model is heavy)."""
+    from orchestrator.jobs.specfile import load_spec_file as load
 
     return load(path)
 
@@ -325,10 +325,10 @@ def main() -> None:
 
 
 def _spec_error_text(exc: Exception) -> str | None:
-    """The message for an orchestrator.specfile.SpecError, None for anything else. The class is looked up, not
+    """The message for an orchestrator.jobs.specfile.SpecError, None for anything else. The class is looked up, not
     imported: unless a command loaded the spec module no spec error can exist, and importing it here would cost
     every command the job model."""
-    specfile = sys.modules.get("orchestrator.specfile")
+    specfile = sys.modules.get("orchestrator.jobs.specfile")
     if specfile is None or not isinstance(exc, specfile.SpecError):
         return None
     return f"{exc.source}: invalid job spec:\n" + "\n".join(f"  - {p}" for p in exc.problems)

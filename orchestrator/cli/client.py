@@ -55,7 +55,7 @@ def load_settings(**flags: Any) -> Settings:
     from pydantic import ValidationError
 
     from orchestrator.config import Settings
-    from orchestrator.specfile import describe_validation_error  # the spec loader is heavier than the client
+    from orchestrator.jobs.specfile import describe_validation_error  # the spec loader is heavier than the client
 
     try:
         return Settings(**flags)

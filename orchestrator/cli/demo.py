@@ -28,7 +28,7 @@ from orchestrator.cli.client import Client, CliError
 from orchestrator.cli.console import make_console
 from orchestrator.client import SpotwiseError
 from orchestrator.config import Settings
-from orchestrator.specfile import load_spec_file
+from orchestrator.jobs.specfile import load_spec_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 LOG_TAIL_LINES = 20  # of the daemon's log, shown when it does not start

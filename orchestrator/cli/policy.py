@@ -27,7 +27,7 @@ def _client() -> Client:
 
 
 def _read(file: Path) -> str:
-    from orchestrator.policyfile import PolicyError, parse_policy  # pydantic models: only for apply and diff
+    from orchestrator.spending.policyfile import PolicyError, parse_policy  # pydantic models: only for apply and diff
 
     try:
         text = file.read_text(encoding="utf-8")

@@ -142,7 +142,7 @@ def _pricing(catalog: Path | None, cloud: str | None, instance_type: str | None)
         if cloud or instance_type:
             raise CliError("--cloud and --instance-type only price a --catalog; pass the catalog too", exit_code=2)
         return None
-    from orchestrator.vmscsv import catalog_clouds
+    from orchestrator.catalog.vmscsv import catalog_clouds
 
     clouds = catalog_clouds()  # the clouds whose plugin declares a vms.csv variant
     if cloud not in clouds or not instance_type:

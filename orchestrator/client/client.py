@@ -24,7 +24,7 @@ from orchestrator.client.types import CostReport, DryRun, Job, JobEvent, JobPage
 
 if TYPE_CHECKING:
     from orchestrator.client.settings import Endpoint
-    from orchestrator.models import JobSpec
+    from orchestrator.jobs.models import JobSpec
 
 #: A job in one of these states never changes again.
 FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
@@ -116,7 +116,7 @@ class Client:
             return spec
         if isinstance(spec, str | Path):
             path = Path(spec)
-            from orchestrator.specfile import SpecError, load_spec_file
+            from orchestrator.jobs.specfile import SpecError, load_spec_file
 
             try:
                 model = load_spec_file(path)

@@ -12,7 +12,7 @@ from orchestrator.client.errors import NotFound, SettingsError, SpotwiseError
 if TYPE_CHECKING:  # imported by attach_workdir: few submissions carry a workdir
     from orchestrator.client.http import Http
     from orchestrator.config import Settings
-    from orchestrator.models import JobSpec
+    from orchestrator.jobs.models import JobSpec
 
 
 class WorkdirUploadError(SpotwiseError):
@@ -37,7 +37,7 @@ def attach_workdir(http: Http, settings: Settings | None, spec: JobSpec, base: P
     if not spec.workdir:
         return spec
     from orchestrator.checkpoint.backends import CheckpointStorageError
-    from orchestrator.models import WorkdirRef
+    from orchestrator.jobs.models import WorkdirRef
     from orchestrator.workdir import WorkdirError, pack_workdir
     from orchestrator.workdir import store as wstore
 

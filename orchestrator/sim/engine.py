@@ -29,7 +29,7 @@ class SimJob:
     changeover_hours: float
     # Data gravity: extra hours a move into a zone spends fetching the job's data ("on-demand": the on-demand
     # instance's), on top of the changeover. The policy sees the changeover plus the longest of them, as the
-    # daemon's deadline policy does (orchestrator/deadline_state.py: changeover_transfer_hours).
+    # daemon's deadline policy does (orchestrator/provisioning/deadline.py: changeover_transfer_hours).
     extra_hours: tuple[tuple[str, float], ...] = ()
 
     def extra(self, zone: str | None) -> float:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import fmean
 
-from orchestrator.vmscsv import read_vms_csv
+from orchestrator.catalog.vmscsv import read_vms_csv
 from providers.base import Offer
 
 

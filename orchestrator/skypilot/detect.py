@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.models import JobSpec
-from orchestrator.specfile import SpecError, load_spec_file, parse_spec, read_spec_data
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.specfile import SpecError, load_spec_file, parse_spec, read_spec_data
 
 FORMATS = ("auto", "spotwise", "skypilot")
 

@@ -15,15 +15,15 @@ from fastapi import APIRouter, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator import ledger
 from orchestrator.api.deps import SessionDep, UserDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.jobs import list_job_page
-from orchestrator.attempts import open_instances
-from orchestrator.budgets import in_scope, spend_by_budget
-from orchestrator.models import JobState
-from orchestrator.policy_store import current_policy
-from orchestrator.specfile import parse_spec
+from orchestrator.jobs.attempts import open_instances
+from orchestrator.jobs.models import JobState
+from orchestrator.jobs.specfile import parse_spec
+from orchestrator.spending import ledger
+from orchestrator.spending.budget import in_scope, spend_by_budget
+from orchestrator.spending.policy_store import current_policy
 from orchestrator.store.tables import Attempt, IdleWarning, Instance, Job, LedgerEntry, UtilSample
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import Principal

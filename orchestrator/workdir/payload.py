@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from orchestrator import jobsecrets
-from orchestrator.models import JobSpec
+from orchestrator.jobs import secrets as jobsecrets
+from orchestrator.jobs.models import JobSpec
 
 
 def job_payload(session: Session, home: Path, spec: JobSpec) -> dict[str, Any]:

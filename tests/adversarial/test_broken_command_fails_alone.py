@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.models import JobSpec
-from orchestrator.queue import insert_submissions, submit_values
-from orchestrator.speclimits import MAX_COMMAND_BYTES, MAX_ENV_TOTAL_BYTES, MAX_ENV_VALUE_BYTES
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import insert_submissions, submit_values
+from orchestrator.jobs.speclimits import MAX_COMMAND_BYTES, MAX_ENV_TOTAL_BYTES, MAX_ENV_VALUE_BYTES
 from orchestrator.store.types import utcnow
 from tests.adversarial.containment_support import Tenants, shared_daemon
 

@@ -19,16 +19,16 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from orchestrator import fair_queue
 from orchestrator.config import Settings
-from orchestrator.fair_queue import Claimed, next_look_delay, placement_order
-from orchestrator.launcher import CLAIM_BATCH
-from orchestrator.models import JobSpec
-from orchestrator.policyfile import PolicyError, parse_policy
-from orchestrator.priority_caps import clamp_queued, over_cap, priority_cap
-from orchestrator.queue import claim_runnable, insert_submissions, job_by_id, submit, submit_values
-from orchestrator.reconcile import Reconciler
+from orchestrator.jobs import fair_queue
+from orchestrator.jobs.fair_queue import Claimed, next_look_delay, placement_order
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import claim_runnable, insert_submissions, job_by_id, submit, submit_values
+from orchestrator.provisioning.launcher import CLAIM_BATCH
+from orchestrator.provisioning.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
+from orchestrator.spending.policyfile import PolicyError, parse_policy
+from orchestrator.spending.priority_caps import clamp_queued, over_cap, priority_cap
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Job, JobEvent
 from orchestrator.store.types import utcnow

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from orchestrator.api import create_app
-from orchestrator.attempts import create_attempt
 from orchestrator.config import Settings
-from orchestrator.logtext import NUL_SYMBOL
-from orchestrator.queue import job_by_id
+from orchestrator.jobs.attempts import create_attempt
+from orchestrator.jobs.logtext import NUL_SYMBOL
+from orchestrator.jobs.queue import job_by_id
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import LogChunk

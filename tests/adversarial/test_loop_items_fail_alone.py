@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from orchestrator.attempts import create_attempt
 from orchestrator.config import Settings
-from orchestrator.models import JobSpec
-from orchestrator.queue import job_by_id, submit
+from orchestrator.jobs.attempts import create_attempt
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import job_by_id, submit
 from orchestrator.runtime import Runtime, build_runtime
-from orchestrator.stops import finish_due
+from orchestrator.spending.stops import finish_due
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, StopRequest
 from orchestrator.store.types import utcnow

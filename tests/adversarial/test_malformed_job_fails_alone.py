@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.attempts import create_attempt
-from orchestrator.models import JobSpec
-from orchestrator.queue import insert_submissions, job_by_id, submit_values
+from orchestrator.jobs.attempts import create_attempt
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import insert_submissions, job_by_id, submit_values
 from orchestrator.store.db import make_session_factory, transaction
 from orchestrator.store.types import utcnow
 from providers.base import Offer

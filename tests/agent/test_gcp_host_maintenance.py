@@ -15,13 +15,13 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from orchestrator import transitions as T
 from orchestrator.api import create_app
-from orchestrator.attempts import create_attempt
 from orchestrator.cli.demo import free_port
 from orchestrator.config import Settings
-from orchestrator.models import JobSpec
-from orchestrator.queue import submit
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.attempts import create_attempt
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt

@@ -15,13 +15,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from orchestrator.api import create_app
+from orchestrator.catalog.pricing import load_offers, refresh_due
 from orchestrator.config import Settings
-from orchestrator.feasibility import NO_OFFERS_NOTE
-from orchestrator.launcher import Launcher
-from orchestrator.models import JobSpec
-from orchestrator.placement_state import save_block
-from orchestrator.pricing import load_offers, refresh_due
-from orchestrator.queue import submit
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
+from orchestrator.provisioning.feasibility import NO_OFFERS_NOTE
+from orchestrator.provisioning.launcher import Launcher
+from orchestrator.provisioning.placement_state import save_block
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Job, JobEvent

@@ -27,9 +27,9 @@ from orchestrator.api.submitbatch import SubmitBatcher
 from orchestrator.api.workdirs import check_submission
 from orchestrator.cli.demo import free_port, start_daemon, wait_healthy
 from orchestrator.config import Settings
-from orchestrator.feasibility import NO_OFFERS_NOTE
-from orchestrator.models import JobSpec
-from orchestrator.queue import submit, submit_values
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit, submit_values
+from orchestrator.provisioning.feasibility import NO_OFFERS_NOTE
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Job, JobEvent

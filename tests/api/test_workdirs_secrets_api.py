@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.api import create_app
-from orchestrator.attempts import create_attempt
 from orchestrator.config import Settings
-from orchestrator.queue import job_by_id
+from orchestrator.jobs.attempts import create_attempt
+from orchestrator.jobs.queue import job_by_id
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.types import utcnow

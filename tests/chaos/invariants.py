@@ -16,9 +16,9 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from orchestrator.fair_queue import next_look_delay
-from orchestrator.launcher import backoff_seconds
-from orchestrator.ledger import pending_instances
+from orchestrator.jobs.fair_queue import next_look_delay
+from orchestrator.provisioning.launcher import backoff_seconds
+from orchestrator.spending.ledger import pending_instances
 from orchestrator.store.tables import Alert, AlertDelivery, Attempt, Instance, Job, JobEvent, LedgerEntry
 from providers.base import TAG_ATTEMPT
 from providers.local import processes

@@ -19,7 +19,7 @@ import yaml
 
 from orchestrator.alerts.checks import alert_config_problems
 from orchestrator.config import Settings
-from orchestrator.policyfile import parse_policy
+from orchestrator.spending.policyfile import parse_policy
 from providers.aws.config import AWSConfig
 from providers.azure.config import AzureConfig
 from providers.gcp.settings import GCPSettings

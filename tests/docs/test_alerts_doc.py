@@ -2,7 +2,7 @@
 
 Why: the sink models are the truth (the daemon validates `alert_sinks` with them); a field added there and
 not documented is a field a team lead never finds. The field tables are generated from the models by
-`python -m orchestrator.alerts.sinkdoc --write` (as docs/policies.md is by orchestrator.policydoc): a model
+`python -m orchestrator.alerts.sinkdoc --write` (as docs/policies.md is by orchestrator.spending.policydoc): a model
 changed without regenerating the page, a field without a description, or a sink type without its marked table
 fails here. The YAML examples themselves are checked by test_doc_yaml.py.
 """

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from orchestrator.alerts.checks import alert_config_problems
-from orchestrator.policyfile import parse_policy
-from orchestrator.specfile import SpecError, load_spec_text
+from orchestrator.jobs.specfile import SpecError, load_spec_text
+from orchestrator.spending.policyfile import parse_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from orchestrator.config import Settings
-from orchestrator.models import JobSpec
-from orchestrator.queue import submit
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
 from orchestrator.runtime import build_runtime
 from orchestrator.store.db import transaction
 from tests.e2e.conftest import Daemon, write

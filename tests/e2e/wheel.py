@@ -5,8 +5,8 @@ fakes) pins its own wheel into every start-up script. Left to itself it builds t
 its first launch, inside the reconcile pass (8-16 s on a loaded 2-core box, nothing launched meanwhile), once
 per test home, and again whenever the source tree's fingerprint changes -- several times a run on a machine
 where the tree is being edited. Those builds were a large share of the bounded chaos runs' run-to-run spread.
-Here the same code (orchestrator/agentwheel.py) builds it once per tree, cached by fingerprint across runs and
-sessions, and the daemon is pointed at a copy with SPOTWISE_AGENT_WHEEL, as a deployment installed from a
+Here the same code (orchestrator/provisioning/agentwheel.py) builds it once per tree, cached by fingerprint across
+runs and sessions, and the daemon is pointed at a copy with SPOTWISE_AGENT_WHEEL, as a deployment installed from a
 wheel is: the start-up script pins that file's name and sha256 exactly as it would its own build's.
 """
 
@@ -16,8 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from orchestrator.agentwheel import WheelUnavailable, agent_wheel
 from orchestrator.config import Settings
+from orchestrator.provisioning.agentwheel import WheelUnavailable, agent_wheel
 
 CACHE_HOME = Path(tempfile.gettempdir()) / "spotwise-test-wheels"  # wheels/<fingerprint>/spotwise-*.whl
 

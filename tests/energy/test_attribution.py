@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orchestrator import energy
-from orchestrator.queue import job_by_id
+from orchestrator.jobs.queue import job_by_id
+from orchestrator.spending import energy
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt
-from policies.carbon import carbon_facts, host_watts, kg_co2e
+from policies.energy import carbon_facts, host_watts, kg_co2e
 from tests.spending.conftest import T0, running_job, sessions  # noqa: F401 - the fixture
 
 T4_OFFER = {"gpu_model": "T4", "gpu_count": 1, "vcpus": 4, "memory_gb": 16}

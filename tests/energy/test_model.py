@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.carbon import (
+from policies.energy import (
     MAX_GAP_SECONDS,
     carbon_facts,
     estimated_gpu_watts,

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.models import JobSpec
-from orchestrator.placement_request import placement_request_for
-from policies.carbon import offer_kg_per_hour
+from orchestrator.jobs.models import JobSpec
+from orchestrator.provisioning.placement_request import placement_request_for
+from policies.energy import offer_kg_per_hour
 from policies.placement import OfferIndex, PlacementRequest, Priors, rank_offers
 from tests.fakes.provider import make_offer
 

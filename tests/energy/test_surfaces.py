@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from rich.console import Console
 
 from orchestrator.api import create_app
+from orchestrator.catalog.pricing import store_offers
 from orchestrator.cli.render import job_detail
 from orchestrator.config import Settings
-from orchestrator.pricing import store_offers
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt

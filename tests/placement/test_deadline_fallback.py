@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from orchestrator.api import create_app
 from orchestrator.config import Settings
-from orchestrator.models import JobSpec
-from orchestrator.queue import job_by_id, submit
-from orchestrator.reconcile import Reconciler
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import job_by_id, submit
+from orchestrator.provisioning.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Instance, Job, JobEvent, PoolBlock

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orchestrator.config import Settings
-from orchestrator.deadline_state import deadline_state_for, done_hours_for, zones_for
+from orchestrator.provisioning.deadline import deadline_state_for, done_hours_for, zones_for
 from policies.blocks import Blocks
 from policies.deadline import Market, decide
 from tests.fakes.provider import make_offer
@@ -115,7 +115,7 @@ def test_transfer_time_of_the_jobs_data_is_part_of_every_changeover() -> None:
     """A 360 GB checkpoint in aws us-east-1: 1 h at the default 100 MB/s to a gcp zone, 24 min at 250 MB/s beside
     it. The changeover the policy sees is the configured one plus the longest of those (the safety net must not
     count on the quick one), and the slack shrinks accordingly: a job with 1.5 h of slack goes on-demand."""
-    from orchestrator.deadline_state import changeover_transfer_hours
+    from orchestrator.provisioning.deadline import changeover_transfer_hours
     from policies.egress import TransferRates
     from policies.totalcost import DataItem, DataProfile
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.feasibility import assess
-from orchestrator.models import JobSpec
-from orchestrator.placement_request import placement_request_for
+from orchestrator.jobs.models import JobSpec
+from orchestrator.provisioning.feasibility import assess
+from orchestrator.provisioning.placement_request import placement_request_for
 from policies.gang import plan_gang
 from policies.placement import OfferIndex, PlacementRequest, rank_offers, rejection
 from tests.fakes.provider import make_offer

@@ -15,12 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.api import create_app
+from orchestrator.catalog.pricing import LIVE, OfferCache, store_offers
+from orchestrator.catalog.vmscsv import read_vms_csv
 from orchestrator.config import Settings
-from orchestrator.pricing import LIVE, OfferCache, store_offers
 from orchestrator.runtime import build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.tokens import create_api_token
-from orchestrator.vmscsv import read_vms_csv
 from providers.base import Offer
 
 GCP_CSV = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "catalog" / "gcp" / "vms.csv"

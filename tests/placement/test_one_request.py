@@ -20,11 +20,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from orchestrator.api import create_app
+from orchestrator.catalog.pricing import refresh_due
 from orchestrator.cli import app as cli_app
 from orchestrator.client import Client
 from orchestrator.config import Settings
-from orchestrator.pricing import refresh_due
-from orchestrator.reconcile import Reconciler
+from orchestrator.provisioning.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt
@@ -117,14 +117,14 @@ def test_offers_for_the_job_the_dry_run_and_the_launcher_rank_alike(daemon: tupl
 
 
 def test_only_the_builder_constructs_a_placement_request() -> None:
-    """Every daemon module asks `orchestrator.placement_request` for a request; a second construction would let the
-    offers view and the launcher drift apart again."""
+    """Every daemon module asks `orchestrator.provisioning.placement_request` for a request; a second construction
+    would let the offers view and the launcher drift apart again."""
     builders = []
     for path in sorted((ROOT / "orchestrator").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "PlacementRequest":
                 builders.append(str(path.relative_to(ROOT)))
-    assert sorted(set(builders)) == ["orchestrator/placement_request.py"]
+    assert sorted(set(builders)) == ["orchestrator/provisioning/placement_request.py"]
 
 
 def test_the_policy_files_price_cap_filters_the_view_as_it_filters_the_launcher(

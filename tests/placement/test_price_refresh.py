@@ -16,11 +16,11 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
+from orchestrator.catalog.price_store import live_spot_pools, update_spot_prices
+from orchestrator.catalog.pricing import LIVE, LIVE_PRICES, load_offers, refresh_due, source_view
 from orchestrator.config import Settings
-from orchestrator.models import JobSpec
-from orchestrator.price_store import live_spot_pools, update_spot_prices
-from orchestrator.pricing import LIVE, LIVE_PRICES, load_offers, refresh_due, source_view
-from orchestrator.queue import submit
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Alert, Job, PriceSource

@@ -19,13 +19,13 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from orchestrator.api import create_app
-from orchestrator.attempts import create_attempt
+from orchestrator.catalog.price_store import store_offers
 from orchestrator.cli import app as cli_app
 from orchestrator.cli.client import CliError
 from orchestrator.client import Client, NotFound
 from orchestrator.config import Settings
-from orchestrator.price_store import store_offers
-from orchestrator.queue import job_by_id
+from orchestrator.jobs.attempts import create_attempt
+from orchestrator.jobs.queue import job_by_id
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import StoreRegion

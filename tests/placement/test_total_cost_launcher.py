@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from orchestrator.config import Settings
-from orchestrator.models import JobSpec
-from orchestrator.queue import submit
-from orchestrator.reconcile import Reconciler
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
+from orchestrator.provisioning.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, JobEvent

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.models import Accelerators
-from orchestrator.vmscsv import GCP_BUILTIN_HOSTS, GCP_N1_ACCELERATORS, read_vms_csv
+from orchestrator.catalog.vmscsv import GCP_BUILTIN_HOSTS, GCP_N1_ACCELERATORS, read_vms_csv
+from orchestrator.jobs.models import Accelerators
 from policies.placement import PlacementRequest, rejection
 from providers.aws.gpus import canonical_gpu as aws_canonical
 from providers.azure.offers import GPU_FAMILIES

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 
-from orchestrator.ledger import whole_seconds_until
+from orchestrator.spending.ledger import whole_seconds_until
 from orchestrator.store.tables import Alert, AlertDelivery, Attempt, Instance, Job, LedgerEntry
 from providers.base import TAG_ATTEMPT, TAG_CLUSTER
 from providers.local import processes

@@ -20,9 +20,9 @@ from sqlalchemy import delete, func, select
 
 from orchestrator.config import Settings
 from orchestrator.daemon import ensure_admin_token
-from orchestrator.models import JobSpec
-from orchestrator.queue import submit
-from orchestrator.reconcile import Reconciler
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
+from orchestrator.provisioning.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import ApiToken, Attempt, Instance
@@ -97,10 +97,10 @@ def test_the_same_attempt_launched_by_both_replicas_at_once_is_one_instance(
     ra, rb = Reconciler(a), Reconciler(b)
     index, blocks, priors = ra.launcher._view()
     with transaction(a.sessions) as s:  # record the attempt as the leader does, but launch from both
-        from orchestrator import transitions as T
-        from orchestrator.attempts import create_attempt
-        from orchestrator.placement_request import placement_request_for
-        from orchestrator.queue import claim_runnable
+        from orchestrator.jobs import transitions as T
+        from orchestrator.jobs.attempts import create_attempt
+        from orchestrator.jobs.queue import claim_runnable
+        from orchestrator.provisioning.placement_request import placement_request_for
         job = claim_runnable(s, 1)[0]
         offer = index.rank(placement_request_for(JobSpec.model_validate(job.spec)), blocks, priors=priors)[0].offer
         attempt = create_attempt(s, job, offer)

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from orchestrator.agent.client import DaemonRefused
 from orchestrator.agent.identity import identity_proof
 from orchestrator.agent.session import exchange
-from orchestrator.attempts import AttemptState, end_attempt
 from orchestrator.config import Settings
+from orchestrator.jobs.attempts import AttemptState, end_attempt
 from orchestrator.runtime import Runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Alert, Instance, JobEvent

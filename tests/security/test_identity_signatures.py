@@ -23,15 +23,15 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from orchestrator import transitions as T
 from orchestrator.agent.identity import identity_proof
-from orchestrator.attempts import create_attempt, record_instance
 from orchestrator.config import Settings
 from orchestrator.identity import Expected, IdentityRefused, SignatureUnavailable, SignatureVerifier, verify
 from orchestrator.identity.configure import build_verifiers
 from orchestrator.identity.gcp import gcp_verifier
-from orchestrator.models import JobSpec
-from orchestrator.queue import submit
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.attempts import create_attempt, record_instance
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
 from orchestrator.runtime import Runtime, StartupError, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import JobEvent

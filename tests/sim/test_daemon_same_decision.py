@@ -1,7 +1,7 @@
 """The acceptance point "the simulator and the daemon make the same decision for the same state".
 
 The simulator replays a job over a trace and hands `decide()` a `DeadlineState` it builds tick by tick. The daemon
-builds its state in `orchestrator/deadline_state.py` from store rows (the job's submission and deadline, its
+builds its state in `orchestrator/provisioning/deadline.py` from store rows (the job's submission and deadline, its
 attempts, its checkpoint reports) and the offers it sees (blocked pools are zones without capacity). This test
 records every moment the simulated job waits for placement (no live instance: the only moment the daemon decides),
 writes the same situation into a real SQLite store (a preempted attempt whose last checkpoint saved exactly the
@@ -24,12 +24,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orchestrator.attempts import AttemptState
 from orchestrator.checkpoint.jobs import UPLOADED_PREFIX
 from orchestrator.config import Settings
-from orchestrator.deadline_state import deadline_state_for
-from orchestrator.models import JobSpec
-from orchestrator.queue import submit
+from orchestrator.jobs.attempts import AttemptState
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
+from orchestrator.provisioning.deadline import deadline_state_for
 from orchestrator.sim.engine import SimJob, replay
 from orchestrator.sim.runner import DEFAULT_ON_DEMAND_PRICE as K
 from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction

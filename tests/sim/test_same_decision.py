@@ -4,7 +4,7 @@ The daemon cannot keep the simulator's objects: after a restart it rebuilds a `D
 (job submission and deadline times, checkpointed progress, the live attempt's market and zone, zone statistics).
 This test records every state the replay engine hands to `decide()`, round-trips each through plain stored values
 (datetimes and JSON-able fields, as a database would hold them) and checks `decide()` answers identically. The daemon's
-own state builder (`orchestrator/deadline_state.py`, from real store rows) is exercised in
+own state builder (`orchestrator/provisioning/deadline.py`, from real store rows) is exercised in
 test_daemon_same_decision.py.
 """
 

@@ -10,10 +10,10 @@ import yaml
 
 from orchestrator.agent.container import container_env
 from orchestrator.agent.gang import gang_env
+from orchestrator.jobs.specfile import SpecError
 from orchestrator.skypilot import detect_format, load_job_file
 from orchestrator.skypilot.detect import skypilot_spec
 from orchestrator.skypilot.task import to_job_spec
-from orchestrator.specfile import SpecError
 
 
 def _map(text: str, cwd: Path = Path("/tmp")) -> dict[str, Any]:

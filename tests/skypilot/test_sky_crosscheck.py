@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.models import JobSpec
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.specfile import SpecError
 from orchestrator.skypilot import load_job_file
-from orchestrator.specfile import SpecError
 from providers.gpus import canonical_gpu
 from tests.skypilot.corpus import ROOT, TaskFile, corpus_files, example_files
 

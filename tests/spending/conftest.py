@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from orchestrator import transitions as T
-from orchestrator.attempts import AttemptState
-from orchestrator.models import JobSpec
-from orchestrator.queue import submit
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.attempts import AttemptState
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
 from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction
 from orchestrator.store.tables import Attempt, Instance
 

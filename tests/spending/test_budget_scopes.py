@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orchestrator import ledger, policy_store
-from orchestrator import transitions as T
-from orchestrator.budgets import BLOCKS_KEY, scope_filter, sweep_budgets
-from orchestrator.models import JobSpec
-from orchestrator.policyfile import Budget, PolicyFile
-from orchestrator.queue import submit
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
+from orchestrator.spending import ledger, policy_store
+from orchestrator.spending.budget import BLOCKS_KEY, scope_filter, sweep_budgets
+from orchestrator.spending.policyfile import Budget, PolicyFile
 from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction
 from orchestrator.store.tables import Alert, Attempt, Base, Instance, Job, Meta
 from policies.budget import evaluate, period_bounds, scope_matches

@@ -11,9 +11,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orchestrator import policy_store
-from orchestrator.idle import record_sample, sweep_idle
-from orchestrator.stops import finish_due, request_stop
+from orchestrator.spending import policy_store
+from orchestrator.spending.idle import record_sample, sweep_idle
+from orchestrator.spending.stops import finish_due, request_stop
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Instance, Job
 from tests.spending.conftest import T0, make_running

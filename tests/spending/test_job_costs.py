@@ -14,10 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from orchestrator import costs, ledger
 from orchestrator.api import create_app
 from orchestrator.config import Settings
 from orchestrator.runtime import Runtime, build_runtime
+from orchestrator.spending import costs, ledger
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Instance, LedgerEntry
 from orchestrator.tokens import create_api_token

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orchestrator import ledger
+from orchestrator.spending import ledger
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Instance, Job, JobEvent, LedgerEntry
 from tests.spending.conftest import T0, make_running, running_job
@@ -82,7 +82,7 @@ def test_sigkill_during_accrual_loses_and_doubles_nothing(sessions: sessionmaker
     for i in range(20):
         make_running(sessions, price=3.6 + i, team=f"t{i % 3}")
     url = str(sessions.kw["bind"].url)
-    code = ("import time; from datetime import timedelta; from orchestrator import ledger;"
+    code = ("import time; from datetime import timedelta; from orchestrator.spending import ledger;"
             "from orchestrator.store.db import make_engine, make_session_factory;"
             f"f = make_session_factory(make_engine({url!r})); from tests.spending.conftest import T0\n"
             "n = 0\nwhile True:\n    n += 1; ledger.accrue(f, now=T0 + timedelta(seconds=n * 7))\n")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orchestrator import ledger
+from orchestrator.spending import ledger
 from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction
 from orchestrator.store.tables import Attempt, Instance, Job, JobEvent, LedgerEntry
 from tests.spending.conftest import T0, running_job

@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from orchestrator import ledger, policy_store
 from orchestrator.api import create_app
-from orchestrator.budgets import budget_gate, sweep_budgets
 from orchestrator.config import Settings
-from orchestrator.idle import record_sample, sweep_idle
-from orchestrator.policyfile import PolicyError, parse_policy
 from orchestrator.runtime import build_runtime
+from orchestrator.spending import ledger, policy_store
+from orchestrator.spending.budget import budget_gate, sweep_budgets
+from orchestrator.spending.idle import record_sample, sweep_idle
+from orchestrator.spending.policyfile import PolicyError, parse_policy
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Alert, Instance, Job, PolicyVersion
 from orchestrator.store.types import utcnow
@@ -190,10 +190,10 @@ def test_block_stays_while_releasing_its_waiting_jobs_would_cross_it_again(sessi
     """Committed spend crossed block_new while a job ran; when it ends, committed falls back to the spend.
     Releasing the waiting jobs then would launch them all at once and cross again (the chaos harness's
     capped team went 4x over its limit that way): the block stays until the release fits the budget."""
-    from orchestrator import transitions as T
-    from orchestrator.attempts import AttemptState, close_instance, end_attempt
-    from orchestrator.models import JobSpec
-    from orchestrator.queue import submit
+    from orchestrator.jobs import transitions as T
+    from orchestrator.jobs.attempts import AttemptState, close_instance, end_attempt
+    from orchestrator.jobs.models import JobSpec
+    from orchestrator.jobs.queue import submit
 
     policy = ("budgets:\n  - name: team-a\n    scope: team:a\n    period: total\n    limit_usd: {limit}\n"
               "    thresholds:\n      - {{percent: 100, action: block_new}}\n")

@@ -15,17 +15,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from orchestrator import ledger, policy_store
 from orchestrator.api import create_app
-from orchestrator.budgets import BLOCKS_KEY, sweep_budgets
-from orchestrator.caps import sweep_caps
+from orchestrator.catalog.pricing import refresh_due
 from orchestrator.config import Settings
-from orchestrator.models import JobSpec
-from orchestrator.pricing import refresh_due
-from orchestrator.queue import job_by_id, submit
-from orchestrator.reconcile import Reconciler
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import job_by_id, submit
+from orchestrator.provisioning.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
-from orchestrator.stops import ACTION_CHECKPOINT_AND_STOP, finish_due
+from orchestrator.spending import ledger, policy_store
+from orchestrator.spending.budget import BLOCKS_KEY, sweep_budgets
+from orchestrator.spending.caps import sweep_caps
+from orchestrator.spending.stops import ACTION_CHECKPOINT_AND_STOP, finish_due
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Alert, Attempt, Instance, Meta, StopRequest
 from orchestrator.store.types import utcnow

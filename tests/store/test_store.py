@@ -10,9 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from orchestrator import transitions as T
-from orchestrator.models import JobSpec, JobState
-from orchestrator.queue import claim_runnable, list_jobs, submit
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.models import JobSpec, JobState
+from orchestrator.jobs.queue import claim_runnable, list_jobs, submit
 from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction
 from orchestrator.store.tables import Base, Job, JobEvent
 from orchestrator.store.types import utcnow

@@ -20,13 +20,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from orchestrator import ledger, policy_store
 from orchestrator.api import create_app
-from orchestrator.budgets import sweep_budgets
 from orchestrator.config import Settings
-from orchestrator.models import JobSpec
-from orchestrator.queue import submit
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
 from orchestrator.runtime import Runtime, build_runtime
+from orchestrator.spending import ledger, policy_store
+from orchestrator.spending.budget import sweep_budgets
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Alert, Instance, Job
 from orchestrator.store.types import utcnow

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from orchestrator.alerts.outbox import emit
 from orchestrator.config import Settings
-from orchestrator.loops import build_dispatcher
 from orchestrator.runtime import build_runtime
+from orchestrator.spending.loops import build_dispatcher
 from orchestrator.store.db import transaction
 
 

@@ -21,14 +21,14 @@ import uvicorn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator import transitions as T
-from orchestrator.agentwheel import pinned_wheel
 from orchestrator.api import create_app
-from orchestrator.attempts import create_attempt, record_instance
 from orchestrator.cli.demo import free_port
 from orchestrator.config import Settings
-from orchestrator.models import JobSpec
-from orchestrator.queue import job_by_id, submit
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.attempts import create_attempt, record_instance
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import job_by_id, submit
+from orchestrator.provisioning.agentwheel import pinned_wheel
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, BootstrapClaim

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.catalog.vmscsv import catalog_clouds
 from orchestrator.checkpoint.backends import CheckpointStorageError, open_backend
-from orchestrator.models import store_url_problem
-from orchestrator.vmscsv import catalog_clouds
+from orchestrator.jobs.models import store_url_problem
 from providers import registry
 from providers.plugin import broken_plugins, plugin, plugins, storage_schemes, watcher_for
 

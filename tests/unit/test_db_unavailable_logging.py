@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from structlog.testing import capture_logs
 
-from orchestrator import ledger
 from orchestrator.cli.demo import free_port
 from orchestrator.config import Settings
 from orchestrator.daemon import Loops
 from orchestrator.dberrors import LoopFailures, is_db_unavailable
-from orchestrator.loops import _guard
 from orchestrator.runtime import build_runtime
+from orchestrator.spending import ledger
+from orchestrator.spending.loops import _guard
 from orchestrator.store.db import make_engine, make_session_factory, migrate
 from tests.chaos.pgcluster import ThrowawayPostgres
 

@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from orchestrator import policy_store
-from orchestrator import transitions as T
-from orchestrator.attempts import create_attempt
-from orchestrator.budgets import sweep_budgets
-from orchestrator.caps import sweep_caps
 from orchestrator.config import Settings
-from orchestrator.models import JobSpec
-from orchestrator.queue import job_by_id, submit
-from orchestrator.reconcile import Reconciler
+from orchestrator.jobs import transitions as T
+from orchestrator.jobs.attempts import create_attempt
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import job_by_id, submit
+from orchestrator.jobs.specfile import SpecError, load_spec_file, parse_spec
+from orchestrator.provisioning.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
-from orchestrator.specfile import SpecError, load_spec_file, parse_spec
+from orchestrator.spending import policy_store
+from orchestrator.spending.budget import sweep_budgets
+from orchestrator.spending.caps import sweep_caps
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Instance, JobEvent
 from orchestrator.tokens import authenticate_bootstrap_token

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from orchestrator.attempts import AttemptState
-from orchestrator.launcher import backoff_seconds, consecutive_launch_failures
-from orchestrator.models import JobSpec
-from orchestrator.queue import submit
+from orchestrator.jobs.attempts import AttemptState
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
+from orchestrator.provisioning.launcher import backoff_seconds, consecutive_launch_failures
 from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction
 from orchestrator.store.tables import Attempt
 

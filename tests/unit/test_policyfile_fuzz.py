@@ -7,7 +7,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.policyfile import PolicyError, PolicyFile, parse_policy
+from orchestrator.spending.policyfile import PolicyError, PolicyFile, parse_policy
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
                     st.text(max_size=30),

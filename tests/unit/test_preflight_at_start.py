@@ -10,7 +10,7 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from orchestrator.config import Settings
-from orchestrator.preflight import preflight_at_start
+from orchestrator.provisioning.preflight import preflight_at_start
 from orchestrator.runtime import build_runtime
 from tests.providers.gcp.conftest import gce, gce_server  # noqa: F401 - the fake GCE's fixtures
 from tests.providers.gcp.fake_gce import FakeGCE, FakeGCEServer

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from orchestrator.catalog.pricing import _due_before
 from orchestrator.config import Settings
-from orchestrator.pricing import _due_before
 from orchestrator.store.tables import PriceSource
 from orchestrator.store.types import utcnow
 

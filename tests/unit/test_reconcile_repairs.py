@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from orchestrator import outage
 from orchestrator.config import Settings
-from orchestrator.models import JobSpec
-from orchestrator.queue import submit
-from orchestrator.reconcile import Reconciler
+from orchestrator.jobs.models import JobSpec
+from orchestrator.jobs.queue import submit
+from orchestrator.provisioning import outage
+from orchestrator.provisioning.reconcile import Reconciler
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Attempt, Instance, Job, Meta

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 #: What a client command must not load: the daemon's heavy stack and every cloud SDK.
 HEAVY = ("numpy", "sqlalchemy", "boto3", "botocore", "google", "azure", "pydantic_settings", "orchestrator.config",
-         "orchestrator.models", "httpx", "fastapi")
+         "orchestrator.jobs.models", "httpx", "fastapi")
 
 
 def _python(code_or_args: list[str], **env: str) -> subprocess.CompletedProcess[str]:

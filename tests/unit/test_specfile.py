@@ -10,8 +10,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.models import Accelerators, JobSpec, parse_duration
-from orchestrator.specfile import SpecError, load_spec_file, load_spec_text, parse_spec
+from orchestrator.jobs.models import Accelerators, JobSpec, parse_duration
+from orchestrator.jobs.specfile import SpecError, load_spec_file, load_spec_text, parse_spec
 
 
 @pytest.mark.parametrize(("text", "expected"), [

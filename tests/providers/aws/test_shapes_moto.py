@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.vmscsv import read_vms_csv
+from orchestrator.catalog.vmscsv import read_vms_csv
 from providers.aws import AWSProvider
 from providers.aws.gpus import launchable_architecture
 from providers.base import AgentBootstrap, LaunchSpec, OfferQuery

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from orchestrator.catalog.pricing import LIVE_PRICES, load_offers, refresh_due, source_view
 from orchestrator.config import Settings
-from orchestrator.pricing import LIVE_PRICES, load_offers, refresh_due, source_view
 from orchestrator.runtime import Runtime, build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.store.tables import Alert, PriceSource

@@ -10,8 +10,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from orchestrator.api import create_app
+from orchestrator.catalog.pricing import LIVE, load_offers, store_offers
 from orchestrator.config import Settings
-from orchestrator.pricing import LIVE, load_offers, store_offers
 from orchestrator.runtime import build_runtime
 from orchestrator.store.db import transaction
 from orchestrator.tokens import create_api_token
