@@ -184,7 +184,3 @@ def _deepest(owners: set[str | None]) -> set[str]:
     named = {owner for owner in owners if owner is not None}
     return {owner for owner in named if not any(other.startswith(f"{owner}.") for other in named)}
 
-
-def edges(graph: dict[str, dict[str, list[Use]]]) -> dict[str, set[str]]:
-    """The folder graph without its evidence: node -> the nodes it imports."""
-    return {node: set(targets) for node, targets in graph.items()}
