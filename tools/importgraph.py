@@ -15,6 +15,7 @@ disappears changes the graph without an edit here.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,23 +61,35 @@ def _imported(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) 
 def imports(path: Path, *, module_level: bool, root: Path = ROOT) -> set[str]:
     """Every name imported by the file; `module_level`: only what runs at import (no function bodies, no
     `if TYPE_CHECKING:` blocks)."""
+    stat = path.stat()
+    return set(_imports(path, stat.st_mtime_ns, stat.st_size, root)[module_level])
+
+
+@functools.lru_cache(maxsize=4096)
+def _imports(path: Path, _mtime_ns: int, _size: int, root: Path) -> tuple[frozenset[str], frozenset[str]]:
+    """(every import, the module-level ones) of one file, parsed once per version of it: the rule tests and the
+    page generator ask for the same files many times (the version in the key keeps an edited file fresh)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     module, is_package = module_name(path, root), path.name == "__init__.py"
-    found: set[str] = set()
 
-    def visit(nodes: list[ast.stmt]) -> None:
-        for node in nodes:
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                found.update(_imported(node, module, is_package))
-            elif module_level and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            elif module_level and isinstance(node, ast.If) and _is_type_checking(node.test):
-                visit(node.orelse)
-            else:
-                visit([child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt)])
+    def collect(module_level: bool) -> frozenset[str]:
+        found: set[str] = set()
 
-    visit(tree.body)
-    return found
+        def visit(nodes: list[ast.stmt]) -> None:
+            for node in nodes:
+                if isinstance(node, ast.Import | ast.ImportFrom):
+                    found.update(_imported(node, module, is_package))
+                elif module_level and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    continue
+                elif module_level and isinstance(node, ast.If) and _is_type_checking(node.test):
+                    visit(node.orelse)
+                else:
+                    visit([child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt)])
+
+        visit(tree.body)
+        return frozenset(found)
+
+    return collect(False), collect(True)
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
