@@ -25,6 +25,8 @@ certificates, Azure's CA certificates) and passed to `verify`, or registered pro
 raises IdentityRefused for a bad one, SignatureUnavailable when it cannot check now (keys unreachable). With
 `bootstrap_require_signature: true` an exchange is refused unless a verifier accepted the proof's signature.
 docs/security.md has the full account.
+The package imports only the settings (`config.py`) and `providers`; the runtime (which builds the verifiers), the
+bootstrap exchange in the API and the agent (its nonce derivation) import it.
 """
 
 from __future__ import annotations

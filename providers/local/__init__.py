@@ -16,6 +16,8 @@ that team's own unprivileged uid, in private directories outside the daemon's ho
 This module only declares the cloud (`PLUGIN`, read by providers/plugin.py); the provider class lives in
 `provider.py` and is imported on first use, so reading the declaration (as the agent does on an instance)
 imports no cloud SDK.
+It never imports `orchestrator` or another cloud's package; the daemon reaches it through providers/registry.py by
+name, and imports one of its modules directly only for a fact that only this cloud has.
 """
 
 from __future__ import annotations
