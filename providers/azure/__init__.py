@@ -18,21 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from providers.notice import NoticeWatcher
 from providers.objectstore import ObjectStore
-from providers.plugin import CloudPlugin
+from providers.plugin import CloudPlugin, lazy_exports
 
 if TYPE_CHECKING:
     from providers.azure.provider import AzureConfig, AzureProvider
 
 __all__ = ["AzureConfig", "AzureProvider", "PLUGIN"]
 
-
-def __getattr__(name: str) -> Any:
-    """The provider class (and friends) from `provider.py`, imported when first asked for."""
-    if name in ("AzureProvider", "AzureConfig"):
-        from providers.azure import provider
-
-        return getattr(provider, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, "provider", "AzureProvider", "AzureConfig")
 
 
 def _notice_watcher(arg: str) -> NoticeWatcher | None:

@@ -28,23 +28,16 @@ name, and imports one of its modules directly only for a fact that only this clo
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from providers.plugin import CloudPlugin
+from providers.plugin import CloudPlugin, lazy_exports
 
 if TYPE_CHECKING:
     from providers.faulty.provider import FaultyProvider
 
 __all__ = ["FaultyProvider", "PLUGIN"]
 
-
-def __getattr__(name: str) -> Any:
-    """The provider class (and friends) from `provider.py`, imported when first asked for."""
-    if name in ("FaultyProvider",):
-        from providers.faulty import provider
-
-        return getattr(provider, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, "provider", "FaultyProvider")
 
 
 PLUGIN = CloudPlugin(

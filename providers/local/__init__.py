@@ -23,24 +23,17 @@ name, and imports one of its modules directly only for a fact that only this clo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from providers.notice import NoticeWatcher
-from providers.plugin import CloudPlugin
+from providers.plugin import CloudPlugin, lazy_exports
 
 if TYPE_CHECKING:
     from providers.local.provider import LocalProvider
 
 __all__ = ["LocalProvider", "PLUGIN"]
 
-
-def __getattr__(name: str) -> Any:
-    """The provider class (and friends) from `provider.py`, imported when first asked for."""
-    if name in ("LocalProvider",):
-        from providers.local import provider
-
-        return getattr(provider, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, "provider", "LocalProvider")
 
 
 def _notice_watcher(arg: str) -> NoticeWatcher | None:
