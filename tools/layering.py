@@ -20,7 +20,7 @@ from __future__ import annotations
 BASE = frozenset({"policies", "providers", "store"})
 #: The wiring modules nearly every daemon folder uses: settings, logging, database-error classes, the loop
 #: containment, the Runtime every loop is given.
-COMMON = frozenset({"config.py", "logs.py", "dberrors.py", "containment.py", "runtime.py", "strictyaml.py"})
+COMMON = frozenset({"config.py", "logs.py", "dberrors.py", "containment.py", "runtime.py", "formats"})
 #: Everything of the daemon under its entry points (the API, the CLI, the dashboard, the daemon itself).
 DAEMON = frozenset({"jobs", "provisioning", "spending", "catalog", "alerts", "checkpoint", "workdir", "identity",
                     "skypilot", "tokens.py", "agentkey.py", "leases.py", "homeperms.py", "publicurl.py",
@@ -34,11 +34,11 @@ ALLOWED: dict[str, frozenset[str]] = {
     # -- wiring leaves and near-leaves ------------------------------------------------------------------------------
     "__init__.py": frozenset(),  # `__version__`
     "logs.py": frozenset(),
-    "strictyaml.py": frozenset(),
+    "formats": frozenset(),
     "homeperms.py": frozenset(),
     "publicurl.py": frozenset(),
     "placement_latency.py": frozenset(),  # a histogram the Runtime holds and the launcher observes
-    "configfile.py": frozenset({"strictyaml.py"}),
+    "configfile.py": frozenset({"formats"}),
     # config.py checks the daemon's `checkpoint_store` with the spec's own check (jobs.models.store_url_problem):
     # so `jobs` never imports config.py; it takes settings as arguments.
     "config.py": frozenset({"configfile.py", "jobs"}),
@@ -54,7 +54,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "ops_metrics.py": frozenset({"runtime.py", "jobs", "store"}),
     # -- what a job is and what travels with it ---------------------------------------------------------------------
     # nothing here launches, prices or charges
-    "jobs": frozenset({"store", "providers", "strictyaml.py", "logs.py"}),
+    "jobs": frozenset({"store", "providers", "formats", "logs.py"}),
     # backends and store are the storage library the agent, the workdir store and the client use (providers only);
     # jobs.py and views.py are the daemon's side (a job's checkpoint events, their costs in `jobs show`).
     "checkpoint": frozenset({"providers", "store", "jobs", "config.py", "spending"}),
@@ -62,7 +62,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "skypilot": frozenset({"jobs", "providers"}),  # the task-file mapping: pure, into a JobSpec
     "identity": frozenset({"config.py", "providers"}),  # verifies instance identity proofs (daemon side)
     # -- the loops that act on the store ----------------------------------------------------------------------------
-    "alerts": frozenset({"store", "logs.py", "dberrors.py", "containment.py", "publicurl.py", "config.py"}),
+    "alerts": frozenset({"store", "logs.py", "dberrors.py", "containment.py", "publicurl.py", "config.py", "formats"}),
     "spending": frozenset({"jobs", "alerts"}) | BASE | COMMON,  # never provisioning, catalog, api, cli, ui
     "catalog": frozenset({"jobs", "alerts"}) | BASE | COMMON,  # never provisioning, spending, api, cli, ui
     # a launch is refused by a budget or cap (spending), priced from the catalog, resumed from a checkpoint
@@ -102,7 +102,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("offline", "Offline", ("sim",)),
     ("wiring", "Top-level wiring of orchestrator/", (
         "runtime.py", "metrics.py", "ops_metrics.py", "containment.py", "config.py", "configfile.py", "leases.py",
-        "tokens.py", "agentkey.py", "dberrors.py", "strictyaml.py", "logs.py", "homeperms.py", "publicurl.py",
+        "tokens.py", "agentkey.py", "dberrors.py", "formats", "logs.py", "homeperms.py", "publicurl.py",
         "placement_latency.py", "__init__.py")),
     ("base", "Base", ("store", "policies", "providers")),
 )

@@ -22,10 +22,10 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from orchestrator import modeldoc
 from orchestrator.alerts.routing import Route
 from orchestrator.alerts.sinkbase import Sink
 from orchestrator.alerts.sinks import SINK_MODELS
+from orchestrator.formats import modeldoc
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "alerts.md"
 MODULE = "orchestrator.alerts.sinkdoc"

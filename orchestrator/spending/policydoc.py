@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from orchestrator import modeldoc
+from orchestrator.formats import modeldoc
 from orchestrator.spending.policyfile import Budget, Cap, IdleRule, PolicyFile, Threshold
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "policies.md"
