@@ -62,7 +62,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "skypilot": frozenset({"jobs", "providers"}),  # the task-file mapping: pure, into a JobSpec
     "identity": frozenset({"config.py", "providers"}),  # verifies instance identity proofs (daemon side)
     # -- the loops that act on the store ----------------------------------------------------------------------------
-    "alerts": frozenset({"store", "logs.py", "dberrors.py", "containment.py", "publicurl.py", "config.py", "formats"}),
+    "alerts": frozenset({"store", "logs.py", "dberrors.py", "containment.py", "publicurl.py", "config.py",
+                         "formats"}),
     "spending": frozenset({"jobs", "alerts"}) | BASE | COMMON,  # never provisioning, catalog, api, cli, ui
     "catalog": frozenset({"jobs", "alerts"}) | BASE | COMMON,  # never provisioning, spending, api, cli, ui
     # a launch is refused by a budget or cap (spending), priced from the catalog, resumed from a checkpoint
@@ -102,7 +103,7 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("offline", "Offline", ("sim",)),
     ("wiring", "Top-level wiring of orchestrator/", (
         "runtime.py", "metrics.py", "ops_metrics.py", "containment.py", "config.py", "configfile.py", "leases.py",
-        "tokens.py", "agentkey.py", "dberrors.py", "formats", "logs.py", "homeperms.py", "publicurl.py",
+        "tokens.py", "agentkey.py", "dberrors.py", "logs.py", "homeperms.py", "publicurl.py",
         "placement_latency.py", "__init__.py")),
-    ("base", "Base", ("store", "policies", "providers")),
+    ("base", "Base", ("store", "formats", "policies", "providers")),
 )
