@@ -46,7 +46,7 @@ chaos-aws: $(VENV)/.dev
 	$(PY) -m tests.chaos --cloud aws --seed $(SEED) --jobs 24 --kills 6
 
 lint: $(VENV)/.dev
-	$(VENV)/bin/ruff check orchestrator providers policies spotwise tests bench examples
+	$(VENV)/bin/ruff check orchestrator providers policies spotwise tools tests bench examples
 	$(VENV)/bin/mypy
 
 # SkyPilot's own parser against Spotwise's mapping of the same task files (docs/skypilot.md). SkyPilot is heavy

@@ -43,7 +43,7 @@ def read_config_text(text: str, source: object) -> dict[str, Any]:
     """The settings mapping in a config file's `text`; a ConfigError naming `source` (and the line) otherwise."""
     import yaml
 
-    from orchestrator.strictyaml import load_strict
+    from orchestrator.formats.strictyaml import load_strict
 
     try:
         data = load_strict(text)  # a second `providers:` silently replaced the first

@@ -74,7 +74,7 @@ class OpsCollector:
 
 
 class LatencyCollector:
-    """This replica's spotwise_placement_latency_seconds histogram (orchestrator/provisioning/placement_latency.py)."""
+    """This replica's spotwise_placement_latency_seconds histogram (orchestrator/placement_latency.py)."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

@@ -15,7 +15,7 @@ from orchestrator.homeperms import prepare_home
 from orchestrator.identity import SignatureVerifier
 from orchestrator.identity.configure import IdentityConfigError, build_verifiers
 from orchestrator.logs import get_logger
-from orchestrator.provisioning.placement_latency import PlacementLatency
+from orchestrator.placement_latency import PlacementLatency
 from orchestrator.store import meta
 from orchestrator.store.db import make_engine, make_session_factory, migrate, transaction
 from providers.base import Provider

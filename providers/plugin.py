@@ -103,6 +103,24 @@ class CloudPlugin:
     skypilot_name: str | None = None
 
 
+def lazy_exports(package: str, module: str, *names: str) -> Callable[[str], Any]:
+    """A module `__getattr__` for a cloud package: `names` come from `package`.`module`, imported when first asked.
+
+    Why: a cloud package's `__init__` is read wherever its `PLUGIN` is (the agent on an instance, every
+    `plugins()` call), so it must not import its provider module -- and with it the cloud SDK -- up front, yet
+    `from providers.aws import AWSProvider` should keep working. Use as
+    `__getattr__ = lazy_exports(__name__, "provider", "AWSProvider")`, with the names also imported under
+    `TYPE_CHECKING` for type checkers."""
+    exported = frozenset(names)
+
+    def __getattr__(name: str) -> Any:
+        if name in exported:
+            return getattr(importlib.import_module(f"{package}.{module}"), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
 def _load(target: str) -> Any:
     module_name, _, attr = target.partition(":")
     return getattr(importlib.import_module(module_name), attr)

@@ -1,4 +1,10 @@
-"""The REST API (FastAPI). The CLI is a thin client of it."""
+"""The REST API (FastAPI). The CLI is a thin client of it.
+
+`create_app` builds the app: one router module per resource (jobs, offers, costs, policies, secrets, workdirs,
+alerts, providers, admin, health) and the agent's routes (`agent*.py`: spec, heartbeats, output, exit, the bootstrap
+exchange, checkpoints, the gang rendezvous), with the middleware (limits, rate limit, security headers). An entry
+point: it may import any daemon folder below it and mounts `ui`'s routers; only `daemon.py` and `ui` import it.
+"""
 
 from __future__ import annotations
 

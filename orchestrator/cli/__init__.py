@@ -3,6 +3,9 @@
 Fast to start: this module and the command modules it registers import no pydantic model, settings model,
 HTTP library, numpy or cloud SDK at module level; each command imports what it uses (tests/unit/
 test_runtime_imports.py holds this; bench/cli_startup.py measures `--help` and `jobs list`, target < 0.25 s).
+An entry point: it imports `client` for the API calls and, lazily, the daemon's folders for the local commands
+(`serve`, `demo`, `simulate`, `policy check`, `catalog import`); never `api`, `ui`, `provisioning` or `agent`.
+Only orchestrator/__main__.py imports it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """The Python client of the Spotwise API (public as `spotwise`): `Client` and its typed errors.
 
 Light to import (standard library only; no pydantic, no HTTP library): the CLI imports it for every command.
+It imports no daemon folder but, lazily when it packs a workdir, `workdir`, `checkpoint` and `jobs` (the spec) and
+the config file readers; `spotwise` and the CLI import it.
 """
 
 from orchestrator.client.client import FINAL_STATES, Client

@@ -14,6 +14,8 @@ registered process-wide with `register_signature_verifier(provider, fn)`. A veri
 that carries no signature, raises IdentityRefused for a bad one, SignatureUnavailable when it cannot check now
 (keys unreachable). With `bootstrap_require_signature: true` an exchange is refused unless a verifier accepted
 the proof's signature. docs/security.md has the full account.
+The package imports only the settings (`config.py`) and `providers`; the runtime (which builds the verifiers) and
+the bootstrap exchange in the API import it.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from orchestrator.agent.imageref import is_image_reference
+from orchestrator.jobs.imageref import is_image_reference
 from providers.gpus import canonical_gpu
 from providers.plugin import bucket_schemes, storage_schemes
 

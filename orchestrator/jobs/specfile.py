@@ -13,9 +13,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from orchestrator.formats.strictyaml import load_strict
 from orchestrator.jobs.models import MAX_GPUS_PER_NODE, CheckpointSpec, JobSpec, Resources, store_url_problem
 from orchestrator.jobs.speclimits import limit_problems
-from orchestrator.strictyaml import load_strict
 
 # Beyond the largest machines sold (AWS u7in-32tb: 1,920 vCPUs, 32 TiB): such a job could never be placed.
 MAX_CPUS = 4096.0

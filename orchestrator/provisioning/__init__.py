@@ -6,5 +6,6 @@ the total-cost ranking); gangs launched all or none; the level-triggered reconci
 daemon-outage allowance and retry; the agent wheel served to instances; the launch preflight. The decisions are
 pure functions in `policies/` (`placement`, `deadline`, `gang`, `retry`, `totalcost`). `provisioning` may import
 `jobs`, `spending` (a launch is refused by a budget or cap), `catalog`, `alerts`, `checkpoint`, `store` and the
-top-level wiring, never `api`, `cli` or `ui`.
+top-level wiring, never `api`, `cli` or `ui`. Only the API (offers, the submit-time check, agent reports) and the
+daemon (the loops) import it.
 """

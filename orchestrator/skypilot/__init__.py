@@ -4,7 +4,8 @@
 - `task` and `resources`: the mapping itself, pure (plain data in, spec data and problems out);
 - `load_job_file`: read a file in either format and return a checked JobSpec (SpecError on any problem).
 
-docs/skypilot.md says what maps to what, what is refused and why.
+docs/skypilot.md says what maps to what, what is refused and why. It imports only `jobs` (the JobSpec it
+produces) and `providers` (GPU names); the CLI's `submit` imports it.
 """
 
 from __future__ import annotations

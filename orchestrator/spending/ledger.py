@@ -9,6 +9,12 @@ never count the same second twice (the loser's insert hits the unique constraint
 A price change (`reprice`) first accrues up to the change at the old price, then stores the new
 price on the instance: every second is charged at the price in force during that second.
 Entries never cross a UTC midnight, so `--by day` sums are exact.
+
+Every provider is billed the same way: from the instance's launch (`Instance.launched_at`) to its end, boot and
+agent start-up included, because that is what a cloud charges for. A cloud reports its own launch time; the
+local provider's is when its record is written, before the agent process starts (providers/local/provider.py),
+so a local instance is billed for its start-up like a cloud VM, not for the job's runtime (`Attempt.started_at`,
+which no accrual reads). tests/spending/test_billing_from_launch.py holds the local case to it.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel
-from pydantic_core import PydanticUndefined
 
+from orchestrator.formats import modeldoc
 from orchestrator.spending.policyfile import Budget, Cap, IdleRule, PolicyFile, Threshold
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "policies.md"
@@ -86,7 +86,7 @@ def type_text(annotation: Any, name: str) -> str:
     if origin is list:
         noun, anchor = PLURALS[args[0].__name__]
         return f"list of [{noun}](#{anchor})"
-    return {float: "number", int: "integer", bool: "`true` or `false`", str: "text"}.get(annotation, str(annotation))
+    return modeldoc.SCALAR_NAMES.get(annotation, str(annotation))
 
 
 def _plain(value: Any) -> Any:
@@ -101,52 +101,39 @@ def _plain(value: Any) -> Any:
 
 
 def default_text(field: Any, name: str) -> str:
-    if field.default_factory is not None:
-        value = field.default_factory()
-    elif field.default is PydanticUndefined:
-        return "required"
-    else:
-        value = field.default
-    if value is None:
-        return "none"
-    text = yaml.safe_dump(_plain(value), default_flow_style=True, sort_keys=False, width=1000)
-    return "`" + text.strip().removesuffix("...").strip() + "`" + (" s" if name in DURATIONS else "")
+    def shown(value: Any) -> str:
+        text = yaml.safe_dump(_plain(value), default_flow_style=True, sort_keys=False, width=1000)
+        return "`" + text.strip().removesuffix("...").strip() + "`" + (" s" if name in DURATIONS else "")
+
+    return modeldoc.default_text(field, shown)
 
 
 def section(heading: str, key: str, model: type[BaseModel]) -> str:
     doc = " ".join((model.__doc__ or "").split())
+    rows = [(name, type_text(field.annotation, name), default_text(field, name), field.description)
+            for name, field in model.model_fields.items()]
     lines = [f"## {heading}", "", (f"Each item under `{key}`. " if key else "") + doc, "",
-             "| key | type | default | meaning |", "|---|---|---|---|"]
-    for name, field in model.model_fields.items():
-        meaning = (field.description or "").replace("|", "\\|")
-        lines.append(f"| `{name}` | {type_text(field.annotation, name)} | {default_text(field, name)} | {meaning} |")
+             *modeldoc.table("key", rows)]
     return "\n".join(lines) + "\n"
 
 
 def undocumented() -> list[str]:
-    """Every policy field without a description: the page would have a blank where a team needs an answer."""
-    return [f"{model.__name__}.{name}" for _, _, model in SECTIONS for name, field in model.model_fields.items()
-            if not field.description]
+    """Every policy field without a description."""
+    return modeldoc.undocumented((model, model.model_fields) for _, _, model in SECTIONS)
 
 
 def render() -> str:
     return INTRO + "".join("\n" + section(*s) for s in SECTIONS)
 
 
-def main(argv: list[str]) -> int:
+def problems() -> list[str]:
     missing = undocumented()
-    if missing:
-        print(f"fields without a description: {', '.join(missing)}", file=sys.stderr)
-        return 1
-    if argv == ["--write"]:
-        PAGE.write_text(render())
-        print(f"wrote {PAGE}")
-    elif not argv:
-        sys.stdout.write(render())
-    else:
-        print("usage: python -m orchestrator.spending.policydoc [--write]", file=sys.stderr)
-        return 2
-    return 0
+    return [f"fields without a description: {', '.join(missing)}"] if missing else []
+
+
+def main(argv: list[str]) -> int:
+    return modeldoc.command(argv, module="orchestrator.spending.policydoc", page=PAGE, render=render,
+                            problems=problems)
 
 
 if __name__ == "__main__":

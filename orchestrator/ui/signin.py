@@ -5,7 +5,8 @@ uses the code once and answers 303 to /ui/jobs: the URL the browser keeps (histo
 no longer has the code. The new dashboard session token travels in a cookie that lives 60 s, only under /ui,
 never sent cross-site, that the page's script moves into sessionStorage (where a pasted token lives) and deletes
 at once (static/core.js); the API's only credential stays the bearer token. A refused code gets a small HTML page
-saying why and how to get a new link, never a JSON error or a traceback in a browser tab.
+saying why and how to get a new link, never a JSON error or a traceback in a browser tab. POST /v1/ui/signout
+(the page's "Sign out") revokes a dashboard session token, so it is refused from then on wherever a copy of it is.
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator.api.deps import RuntimeDep, SessionDep, UserDep
+from orchestrator.api.bearer import bearer_credential
+from orchestrator.api.deps import RuntimeDep, SessionDep, UserDep, token_cache
 from orchestrator.api.errors import ApiError
-from orchestrator.ui.signin_codes import CODE_SECONDS, NEW_CODE_HINT, CodeRefused, issue_code, redeem_code
+from orchestrator.ui.signin_codes import (
+    CODE_SECONDS,
+    NEW_CODE_HINT,
+    CodeRefused,
+    end_session,
+    issue_code,
+    redeem_code,
+)
 
 router = APIRouter(tags=["dashboard"])
 HANDOFF_COOKIE = "spotwise_signin"  # read and deleted by static/core.js on the first page it lands on
@@ -79,3 +88,14 @@ def use_code(request: Request, session: SessionDep, code: str = "") -> HTMLRespo
     answer.set_cookie(HANDOFF_COOKIE, plaintext, max_age=60, path="/ui", samesite="strict",
                       secure=request.url.scheme == "https", httponly=False)
     return answer
+
+
+@router.post("/v1/ui/signout")
+def sign_out(request: Request, _: UserDep, session: SessionDep) -> dict[str, bool]:
+    """End the caller's dashboard session: its token is revoked (`revoked`: true). A pasted API token is left
+    valid (`revoked`: false): the page only forgets it (orchestrator/ui/signin_codes.py `end_session` says why)."""
+    token = bearer_credential(request.headers.get("authorization", "")) or ""
+    revoked = end_session(session, token)
+    if revoked:
+        token_cache(request).clear()  # refused on this replica at once, on others within the cache's TTL
+    return {"revoked": revoked}

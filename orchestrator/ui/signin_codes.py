@@ -21,12 +21,16 @@ from sqlalchemy.orm import Session
 
 from orchestrator.store.tables import ApiToken, UiSigninCode
 from orchestrator.store.types import utcnow
-from orchestrator.tokens import Principal, create_api_token, hash_token
+from orchestrator.tokens import API_PREFIX, Principal, create_api_token, hash_token
 
 CODE_PREFIX = "swc_"
 CODE_SECONDS = 60  # the default and the most a caller may ask for: long enough to open a browser, no more
 SESSION_HOURS = 12  # a dashboard session's life (never past the asking token's own expiry)
 KEEP_EXPIRED = timedelta(days=1)  # then a code's row goes: a replay is refused as unknown instead of expired
+#: What marks a dashboard session token: its plaintext prefix (only `redeem_code` picks a token's plaintext with it;
+#: the tokens API never lets a caller choose one) and its name. Sign-out revokes only such a token.
+SESSION_PREFIX = API_PREFIX + "ui_"
+SESSION_NAME = "dashboard session"
 NEW_CODE_HINT = "run `spotwise ui --open` (or `spotwise ui --print-url`) again for a new link"
 
 
@@ -87,6 +91,24 @@ def redeem_code(session: Session, code: str) -> tuple[str, ApiToken]:
     if parent.expires_at is not None:
         expires_at = min(expires_at, parent.expires_at)
     token_row, plaintext = create_api_token(session, role=row.role, team=row.team,
-                                            name=f"dashboard session (signed in by {row.token_id})",
-                                            expires_at=expires_at)
+                                            name=f"{SESSION_NAME} (signed in by {row.token_id})",
+                                            expires_at=expires_at, token=SESSION_PREFIX + secrets.token_urlsafe(32))
     return plaintext, token_row
+
+
+def end_session(session: Session, token: str) -> bool:
+    """Sign-out: revoke `token` when it is a dashboard session token (made by `redeem_code`); True when revoked.
+
+    Why revoke: signing out used to forget the token in the tab only, so a copy of it (the handoff cookie, a
+    saved page, another tab) kept working for the rest of its 12 hours. Why only session tokens: a token pasted
+    into the sign-in form is the user's own API token, used by their CLI too; signing out of one browser tab must
+    not revoke it (nor, for an admin, lock the installation out), so it is only forgotten in the tab.
+    The caller commits and clears the token cache."""
+    if not token.startswith(SESSION_PREFIX):
+        return False
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None or not row.name.startswith(SESSION_NAME + " ("):
+        return False
+    row.revoked_at = row.revoked_at or utcnow()
+    session.flush()
+    return True

@@ -22,27 +22,22 @@ the ambiguous case that idempotency keys exist for.
 This module only declares the cloud (`PLUGIN`, read by providers/plugin.py); the provider class lives in
 `provider.py` and is imported on first use, so reading the declaration (as the agent does on an instance)
 imports no cloud SDK.
+It never imports `orchestrator` or another cloud's package; the daemon reaches it through providers/registry.py by
+name, and imports one of its modules directly only for a fact that only this cloud has.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from providers.plugin import CloudPlugin
+from providers.plugin import CloudPlugin, lazy_exports
 
 if TYPE_CHECKING:
     from providers.faulty.provider import FaultyProvider
 
 __all__ = ["FaultyProvider", "PLUGIN"]
 
-
-def __getattr__(name: str) -> Any:
-    """The provider class (and friends) from `provider.py`, imported when first asked for."""
-    if name in ("FaultyProvider",):
-        from providers.faulty import provider
-
-        return getattr(provider, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, "provider", "FaultyProvider")
 
 
 PLUGIN = CloudPlugin(

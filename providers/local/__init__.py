@@ -16,29 +16,24 @@ that team's own unprivileged uid, in private directories outside the daemon's ho
 This module only declares the cloud (`PLUGIN`, read by providers/plugin.py); the provider class lives in
 `provider.py` and is imported on first use, so reading the declaration (as the agent does on an instance)
 imports no cloud SDK.
+It never imports `orchestrator` or another cloud's package; the daemon reaches it through providers/registry.py by
+name, and imports one of its modules directly only for a fact that only this cloud has.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from providers.notice import NoticeWatcher
-from providers.plugin import CloudPlugin, Figure
+from providers.plugin import CloudPlugin, Figure, lazy_exports
 
 if TYPE_CHECKING:
     from providers.local.provider import LocalProvider
 
 __all__ = ["LocalProvider", "PLUGIN"]
 
-
-def __getattr__(name: str) -> Any:
-    """The provider class (and friends) from `provider.py`, imported when first asked for."""
-    if name in ("LocalProvider",):
-        from providers.local import provider
-
-        return getattr(provider, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, "provider", "LocalProvider")
 
 
 def _notice_watcher(arg: str) -> NoticeWatcher | None:

@@ -159,6 +159,8 @@ class LocalProvider:
             )
             # Record first, then start: a crash in between leaves a record whose process the
             # next describe finds by its environment marker, or finds absent (then terminated).
+            # `launched_at` is taken before the agent starts: the ledger bills from it, start-up included, as a
+            # cloud bills a VM from its launch.
             self.records.put(record)
             record.pid = self._start_agent(record, spec, user)
             self.records.put(record)

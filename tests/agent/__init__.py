@@ -1,0 +1,1 @@
+"""The on-instance agent against fake metadata servers: identity proofs, notices, gang rendezvous, containers."""

@@ -1,0 +1,1 @@
+"""The REST API through HTTP: jobs, submit batches, validation, providers, workdirs and secrets, throughput paths."""

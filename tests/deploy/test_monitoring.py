@@ -124,10 +124,12 @@ def test_every_metric_the_dashboard_and_alerts_read_is_exported(tmp_path: Path) 
                 assert time.monotonic() < deadline and now["state"] not in ("FAILED", "SUCCEEDED"), now
                 time.sleep(0.3)
             deadline = time.monotonic() + 60
-            while True:  # energy and budget gauges follow the ledger's and the budget loop's next passes
-                text = httpx.get(daemon.url + "/metrics", timeout=30).text
+            while True:  # energy and budget gauges follow the ledger's and the budget loop's next passes,
+                text = httpx.get(daemon.url + "/metrics", timeout=30).text  # and each loop's first lease
                 missing = wanted - _exported(text)
-                if not missing or time.monotonic() > deadline:
+                unled = [line for line in text.splitlines() if line.startswith("spotwise_loop_leader{")
+                         and float(line.rsplit(" ", 1)[1]) != 1.0]
+                if (not missing and not unled) or time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
         finally:

@@ -1,0 +1,1 @@
+"""Energy and carbon accounting: the power model, attribution to jobs, carbon-aware placement and its views."""

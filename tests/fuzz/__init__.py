@@ -1,0 +1,1 @@
+"""Property-based fuzzing of the API from its OpenAPI schema (schemathesis)."""

@@ -1,0 +1,1 @@
+"""The pure decisions of policies/: availability statistics, deadline policies, retry."""

@@ -1,0 +1,1 @@
+"""Several daemons on one database: leases, launchers racing, three replicas at once."""

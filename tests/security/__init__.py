@@ -1,0 +1,1 @@
+"""Authorization matrix, bootstrap exchange and identity signatures, rate limits, secrets never shown."""

@@ -35,6 +35,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/ui/instances"): PUBLIC, ("GET", "/ui/spend"): PUBLIC, ("GET", "/ui/alerts"): PUBLIC,
     ("GET", "/ui/offers"): PUBLIC, ("GET", "/ui/static/{name}"): PUBLIC,
     ("GET", "/ui/signin"): PUBLIC, ("POST", "/v1/ui/signin-codes"): USER,  # the code is the credential there
+    ("POST", "/v1/ui/signout"): USER,
     ("GET", "/v1/jobs"): USER, ("POST", "/v1/jobs"): USER,
     ("GET", "/v1/jobs/{job_id}"): JOB, ("POST", "/v1/jobs/{job_id}/cancel"): JOB,
     ("GET", "/v1/jobs/{job_id}/events"): JOB, ("GET", "/v1/jobs/{job_id}/checkpoints"): JOB,

@@ -1,0 +1,1 @@
+"""The trace simulator, and that it takes the same decisions as the daemon."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator.formats.strictyaml import load_strict
 from orchestrator.jobs.specfile import SpecError
 from orchestrator.skypilot import detect_format, load_job_file
-from orchestrator.strictyaml import load_strict
 from tests.skypilot.corpus import TaskFile, corpus_files, example_files
 
 FILES = corpus_files()

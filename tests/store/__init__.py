@@ -1,0 +1,1 @@
+"""The schema, migrations and the meta table on SQLite and PostgreSQL."""

@@ -2,8 +2,8 @@
 
 What must hold: a link signs in once, as its maker's role and team; a second use, an expired link and a replay
 after a daemon restart are refused with a page that says how to get a new link; the redirect leaves a URL without
-the code; the session token travels in a short-lived /ui cookie, never in a URL; the CLI prints the link when no
-TTY is there to open a browser.
+the code; the session token travels in a short-lived /ui cookie, never in a URL, and signing out revokes it (a
+pasted API token stays valid); the CLI prints the link when no TTY is there to open a browser.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from orchestrator.ui.signin_codes import SESSION_NAME
 from tests.adversarial.tenants import TEAM_JOBS_AS_DAEMON_USER, Tenants, job, two_teams
 
 
@@ -105,6 +106,27 @@ def test_a_revoked_tokens_link_is_refused(teams: Tenants) -> None:
     refused(open_link(teams.url, link["path"]), 410, "revoked")
 
 
+def test_signing_out_revokes_the_session_so_the_old_token_is_refused(teams: Tenants) -> None:
+    """The dashboard's "Sign out" posts /v1/ui/signout: the session token from the handoff cookie is revoked at once,
+    so any copy of it (the cookie, another tab) is refused; the token that made the link is untouched."""
+    token = session_of(open_link(teams.url, new_link(teams, "a")["path"]))
+    assert teams.ok(token, "GET", "/v1/dashboard/me") == {"role": "team", "team": "a"}
+    assert teams.ok(token, "POST", "/v1/ui/signout") == {"revoked": True}
+    for method, path in (("GET", "/v1/dashboard/me"), ("GET", "/v1/dashboard/jobs"), ("POST", "/v1/ui/signout")):
+        after = teams.call(token, method, path)
+        assert after.status_code == 401 and "revoked" in after.text, (path, after.text)
+    assert teams.ok("a", "GET", "/v1/dashboard/me") == {"role": "team", "team": "a"}
+
+
+def test_signing_out_with_a_pasted_api_token_leaves_it_valid(teams: Tenants) -> None:
+    """A token pasted into the sign-in form is the user's own API token (their CLI uses it too): sign-out only
+    forgets it in the tab, and the daemon says it revoked nothing."""
+    made = teams.ok("admin", "POST", "/v1/tokens", json={"team": "a", "name": f"{SESSION_NAME} (pasted)"})
+    for pasted in (teams.tokens["a"], made["token"]):
+        assert teams.ok(pasted, "POST", "/v1/ui/signout") == {"revoked": False}
+        assert teams.ok(pasted, "GET", "/v1/dashboard/me") == {"role": "team", "team": "a"}
+
+
 def test_the_cli_prints_a_working_link_when_no_tty(teams: Tenants) -> None:
     for flags in (("--print-url",), ("--open",), ()):
         result = teams.daemon.cli("ui", *flags, token=teams.tokens["b"])
@@ -131,7 +153,8 @@ def test_a_used_link_stays_used_after_a_restart(tmp_path: Path) -> None:
 
 def test_a_browser_signs_in_with_a_link_and_keeps_neither_the_code_nor_the_cookie(
         teams: Tenants, browser: Any) -> None:
-    """The page's part: it takes the session from the handoff cookie, deletes the cookie, and stays signed in."""
+    """The page's part: it takes the session from the handoff cookie, deletes the cookie, and stays signed in;
+    its "Sign out" revokes the session token."""
     from playwright.sync_api import expect
 
     ctx = browser.new_context()
@@ -145,6 +168,11 @@ def test_a_browser_signs_in_with_a_link_and_keeps_neither_the_code_nor_the_cooki
     assert page.evaluate("sessionStorage.getItem('spotwise.token')").startswith("sw_")
     page.reload()
     page.locator("#who").wait_for(state="visible")  # the session lives in the tab, like a pasted token
+    token = page.evaluate("sessionStorage.getItem('spotwise.token')")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('spotwise.token')") is None
+    assert teams.call(token, "GET", "/v1/dashboard/me").status_code == 401  # revoked, not only forgotten
     page.goto(teams.url + link["path"])
     expect(page.locator("#why")).to_contain_text("already used")
     ctx.close()

@@ -86,6 +86,25 @@ def test_reading_the_plugins_imports_no_cloud_sdk() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_a_cloud_package_exports_its_provider_class_lazily() -> None:
+    """`from providers.<cloud> import <Provider>` works, yet importing the package alone loads no provider module."""
+    code = ("import sys, importlib; clouds = {'aws': ['AWSProvider'], 'gcp': ['GCPProvider'], "
+            "'azure': ['AzureProvider', 'AzureConfig'], 'local': ['LocalProvider'], 'faulty': ['FaultyProvider']}\n"
+            "for cloud in clouds: importlib.import_module('providers.' + cloud)\n"
+            "assert not [m for m in sys.modules if m.endswith('.provider')], sorted(sys.modules)\n"
+            "for cloud, names in clouds.items():\n"
+            "    package = sys.modules['providers.' + cloud]\n"
+            "    for name in names:\n"
+            "        assert getattr(package, name) is getattr(sys.modules[f'providers.{cloud}.provider'], name)\n"
+            "    try: package.NoSuchThing\n"
+            "    except AttributeError as exc: assert 'NoSuchThing' in str(exc)\n"
+            "    else: raise AssertionError('an unknown name must raise AttributeError')\n"
+            "print('ok')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=REPO, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
+
+
 def test_a_broken_installed_plugin_is_left_out_with_why(toycloud: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     dist = tmp_path / "site" / "brokencloud-0.1.dist-info"

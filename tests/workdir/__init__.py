@@ -1,0 +1,1 @@
+"""Packing and unpacking a job's workdir, and running it in a container."""

@@ -167,7 +167,14 @@ const Spotwise = (() => {
       signIn(input.value.trim());
       input.value = "";
     });
-    document.getElementById("signout").addEventListener("click", () => signOut("Signed out."));
+    document.getElementById("signout").addEventListener("click", async () => {
+      /* The daemon revokes a session token from a sign-in link, so no copy of it works on (ui/signin.py);
+         a pasted API token stays valid and is only forgotten here. Signed out here even if the call fails. */
+      try {
+        await fetch("/v1/ui/signout", { method: "POST", headers: { Authorization: `Bearer ${token()}` } });
+      } catch (_) { /* offline: the tab forgets the token all the same */ }
+      signOut("Signed out.");
+    });
     document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
     const handed = takeHandoff();
     if (handed) signIn(handed); else if (token()) signIn(token()); else showLogin();
