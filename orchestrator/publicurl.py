@@ -17,16 +17,17 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-# Providers whose instances run on another machine than the daemon; `faulty` counts when it wraps one of these.
-CLOUD_PROVIDERS = ("aws", "gcp", "azure")
+from providers.plugin import plugin
 
 
 def cloud_providers(providers: Mapping[str, Any]) -> list[str]:
-    """The configured providers that start instances on a remote cloud (local and faulty-over-local do not)."""
+    """The configured providers that start instances on a remote cloud: those whose plugin declares
+    `remote_instances` (local and faulty-over-local do not; `faulty` counts when it wraps one that does)."""
     found = []
     for name, section in providers.items():
         inner = section.get("wraps", "local") if name == "faulty" and isinstance(section, Mapping) else name
-        if inner in CLOUD_PROVIDERS:
+        declared = plugin(str(inner))
+        if declared is not None and declared.remote_instances:
             found.append(name)
     return found
 

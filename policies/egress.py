@@ -1,8 +1,10 @@
 """What moving data costs and how long it takes: list egress prices per cloud, and a conservative throughput model.
 
-Pure data (no I/O), versioned: `TABLE_VERSION` changes whenever a figure does, and every figure carries the URL it
-was read from and the date ("list price as of"). Why list prices: they are what an account pays without a
-negotiated discount; an operator with one overrides them in the settings (`transfer.egress_usd_per_gb`).
+Each cloud declares its own egress prices in its plugin (`CloudPlugin.egress`, e.g. providers/aws/__init__.py);
+this module classifies a move and prices it from those tables with no I/O of its own. Every figure carries the URL
+it was read from and the date ("list price as of"); `TABLE_VERSION` dates the built-in clouds' tables. Why list
+prices: they are what an account pays without a negotiated discount; an operator with one overrides them in the
+settings (`transfer.egress_usd_per_gb`).
 
 A move is classified by where the data sits (the bucket's cloud and region) and where it must go (the offer's):
 - `same_region`: same cloud, same region. Object storage to an instance in its own region is free on all three.
@@ -22,55 +24,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from providers import plugin as cloud_plugins
+from providers.plugin import Figure
+
 TABLE_VERSION = "2026-12-01"
 AS_OF = "list price as of 2026-12-01"
 
 MoveKind = Literal["same_region", "cross_region", "internet"]
 MOVE_KINDS: tuple[MoveKind, ...] = ("same_region", "cross_region", "internet")
 
-_AWS_EC2 = "https://aws.amazon.com/ec2/pricing/on-demand/#Data_Transfer"
-_AWS_S3 = "https://aws.amazon.com/s3/pricing/ (Data Transfer tab)"
-_GCP_STORAGE = "https://cloud.google.com/storage/pricing#network-egress"
-_GCP_VPC = "https://cloud.google.com/vpc/network-pricing#internet_egress"
-_AZURE = "https://azure.microsoft.com/en-us/pricing/details/bandwidth/"
+_TABLES = "the clouds' own egress tables (declared by each cloud plugin: providers/plugin.py `egress`)"
 
 
-@dataclass(frozen=True, slots=True)
-class Figure:
-    """One number of the table with where it comes from."""
-
-    value: float
-    source: str
-    as_of: str = AS_OF
-    note: str = ""
+def egress_table() -> Mapping[str, Mapping[MoveKind, Figure]]:
+    """USD per GB leaving a bucket of each cloud, per move kind: what every cloud plugin declares
+    (`CloudPlugin.egress`; its package's files, nothing on the network)."""
+    return {cloud: {k: f for k, f in figures.items() if k in MOVE_KINDS}  # type: ignore[misc]
+            for cloud, figures in cloud_plugins.egress_prices().items()}
 
 
-#: USD per GB leaving a bucket of `cloud`, per move kind.
-EGRESS_USD_PER_GB: Mapping[str, Mapping[MoveKind, Figure]] = {
-    "aws": {
-        "same_region": Figure(0.0, _AWS_S3, note="S3 to any AWS service in the bucket's region is free"),
-        "cross_region": Figure(0.02, _AWS_EC2, note="to another AWS region (US and EU regions)"),
-        "internet": Figure(0.09, _AWS_EC2, note="to the internet, first 10 TB/month"),
-    },
-    "gcp": {
-        "same_region": Figure(0.0, _GCP_STORAGE, note="within one region is free"),
-        "cross_region": Figure(0.02, _GCP_STORAGE, note="between regions within North America or Europe"),
-        "internet": Figure(0.12, _GCP_VPC, note="premium tier to the internet, first 1 TB/month"),
-    },
-    "azure": {
-        "same_region": Figure(0.0, _AZURE, note="within one region is free"),
-        "cross_region": Figure(0.02, _AZURE, note="inter-region within North America or Europe"),
-        "internet": Figure(0.087, _AZURE, note="Microsoft premium network to the internet, 100 GB-10 TB/month"),
-    },
-    "local": {  # the local provider's file:// store: a disk on this machine
-        "same_region": Figure(0.0, "local disk: no cloud bills it"),
-        "cross_region": Figure(0.0, "local disk: no cloud bills it"),
-        "internet": Figure(0.0, "local disk: no cloud bills it"),
-    },
+#: Where a cloud declares no figure for a move (a plugin without an egress table): the dearest internet figure of
+#: the built-in clouds, so it is never flattered, and the figures every built-in cloud shares within one cloud.
+UNKNOWN_CLOUD_EGRESS: Mapping[MoveKind, Figure] = {
+    "same_region": Figure(0.0, _TABLES, AS_OF, note="within one region: free on every built-in cloud"),
+    "cross_region": Figure(0.02, _TABLES, AS_OF, note="another region of the cloud, as every built-in cloud bills it"),
+    "internet": Figure(0.12, _TABLES, AS_OF, note="the highest internet figure of the built-in clouds"),
 }
-
-#: Where a cloud is not in the table (a plugin provider): the dearest internet figure, so it is never flattered.
-UNKNOWN_CLOUD_EGRESS = Figure(0.12, _GCP_VPC, note="the table's highest internet figure, for a cloud it lacks")
 
 _S3_PERF = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html"
 _EC2_NET = "https://docs.aws.amazon.com/ec2/latest/instancetypes/ac.html#ac_network"
@@ -88,14 +67,16 @@ THROUGHPUT_MB_S: Mapping[MoveKind, Figure] = {
 def move_kind(src_cloud: str, src_region: str | None, dst_cloud: str, dst_region: str) -> MoveKind:
     """How data at (src_cloud, src_region) reaches an instance at (dst_cloud, dst_region).
 
-    An unknown source region within the same cloud counts as `cross_region` (the conservative guess); the local
-    provider's disk is `same_region` for a local instance."""
+    An unknown source region within the same cloud counts as `cross_region` (the conservative guess); a cloud whose
+    buckets all sit in one fixed place (its plugin's `bucket_region` is a region, as the local provider's disk) is
+    `same_region` for each of its instances."""
     src_cloud, dst_cloud = src_cloud.lower(), dst_cloud.lower()
     if src_cloud != dst_cloud:
         return "internet"
-    if src_cloud == "local" or (src_region is not None and src_region.lower() == dst_region.lower()):
+    if src_region is not None and src_region.lower() == dst_region.lower():
         return "same_region"
-    return "cross_region"
+    found = cloud_plugins.plugin(src_cloud)
+    return "same_region" if found is not None and isinstance(found.bucket_region, str) else "cross_region"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +97,8 @@ class TransferRates:
         own = (self.egress or {}).get(src_cloud.lower(), {})
         if kind in own:
             return float(own[kind])
-        table = EGRESS_USD_PER_GB.get(src_cloud.lower())
-        return (table[kind] if table else (UNKNOWN_CLOUD_EGRESS if kind == "internet" else
-                                           EGRESS_USD_PER_GB["aws"][kind])).value
+        declared = cloud_plugins.egress_prices().get(src_cloud.lower(), {})
+        return (declared.get(kind) or UNKNOWN_CLOUD_EGRESS[kind]).value
 
     def mb_per_second(self, src_cloud: str, src_region: str | None, dst_cloud: str, dst_region: str,
                       instance_type: str = "") -> tuple[float, str]:

@@ -5,9 +5,11 @@ driver; everything else (a GPU without power readings, the local provider's simu
 host's CPUs and memory) has to be estimated. The estimate is linear in utilisation between an
 idle floor and the board power, the common first-order model of GPU power; the host share uses
 Cloud Carbon Footprint's per-vCPU and per-GB coefficients. Carbon is energy x PUE x the grid
-intensity of the region's location (yearly average). The facts live in two JSON tables under
-`providers/catalog/` (`gpu_power.json`, `grid_carbon.json`) with their sources and years, and are
-read once; every function here takes them as arguments or uses those defaults, with no other I/O.
+intensity of the region's location (yearly average). The facts live in JSON tables with their sources
+and years: `providers/catalog/gpu_power.json`, each cloud's own grid carbon table (declared by its
+plugin, gathered by `providers.plugin.grid_carbon()`, which reads files of the installed packages and
+nothing on the network) and the world average for any other region (`providers/catalog/grid_carbon.json`).
+They are read once; every function here takes them as arguments or uses those defaults, with no other I/O.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from providers import plugin as cloud_plugins
 from providers.gpus import canonical_gpu
 
 CATALOG = Path(__file__).resolve().parent.parent / "providers" / "catalog"
@@ -80,7 +83,7 @@ def carbon_facts() -> CarbonFacts:
     data: dict[str, Any] = json.loads((CATALOG / "grid_carbon.json").read_text(encoding="utf-8"))
     regions: dict[tuple[str, str], tuple[float, str]] = {}
     clouds: dict[str, tuple[float, str, int]] = {}
-    for cloud, table in data["clouds"].items():
+    for cloud, table in cloud_plugins.grid_carbon().items():
         clouds[cloud] = (float(table["pue"]), table["source"], int(table["year"]))
         for region, fact in table["regions"].items():
             regions[(cloud, region.lower())] = (float(fact["g_per_kwh"]), fact.get("location", ""))

@@ -1,7 +1,8 @@
 """A cloud as one package: the per-cloud declaration (`CloudPlugin`) and the registry that finds every cloud.
 
 Why: the core used to choose a cloud's notice watcher, checkpoint store and catalog format through per-cloud
-`if` chains, so adding a cloud meant editing files outside its package, and a provider installed by entry point
+`if` chains, and kept its grid carbon, egress prices, bucket lookup and instance identity proof in tables keyed by
+cloud name, so adding a cloud meant editing files outside its package, and a provider installed by entry point
 could not bring those parts at all. Now each cloud package exposes `PLUGIN` (built-ins: `providers/<cloud>/
 __init__.py`; others: the entry-point group `spotwise.clouds`) and the core looks everything up by name here.
 
@@ -12,11 +13,14 @@ provider class as a "module:Class" string and its factories import their SDK onl
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from providers.notice import NoticeWatcher
@@ -36,6 +40,21 @@ BUILTIN: dict[str, str] = {
 NoticeFactory = Callable[[str], NoticeWatcher | None]
 #: Builds the store for SCHEME://BUCKET/PREFIX: called as factory(bucket, prefix, **options).
 StoreFactory = Callable[..., ObjectStore]
+#: Locates a bucket by the cloud's API: called as locate(bucket_name, provider or None), returns its region; may
+#: raise anything (the caller logs it and treats the region as unknown). `provider` is the configured Provider.
+BucketLocator = Callable[[str, Any], str]
+#: Why a row of the cloud's vms.csv is not an offer its provider would launch (None: it is): fn(GpuInfo, Arch).
+RowFilter = Callable[[str, str], "str | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One published number (a price, a rate) with where it was read and when: egress prices are declared so."""
+
+    value: float
+    source: str
+    as_of: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,7 +67,24 @@ class CloudPlugin:
     - `storage_schemes`: URL scheme -> store factory for checkpoint and workdir URLs;
     - `storage_extra`: the pip extra that brings the store SDK (for the error message when it is missing);
     - `vms_csv`: which variant of SkyPilot's `vms.csv` price lists this cloud's catalogs are imported as
-      (orchestrator/catalog/vmscsv.py: "gcp", "azure", or "generic" for complete rows like AWS's); None: no import.
+      (orchestrator/catalog/vmscsv.py: "gcp", "azure", or "generic" for complete rows like AWS's); None: no import;
+    - `catalog_row_filter`: fn(GpuInfo, Arch) -> why a "generic" vms.csv GPU row is no offer the provider launches;
+    - `grid_carbon`: the grid carbon intensity of the cloud's regions and its PUE (policies/energy.py), as a JSON
+      file or the same mapping inline: {"source", "year", "pue", "pue_source", "regions": {REGION: {"g_per_kwh",
+      "location"}}}; None: every region counts as the world average;
+    - `egress`: USD per GB leaving the cloud's buckets per move kind ("same_region", "cross_region", "internet");
+      a kind left out is priced as policies/egress.py's figure for an unknown cloud;
+    - `bucket_schemes`: URL schemes of the cloud's buckets (data sets, checkpoint and workdir stores) -> the
+      canonical spelling (`gcs` -> `gs`), so one bucket has one key whatever the spelling;
+    - `bucket_region`: how a bucket's region is found when the settings do not say: a `BucketLocator` that asks
+      the cloud (S3's GetBucketLocation), or a fixed region every bucket of the cloud is in (the local disk);
+      None: unknown, priced as another region of the cloud;
+    - `identity`: the module (dotted name) of the cloud's instance identity proof: the agent's fetcher and the
+      daemon's check and signature verifier (providers/identity.py lists what it defines); None: the cloud's
+      agents exchange their bootstrap token on the token alone;
+    - `remote_instances`: its instances run on other machines than the daemon's, so they need a `public_url`
+      they can reach (orchestrator/publicurl.py);
+    - `skypilot_name`: the cloud's name in SkyPilot task files (`resources.cloud`/`infra`); None: not one.
     """
 
     name: str
@@ -57,6 +93,14 @@ class CloudPlugin:
     storage_schemes: Mapping[str, StoreFactory] = field(default_factory=dict)
     storage_extra: str | None = None
     vms_csv: str | None = None
+    catalog_row_filter: RowFilter | None = None
+    grid_carbon: Path | Mapping[str, Any] | None = None
+    egress: Mapping[str, Figure] = field(default_factory=dict)
+    bucket_schemes: Mapping[str, str] = field(default_factory=dict)
+    bucket_region: BucketLocator | str | None = None
+    identity: str | None = None
+    remote_instances: bool = False
+    skypilot_name: str | None = None
 
 
 def lazy_exports(package: str, module: str, *names: str) -> Callable[[str], Any]:
@@ -135,3 +179,30 @@ def watcher_for(source: str) -> NoticeWatcher | None:
 def storage_schemes() -> dict[str, tuple[CloudPlugin, StoreFactory]]:
     """URL scheme -> (the cloud that brings it, its store factory), over every plugin."""
     return {scheme: (p, factory) for p in plugins() for scheme, factory in p.storage_schemes.items()}
+
+
+def grid_carbon() -> dict[str, Mapping[str, Any]]:
+    """cloud -> its grid carbon table (see `CloudPlugin.grid_carbon`), files read from the cloud's package."""
+    tables: dict[str, Mapping[str, Any]] = {}
+    for p in plugins():
+        if isinstance(p.grid_carbon, Path):
+            tables[p.name] = json.loads(p.grid_carbon.read_text(encoding="utf-8"))
+        elif p.grid_carbon is not None:
+            tables[p.name] = p.grid_carbon
+    return tables
+
+
+def egress_prices() -> dict[str, Mapping[str, Figure]]:
+    """cloud -> move kind -> its egress figure, for every cloud that declares one."""
+    return {p.name: p.egress for p in plugins() if p.egress}
+
+
+def bucket_schemes() -> dict[str, tuple[CloudPlugin, str]]:
+    """Bucket URL scheme -> (the cloud it belongs to, its canonical spelling), over every plugin."""
+    return {scheme: (p, canonical) for p in plugins() for scheme, canonical in p.bucket_schemes.items()}
+
+
+def identity_module(name: str) -> ModuleType | None:
+    """The identity-proof module of the cloud called `name` (imported now), or None when it declares none."""
+    found = plugin(name)
+    return importlib.import_module(found.identity) if found is not None and found.identity else None

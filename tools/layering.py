@@ -36,7 +36,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "logs.py": frozenset(),
     "formats": frozenset(),
     "homeperms.py": frozenset(),
-    "publicurl.py": frozenset(),
+    "publicurl.py": frozenset({"providers"}),  # which clouds run instances elsewhere: each cloud's plugin says
     "placement_latency.py": frozenset(),  # a histogram the Runtime holds and the launcher observes
     "configfile.py": frozenset({"formats"}),
     # config.py checks the daemon's `checkpoint_store` with the spec's own check (jobs.models.store_url_problem):
@@ -71,7 +71,7 @@ ALLOWED: dict[str, frozenset[str]] = {
                                "__init__.py"}) | BASE | COMMON,
     # -- on the instance ---------------------------------------------------------------------------------------------
     # the agent talks to the daemon over HTTP only: never jobs, store or any loop
-    "agent": frozenset({"checkpoint", "workdir", "identity", "providers"}),
+    "agent": frozenset({"checkpoint", "workdir", "providers"}),  # its identity proof: the cloud plugin's own hook
     # -- offline -----------------------------------------------------------------------------------------------------
     "sim": frozenset({"catalog", "policies", "providers"}),  # replays traces through the same policies; no store
     # -- entry points ------------------------------------------------------------------------------------------------

@@ -36,12 +36,11 @@ from orchestrator.runtime import Runtime
 from orchestrator.store.tables import Attempt, BootstrapClaim, Instance
 from orchestrator.store.types import utcnow
 from orchestrator.tokens import TokenRejected, agent_token, authenticate_bootstrap_token, hash_token
+from providers.plugin import identity_module
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/agent", tags=["agent"])
 
-# Where each provider's configuration names the account an identity document must belong to.
-_ACCOUNT_KEY = {"aws": "account_id", "gcp": "project", "azure": "subscription_id"}
 
 
 class Exchange(BaseModel):
@@ -57,10 +56,15 @@ def _refuse(status: int, code: str, message: str) -> JSONResponse:
 
 
 def _expected(rt: Runtime, attempt: Attempt, row: Instance) -> Expected:
+    """The record the proof must name. The cloud's identity module says which configuration key names the account
+    (`ACCOUNT_KEY`) and whether its proofs name the zone (`PROOF_NAMES_ZONE`)."""
+    module = identity_module(attempt.provider)
     config = rt.settings.providers.get(attempt.provider) or {}
-    account = str(config.get(_ACCOUNT_KEY.get(attempt.provider, ""), "") or "")
+    account_key = str(getattr(module, "ACCOUNT_KEY", "") or "")
+    account = str(config.get(account_key, "") or "") if account_key else ""
+    zone = row.zone if getattr(module, "PROOF_NAMES_ZONE", False) else ""
     return Expected(provider=attempt.provider, instance_id=row.id, uid=row.uid or "", region=row.region,
-                    zone=row.zone if attempt.provider in ("aws", "gcp") else "", account=account)
+                    zone=zone, account=account)
 
 
 def _suspicious(session: Session, attempt: Attempt, node: int, what: str) -> None:

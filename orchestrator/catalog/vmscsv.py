@@ -8,7 +8,8 @@ Three variants exist and each has a trap:
   adapter names such pools (`n1-standard-8+nvidia-tesla-t4:1`). TPU rows are priced as they are.
 - Azure's `Generation` column holds an unquoted `V1,V2`, so rows have a variable field count:
   the first nine fields are read by position and the rest is the generation.
-- AWS rows are complete offers with a quoted GpuInfo dict and zone ids.
+- AWS rows are complete offers with a quoted GpuInfo dict and zone ids; the cloud's plugin may leave out rows its
+  provider would not launch (`catalog_row_filter`: AWS's fractional, AMD and arm64 types).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import UTC, datetime
 
 from providers.base import Offer
 from providers.gpus import canonical_gpu, gcp_accelerator_gpu, gpu_memory_gb
-from providers.plugin import plugins
+from providers.plugin import RowFilter, plugin, plugins
 
 
 def catalog_clouds() -> tuple[str, ...]:
@@ -32,6 +33,12 @@ def catalog_clouds() -> tuple[str, ...]:
 
 def _variant(cloud: str) -> str:
     return next((p.vms_csv for p in plugins() if p.name == cloud and p.vms_csv), "generic")
+
+
+def _row_filter(cloud: str) -> RowFilter | None:
+    """The cloud's own rule for GPU rows its provider would not launch (providers/plugin.py: catalog_row_filter)."""
+    found = plugin(cloud)
+    return found.catalog_row_filter if found is not None else None
 
 # GCP: (GPU, count) -> the machine type that carries exactly those GPUs.
 GCP_BUILTIN_HOSTS: dict[tuple[str, int], str] = {
@@ -48,22 +55,6 @@ GCP_N1_ACCELERATORS: dict[str, str] = {
 N1_VCPUS_PER_GPU = 8
 
 _MIB = re.compile(r"'SizeInMiB':\s*(\d+)")
-_PARTITION = re.compile(r"'GpuPartitionSize':\s*([0-9.]+)")
-_MAKER = re.compile(r"'Manufacturer':\s*'([^']*)'")
-
-
-def aws_unlaunchable(gpu_info: str, arch: str) -> str | None:
-    """Why the AWS adapter would not launch this row's type, or None: it runs whole NVIDIA GPUs on x86_64
-    (see providers/aws/gpus.py), so fractional (g6f), AMD (g4ad) and arm64 (g5g) rows are not offers."""
-    if arch and arch != "x86_64":
-        return f"{arch} type (the default image is x86_64)"
-    maker = _MAKER.search(gpu_info or "")
-    if maker and maker.group(1).upper() != "NVIDIA":
-        return f"{maker.group(1)} GPU (the default image drives NVIDIA GPUs)"
-    part = _PARTITION.search(gpu_info or "")
-    if part and float(part.group(1)) < 1:
-        return f"a fraction ({part.group(1)}) of a GPU"
-    return None
 
 
 class CatalogFormatError(ValueError):
@@ -167,7 +158,7 @@ GCP_COLUMNS = ("InstanceType", "vCPUs", "MemoryGiB", "AcceleratorName", "Acceler
 
 
 def _gcp(header: list[str], rows: Rows, b: _Builder) -> Iterator[Offer]:
-    col = _require(header, GCP_COLUMNS, "gcp")
+    col = _require(header, GCP_COLUMNS, b.cloud)
     need = max(col[n] for n in GCP_COLUMNS) + 1
     hosts: dict[tuple[str, str], tuple[float, float, float | None, float | None]] = {}
     gpus: list[tuple[int, str, int, str, str, str, float | None, float | None]] = []
@@ -266,7 +257,8 @@ def _generic(header: list[str], rows: Rows, b: _Builder) -> Iterator[Offer]:
         acc = get("AcceleratorName")
         model = canonical_gpu(acc) if acc and count else ""
         info = get("GpuInfo")
-        why = aws_unlaunchable(info, get("Arch")) if b.cloud == "aws" and model else None
+        row_filter = _row_filter(b.cloud)
+        why = row_filter(info, get("Arch")) if row_filter is not None and model else None
         if why:
             b.skip(line, f"{get('InstanceType')}: {why}")
             continue

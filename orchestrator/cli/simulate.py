@@ -119,7 +119,7 @@ def _gravity(checkpoint_gb: float | None, store_region: str | None) -> DataGravi
     import math
 
     from orchestrator.sim.gravity import DataGravity
-    from policies.egress import EGRESS_USD_PER_GB
+    from policies.egress import egress_table
 
     if checkpoint_gb is None and store_region is None:
         return None
@@ -129,10 +129,11 @@ def _gravity(checkpoint_gb: float | None, store_region: str | None) -> DataGravi
     if not (math.isfinite(checkpoint_gb) and checkpoint_gb >= 0):
         raise CliError(f"--checkpoint-gb must be zero or more GB, not {checkpoint_gb:g}", exit_code=2)
     cloud, _, region = store_region.rpartition(":")
-    cloud = (cloud or "aws").lower()
-    if cloud not in EGRESS_USD_PER_GB or not region.strip():
+    cloud = (cloud or DataGravity.trace_cloud).lower()  # no cloud named: the traces' own
+    table = egress_table()  # the clouds whose plugin declares egress prices
+    if cloud not in table or not region.strip():
         raise CliError(f"--store-region {store_region!r}: write CLOUD:REGION with a cloud of "
-                       f"{', '.join(EGRESS_USD_PER_GB)}, e.g. aws:us-east-1", exit_code=2)
+                       f"{', '.join(table)}, e.g. aws:us-east-1", exit_code=2)
     return DataGravity(checkpoint_gb, cloud, region.strip())
 
 

@@ -25,7 +25,7 @@ from pydantic import (
 
 from orchestrator.jobs.imageref import is_image_reference
 from providers.gpus import canonical_gpu
-from providers.plugin import storage_schemes
+from providers.plugin import bucket_schemes, storage_schemes
 
 _DURATION_RE = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)d)?\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
                           r"(?:(\d+(?:\.\d+)?)s)?\s*$")
@@ -81,7 +81,13 @@ def store_url_problem(url: str) -> str | None:
     return None
 
 
-INPUT_SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "abfss")  # buckets a data set's cloud and region can be told from
+def input_schemes() -> tuple[str, ...]:
+    """URL schemes of buckets a data set's cloud and region can be told from: every cloud plugin's
+    `bucket_schemes`, but those of a cloud whose stores are all one fixed place (the local disk: a data set there
+    is on the daemon's machine, with nowhere to be moved from)."""
+    return tuple(scheme for scheme, (cloud, _) in bucket_schemes().items() if not isinstance(cloud.bucket_region, str))
+
+
 MAX_INPUTS = 100
 MAX_INPUT_BYTES = 10**18  # an exabyte: more is a typo, not a data set
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTPE]i?B|B)?\s*$", re.IGNORECASE)
@@ -111,8 +117,9 @@ def parse_size(value: Any) -> int:
 def input_url_problem(url: str) -> str | None:
     """Why a declared input's URL names no bucket placement could locate (None: it does)."""
     parsed = urlparse(url)
-    schemes = ", ".join(f"{s}://" for s in INPUT_SCHEMES)
-    if parsed.scheme not in INPUT_SCHEMES:
+    known = input_schemes()
+    schemes = ", ".join(f"{s}://" for s in known)
+    if parsed.scheme not in known:
         return f"{url!r} is not a bucket URL; use one of {schemes} (e.g. s3://bucket/imagenet)"
     if not parsed.netloc or any(c.isspace() for c in url):
         return f"{url!r} names no bucket; write it like {parsed.scheme}://BUCKET/PATH"

@@ -1,10 +1,12 @@
 """Where a job's data lives and how big it is: the daemon's side of ranking offers by expected total cost.
 
 `policies/totalcost.py` prices a move; this module finds what must move (I/O allowed here):
-- the checkpoint store: its cloud from the URL scheme, its region from the settings' `transfer.bucket_regions`,
-  else the table `store_regions`, else the cloud's storage API once (S3 `GetBucketLocation` through the AWS
-  provider; GCS and Azure Blob have no lookup here: their regions come from the settings, and an unknown region
-  is priced as another region of that cloud -- the conservative guess);
+- the checkpoint store: its cloud from the URL scheme (each cloud plugin declares its `bucket_schemes`), its
+  region from the settings' `transfer.bucket_regions`, else the table `store_regions`, else the cloud's storage
+  API once (the plugin's `bucket_region` locator: S3 `GetBucketLocation` through the AWS provider; a cloud
+  without one -- GCS, Azure Blob -- takes its regions from the settings, and an unknown region is priced as
+  another region of that cloud, the conservative guess; a cloud whose `bucket_region` is a fixed region, as the
+  local disk, is always there);
 - the latest checkpoint's size: what the agent reported for the latest uploaded version (the manifest's total);
 - the workdir archive, when it was uploaded to a bucket (`workdir_ref.store`; one served by the daemon costs the
   same wherever the job goes, so it does not change the ranking and is left out);
@@ -32,26 +34,25 @@ from orchestrator.store.tables import Attempt, StoreRegion
 from orchestrator.store.types import utcnow
 from policies.totalcost import DEFAULT_HORIZON_HOURS, DataItem, DataProfile
 from providers.base import Provider
+from providers.plugin import BucketLocator, bucket_schemes, plugin
 
 log = get_logger(__name__)
 
-CLOUD_OF_SCHEME = {"s3": "aws", "gs": "gcp", "gcs": "gcp", "az": "azure", "abfs": "azure", "abfss": "azure",
-                   "file": "local"}
-_CANONICAL_SCHEME = {"gcs": "gs", "abfs": "az", "abfss": "az"}
 RETRY_FAILED_LOOKUP_SECONDS = 600.0  # a bucket S3 would not locate is asked again after this, not every pass
 _failed: dict[str, float] = {}  # bucket key -> monotonic time of the failed lookup (per process)
 
 
 def bucket_key(url: str) -> tuple[str, str] | None:
-    """(cloud, 'scheme://bucket') of a store or input URL; None for a URL no cloud holds."""
+    """(cloud, 'scheme://bucket') of a store or input URL; None for a URL no cloud holds. A cloud whose buckets
+    are all in one fixed place (the local disk) has one key for all of them."""
     parsed = urlparse(url)
-    cloud = CLOUD_OF_SCHEME.get(parsed.scheme)
-    if cloud is None:
+    found = bucket_schemes().get(parsed.scheme)
+    if found is None:
         return None
-    if cloud == "local":
-        return cloud, "file://"
-    scheme = _CANONICAL_SCHEME.get(parsed.scheme, parsed.scheme)
-    return cloud, f"{scheme}://{parsed.netloc.split('@')[-1]}"
+    cloud, scheme = found
+    if isinstance(cloud.bucket_region, str):
+        return cloud.name, f"{scheme}://"
+    return cloud.name, f"{scheme}://{parsed.netloc.split('@')[-1]}"
 
 
 def locate(session: Session, settings: Settings, providers: Mapping[str, Provider],
@@ -64,17 +65,19 @@ def locate(session: Session, settings: Settings, providers: Mapping[str, Provide
     if found is None:
         return None
     cloud, key = found
-    if cloud == "local":
-        return cloud, "local"
+    declared = plugin(cloud)
+    locator = declared.bucket_region if declared is not None else None
+    if isinstance(locator, str):
+        return cloud, locator
     configured = settings.transfer.bucket_regions.get(key) or settings.transfer.bucket_regions.get(url)
     if configured:
         return cloud, configured
     row = session.get(StoreRegion, key)
     if row is not None:
         return row.cloud, row.region
-    if cloud != "aws" or time.monotonic() - _failed.get(key, float("-inf")) < RETRY_FAILED_LOOKUP_SECONDS:
+    if locator is None or time.monotonic() - _failed.get(key, float("-inf")) < RETRY_FAILED_LOOKUP_SECONDS:
         return cloud, None
-    region = _ask_s3(providers, key.removeprefix("s3://"))
+    region = _ask(locator, providers.get(cloud), key.partition("://")[2])
     if region is None:
         _failed[key] = time.monotonic()
         return cloud, None
@@ -83,16 +86,12 @@ def locate(session: Session, settings: Settings, providers: Mapping[str, Provide
     return cloud, region
 
 
-def _ask_s3(providers: Mapping[str, Provider], bucket: str) -> str | None:
-    """The bucket's region from S3, or None. Best effort: whatever goes wrong (no credentials, no boto3, a
-    wrapped provider's injected fault) leaves the region unknown -- it must never fail the job being placed."""
-    provider = providers.get("aws")
+def _ask(locator: BucketLocator, provider: Provider | None, bucket: str) -> str | None:
+    """The bucket's region from the cloud's API (its plugin's locator, given the configured provider), or None.
+    Best effort: whatever goes wrong (no credentials, no SDK, a wrapped provider's injected fault) leaves the
+    region unknown -- it must never fail the job being placed."""
     try:
-        if provider is not None and hasattr(provider, "bucket_region"):
-            return str(provider.bucket_region(bucket))
-        from providers.aws.storage import bucket_region_default
-
-        return bucket_region_default(bucket)
+        return str(locator(bucket, provider))
     except Exception as exc:  # noqa: BLE001 - see the docstring
         log.warning("bucket_region_unknown", bucket=bucket, error=f"{type(exc).__name__}: {exc}")
         return None

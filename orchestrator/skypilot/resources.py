@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from providers.gpus import canonical_gpu
+from providers.plugin import plugins
 
-CLOUDS = ("aws", "gcp", "azure", "local")  # SkyPilot cloud names Spotwise has a provider for (same spelling)
 _NUMBER_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(\+?)\s*$")
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:GB|G|GiB)?\s*(\+?)\s*$", re.IGNORECASE)
 
@@ -161,11 +161,14 @@ def _place(res: dict[str, Any]) -> tuple[dict[str, list[str]], list[str]]:
                 problems.append(f"resources.{key}: {value!r} is not a name")
             else:
                 place[key] = [value.strip()]
-    clouds = [c.lower() for c in place.get("cloud", [])]
-    for cloud in clouds:
-        if cloud not in CLOUDS:
+    known = {p.skypilot_name: p for p in plugins() if p.skypilot_name}  # each cloud plugin names its own
+    clouds = []
+    for cloud in (c.lower() for c in place.get("cloud", [])):
+        clouds.append(known[cloud].name if cloud in known else cloud)
+        if cloud not in known:
+            remote = ", ".join(name for name, p in known.items() if p.remote_instances)
             problems.append(f"resources.{'infra' if 'infra' in res else 'cloud'}: {cloud!r} is not a cloud Spotwise "
-                            f"runs on; use one of {', '.join(CLOUDS[:3])} or leave it out for the cheapest of all")
+                            f"runs on; use one of {remote} or leave it out for the cheapest of all")
     out = {"clouds": clouds, "regions": place.get("region", []), "zones": place.get("zone", [])}
     return {k: v for k, v in out.items() if v}, problems
 

@@ -14,10 +14,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from orchestrator.skypilot.resources import map_resources
+from providers.plugin import storage_schemes
 
-# Bucket URLs Spotwise copies (the checkpoint backends: orchestrator/checkpoint/backends.py); file:// is a shared
-# filesystem every instance sees (NFS), as for Spotwise's own file_mounts.
-COPIED_SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "abfss", "file")
+
+def copied_schemes() -> tuple[str, ...]:
+    """Bucket URLs Spotwise copies: every cloud plugin's store schemes (the checkpoint backends:
+    orchestrator/checkpoint/backends.py), and file://, a shared filesystem every instance sees (NFS), as for
+    Spotwise's own file_mounts."""
+    return (*storage_schemes(), "file")
+
+
 OTHER_STORES = ("r2", "cos", "oci", "nebius", "https", "http", "hf")
 SKY_HOME_WORKDIR = "~/sky_workdir"  # where SkyPilot puts the workdir; Spotwise runs in the unpacked workdir
 
@@ -141,11 +147,13 @@ def _mount(dest: str, spec: Any, envs: dict[str, str], workdir: Path | None,
         return {}, [], [f"{where}: the source must be a bucket URL or a local path"]
     source = _fill(spec.strip(), envs)
     scheme = source.split("://", 1)[0].lower() if "://" in source else ""
-    if scheme in COPIED_SCHEMES:
+    copied = copied_schemes()
+    if scheme in copied:
         return {target: source}, [], []
     if scheme:
+        buckets = ", ".join(s + "://" for s in copied if s != "file")
         return {}, [], [f"{where}: {scheme}:// sources are not copied by Spotwise; it copies "
-                        f"{', '.join(s + '://' for s in COPIED_SCHEMES[:4])} (and file:// on a shared filesystem)"]
+                        f"{buckets} (and file:// on a shared filesystem)"]
     rel, problem = _local_source(source, where, workdir, cwd)
     return ({}, [f"{rel}\0{target}"], []) if rel is not None else ({}, [], [problem or where])
 

@@ -7,6 +7,7 @@ product to a user, so memory decides the suffix.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from providers.gpus import canonical_gpu as canonical_model
@@ -55,4 +56,22 @@ def launchable_architecture(instance_type: dict[str, Any], *, arm64: bool = Fals
         return "x86_64"
     if "arm64" in architectures and arm64:
         return "arm64"
+    return None
+
+
+_PARTITION = re.compile(r"'GpuPartitionSize':\s*([0-9.]+)")
+_MAKER = re.compile(r"'Manufacturer':\s*'([^']*)'")
+
+
+def catalog_unlaunchable(gpu_info: str, arch: str) -> str | None:
+    """Why the AWS adapter would not launch this row's type, or None: it runs whole NVIDIA GPUs on x86_64
+    (`gpu_summary` above), so fractional (g6f), AMD (g4ad) and arm64 (g5g) rows are not offers."""
+    if arch and arch != "x86_64":
+        return f"{arch} type (the default image is x86_64)"
+    maker = _MAKER.search(gpu_info or "")
+    if maker and maker.group(1).upper() != "NVIDIA":
+        return f"{maker.group(1)} GPU (the default image drives NVIDIA GPUs)"
+    part = _PARTITION.search(gpu_info or "")
+    if part and float(part.group(1)) < 1:
+        return f"a fraction ({part.group(1)}) of a GPU"
     return None

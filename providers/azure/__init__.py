@@ -14,11 +14,12 @@ name, and imports one of its modules directly only for a fact that only this clo
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from providers.notice import NoticeWatcher
 from providers.objectstore import ObjectStore
-from providers.plugin import CloudPlugin, lazy_exports
+from providers.plugin import CloudPlugin, Figure, lazy_exports
 
 if TYPE_CHECKING:
     from providers.azure.provider import AzureConfig, AzureProvider
@@ -41,6 +42,9 @@ def _azureblobstore(bucket: str, prefix: str, **options: Any) -> ObjectStore:
     return AzureBlobStore(bucket, prefix, **options)
 
 
+_BANDWIDTH = "https://azure.microsoft.com/en-us/pricing/details/bandwidth/"
+_AS_OF = "list price as of 2026-12-01"
+
 PLUGIN = CloudPlugin(
     name="azure",
     provider="providers.azure.provider:AzureProvider",
@@ -48,4 +52,15 @@ PLUGIN = CloudPlugin(
     storage_schemes={"az": _azureblobstore, "abfs": _azureblobstore, "abfss": _azureblobstore},
     storage_extra="azure",
     vms_csv="azure",
+    grid_carbon=Path(__file__).resolve().parent / "grid_carbon.json",
+    egress={  # USD per GB leaving a Blob Storage container
+        "same_region": Figure(0.0, _BANDWIDTH, _AS_OF, note="within one region is free"),
+        "cross_region": Figure(0.02, _BANDWIDTH, _AS_OF, note="inter-region within North America or Europe"),
+        "internet": Figure(0.087, _BANDWIDTH, _AS_OF,
+                           note="Microsoft premium network to the internet, 100 GB-10 TB/month"),
+    },
+    bucket_schemes={"az": "az", "abfs": "az", "abfss": "az"},  # no API lookup: the settings say the region
+    identity="providers.azure.identity",
+    remote_instances=True,
+    skypilot_name="azure",
 )

@@ -15,11 +15,12 @@ name, and imports one of its modules directly only for a fact that only this clo
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from providers.notice import NoticeWatcher
 from providers.objectstore import ObjectStore
-from providers.plugin import CloudPlugin, lazy_exports
+from providers.plugin import CloudPlugin, Figure, lazy_exports
 
 if TYPE_CHECKING:
     from providers.gcp.provider import GCPProvider
@@ -42,6 +43,10 @@ def _gcsstore(bucket: str, prefix: str, **options: Any) -> ObjectStore:
     return GCSStore(bucket, prefix, **options)
 
 
+_STORAGE = "https://cloud.google.com/storage/pricing#network-egress"
+_VPC = "https://cloud.google.com/vpc/network-pricing#internet_egress"
+_AS_OF = "list price as of 2026-12-01"
+
 PLUGIN = CloudPlugin(
     name="gcp",
     provider="providers.gcp.provider:GCPProvider",
@@ -49,4 +54,14 @@ PLUGIN = CloudPlugin(
     storage_schemes={"gs": _gcsstore, "gcs": _gcsstore},
     storage_extra="gcp",
     vms_csv="gcp",
+    grid_carbon=Path(__file__).resolve().parent / "grid_carbon.json",
+    egress={  # USD per GB leaving a Cloud Storage bucket
+        "same_region": Figure(0.0, _STORAGE, _AS_OF, note="within one region is free"),
+        "cross_region": Figure(0.02, _STORAGE, _AS_OF, note="between regions within North America or Europe"),
+        "internet": Figure(0.12, _VPC, _AS_OF, note="premium tier to the internet, first 1 TB/month"),
+    },
+    bucket_schemes={"gs": "gs", "gcs": "gs"},  # no API lookup: a bucket's region comes from the settings
+    identity="providers.gcp.identity",
+    remote_instances=True,
+    skypilot_name="gcp",
 )

@@ -2,7 +2,7 @@
 
 Why under providers/gcp: it is the one piece of the identity check that talks to Google, and this package is
 where the project keeps what it knows about Google's endpoints. It imports nothing from orchestrator: the daemon's
-check of the token (orchestrator/identity/gcp.py) asks this cache for the key a token's `kid` names.
+check of the token (providers/gcp/signature.py) asks this cache for the key a token's `kid` names.
 
 The cache follows Google's guidance for its OAuth2 certificates
 (https://developers.google.com/identity/openid-connect/openid-connect#validatinganidtoken): keep the keys for

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from providers.notice import NoticeWatcher
-from providers.plugin import CloudPlugin, lazy_exports
+from providers.plugin import CloudPlugin, Figure, lazy_exports
 
 if TYPE_CHECKING:
     from providers.local.provider import LocalProvider
@@ -43,8 +43,16 @@ def _notice_watcher(arg: str) -> NoticeWatcher | None:
     return LocalFileNotice(Path(arg)) if arg else None
 
 
+_DISK = Figure(0.0, "local disk: no cloud bills it", "as of 2026-12-01")
+
 PLUGIN = CloudPlugin(
     name="local",
     provider="providers.local.provider:LocalProvider",
     notice_watcher=_notice_watcher,
+    grid_carbon=Path(__file__).resolve().parent / "grid_carbon.json",
+    egress={"same_region": _DISK, "cross_region": _DISK, "internet": _DISK},
+    bucket_schemes={"file": "file"},  # the local provider's checkpoint store: a directory on this machine
+    bucket_region="local",  # one place: every file:// store is beside every local instance
+    identity="providers.local.identity",
+    skypilot_name="local",
 )

@@ -260,6 +260,11 @@ class LocalProvider:
         on this one (a test cloud installed by entry point) names its own watcher here and in `_write_notice`."""
         return f"local:{self._notice_path(instance_id)}"
 
+    def _identity_source(self) -> str:
+        """The agent's SPOTWISE_IDENTITY: which cloud plugin's identity module proves the instance (ours: the
+        instance id, SPOTWISE_INSTANCE_ID, checked against the record). A provider built on this one names its own."""
+        return "local"
+
     def _write_notice(self, path: Path, deadline: datetime) -> None:
         """Post the preemption notice where the instance's watcher looks: ours, never in the job's own (writable)
         directory; shaped like AWS's instance-action document."""
@@ -278,7 +283,7 @@ class LocalProvider:
                 processes.CLUSTER_VAR: spec.cluster_id,
                 "SPOTWISE_URL": spec.bootstrap.api_url,
                 "SPOTWISE_BOOTSTRAP_TOKEN": spec.bootstrap.token,  # exchanged once, with the identity below
-                "SPOTWISE_IDENTITY": "local",  # the proof: SPOTWISE_INSTANCE_ID, checked against the record
+                "SPOTWISE_IDENTITY": self._identity_source(),
                 "SPOTWISE_ATTEMPT_ID": spec.bootstrap.attempt_id,
                 "SPOTWISE_INSTANCE_ID": record.id,
                 "SPOTWISE_WORK_ROOT": str(workdir / "work"),

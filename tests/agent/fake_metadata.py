@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from orchestrator.identity.der import signed_data
+from providers.azure.der import signed_data
 from tests.agent.cloud_keys import CloudKeys, default_keys
 
 

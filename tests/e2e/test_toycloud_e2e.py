@@ -1,7 +1,8 @@
 """An out-of-tree cloud end to end: tests/plugins/toycloud, installed only by putting its directory on PYTHONPATH
 (its entry point in the `spotwise.clouds` group), runs a spot job through preemption and resume. Its own notice
-watcher tells the agent (a text notice, not the local provider's JSON) and its own `toy://` store holds the
-checkpoints; no file outside its package names it."""
+watcher tells the agent (a text notice, not the local provider's JSON), its own identity module proves each
+instance in the bootstrap exchange, and its own `toy://` store holds the checkpoints; no file outside its package
+names it."""
 
 from __future__ import annotations
 
@@ -68,5 +69,8 @@ checkpoint: {{dir: /ckpt, interval: 1s, keep: 2}}
         assert notices and all(n.read_text().startswith("preempt ") for n in notices)
         agent_log = (jobs / "logs" / f"{instance}.log").read_text(errors="replace")
         assert "spotwise-agent: preemption notice: preempt at" in agent_log, agent_log[-3000:]
+        # Each agent proved its instance with toycloud's own identity module (toycloud/identity.py).
+        events = json.dumps(daemon.api("GET", f"/v1/jobs/{job_id}/events")["items"])
+        assert events.count("identity: toy_instance matched") == 2, events
         # The checkpoints went to toy://bucket/ckpt, i.e. into toycloud's store directory.
         assert any(p.is_file() for p in (store / "bucket" / "ckpt").rglob("*")), sorted(store.rglob("*"))

@@ -27,7 +27,6 @@ from orchestrator.agent.identity import identity_proof
 from orchestrator.config import Settings
 from orchestrator.identity import Expected, IdentityRefused, SignatureUnavailable, SignatureVerifier, verify
 from orchestrator.identity.configure import build_verifiers
-from orchestrator.identity.gcp import gcp_verifier
 from orchestrator.jobs import transitions as T
 from orchestrator.jobs.attempts import create_attempt, record_instance
 from orchestrator.jobs.models import JobSpec
@@ -39,6 +38,7 @@ from orchestrator.store.types import utcnow
 from orchestrator.tokens import bootstrap_token
 from providers.base import InstanceInfo, InstanceState, Offer
 from providers.gcp.identity_keys import JwksCache
+from providers.gcp.signature import gcp_verifier
 from tests.agent.cloud_keys import CloudKeys, certificate, common_name, default_keys, make_keys, pem, rsa_key
 from tests.agent.fake_jwks import JwksState, fake_jwks_server
 from tests.agent.fake_metadata import MetadataState, fake_metadata_server

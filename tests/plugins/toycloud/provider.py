@@ -17,6 +17,9 @@ class ToyProvider(LocalProvider):
     def _notice_source(self, instance_id: str) -> str:
         return f"toycloud:{self._notice_path(instance_id)}"
 
+    def _identity_source(self) -> str:
+        return "toycloud"  # toycloud.identity proves the instance
+
     def _write_notice(self, path: Path, deadline: datetime) -> None:
         seconds = max(0.0, (deadline - datetime.now(UTC)).total_seconds())
         path.write_text(f"preempt {seconds:.3f}\n")

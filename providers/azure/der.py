@@ -2,7 +2,7 @@
 
 Why by hand: the `cryptography` package loads the certificates of a PKCS#7 bundle but neither hands back its
 signed content nor verifies its signer infos, and the daemon needs both: the content (a small JSON document) to
-compare its `vmId` with the recorded one, the signer infos for orchestrator/identity/azure.py to check the
+compare its `vmId` with the recorded one, the signer infos for providers/azure/signature.py to check the
 signature. Nothing here checks a signature.
 The structure (RFC 5652 section 3 and 5.1): ContentInfo ::= SEQUENCE { contentType OID, [0] EXPLICIT
 SignedData }; SignedData ::= SEQUENCE { version, digestAlgorithms SET, encapContentInfo SEQUENCE { eContentType

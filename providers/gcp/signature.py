@@ -5,7 +5,7 @@ What is checked (https://cloud.google.com/compute/docs/instances/verifying-insta
 the header's `alg` is RS256 and its `kid` names a key of the JWKS (providers/gcp/identity_keys.py fetches and
 caches it), the RSASSA-PKCS1-v1_5 SHA-256 signature over `header.payload` is good under that key, `iss` is
 Google's, `aud` is the daemon's public URL and `exp` is in the future. The instance fields are compared by
-orchestrator/identity/__init__.py.
+providers/gcp/identity.py.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from orchestrator.identity import Expected, IdentityRefused, SignatureUnavailable, SignatureVerifier
 from providers.gcp.identity_keys import JwksCache, KeysUnavailable
+from providers.identity import Expected, IdentityRefused, SignatureUnavailable, SignatureVerifier
 
 ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 

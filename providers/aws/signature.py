@@ -24,25 +24,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from orchestrator.identity import Expected, IdentityRefused, SignatureVerifier
+from providers.identity import Expected, IdentityRefused, SignatureVerifier, load_pem
 
 CERTS_DOC = "https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/regions-certs.html"
-
-
-def load_pem(value: Any, setting: str, home: Path | None = None) -> list[x509.Certificate]:
-    """PEM text, or a path to a PEM file (one or more certificates; relative: to the daemon's home, as other
-    paths in its configuration); ValueError names the setting."""
-    text = str(value or "")
-    if "-----BEGIN" not in text:
-        path = Path(text).expanduser()
-        try:
-            text = (home / path if home is not None and not path.is_absolute() else path).read_text()
-        except OSError as exc:
-            raise ValueError(f"{setting}: cannot read the PEM file {value!r}: {exc.strerror}") from None
-    try:
-        return x509.load_pem_x509_certificates(text.encode())
-    except ValueError as exc:
-        raise ValueError(f"{setting}: not a PEM certificate ({exc})") from None
 
 
 def load_certificates(config: Any, home: Path | None = None) -> dict[str, x509.Certificate]:

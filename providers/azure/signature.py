@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 
-from orchestrator.identity import Expected, IdentityRefused, SignatureVerifier
-from orchestrator.identity.der import DerError, SignerInfo, parse_signed_data
+from providers.azure.der import DerError, SignerInfo, parse_signed_data
+from providers.identity import Expected, IdentityRefused, SignatureVerifier
 
 SUBJECT = "metadata.azure.com"
 _DIGESTS: dict[bytes, type[hashes.HashAlgorithm]] = {
