@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 import yaml
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.pool import NullPool
 
@@ -143,6 +144,7 @@ class Cluster:
         self.database_url = database_url
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: list[str] = []
+        shared_keys = {"agent-token.key": secrets.token_hex(32), "secrets.key": Fernet.generate_key().decode()}
         for i in range(replicas):
             home = root / f"r{i}"
             home.mkdir(parents=True)
@@ -151,6 +153,9 @@ class Cluster:
                 # The per-token limit (500/s by default) still runs on every request, but one client alone now
                 # goes faster than it allows: raised, so a 1-client point measures the API, not the limiter.
                 "api_rate_limit_per_second": 100_000, "api_rate_limit_burst": 100_000}))
+            for key, value in shared_keys.items():  # one set for all replicas, as a deployment mounts one secret
+                (home / key).write_text(value + "\n")
+                (home / key).chmod(0o600)
             port = free_port()
             self.procs.append(start_daemon(home, port, {"SPOTWISE_RECONCILE_INTERVAL_SECONDS": "2"}))
             self.urls.append(f"http://127.0.0.1:{port}")
