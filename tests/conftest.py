@@ -58,6 +58,32 @@ def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-
     return str(request.getfixturevalue("postgres_url"))
 
 
+@pytest.fixture(scope="session")
+def prebuilt_agent_wheel() -> str:
+    """This tree's agent wheel, built once per source fingerprint and cached across runs (tests/e2e/wheel.py)."""
+    from tests.e2e.wheel import cached_agent_wheel
+
+    return cached_agent_wheel()
+
+
+@pytest.fixture(autouse=True)
+def _serve_the_prebuilt_agent_wheel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPOTWISE_AGENT_WHEEL for every test, as a deployment installed from a wheel sets it.
+
+    Why: any runtime that launches on a provider other than `local` (the fake clouds of the placement, spending and
+    gang tests, the plugin cloud) pins the agent wheel, and with none configured builds its own with `pip wheel`
+    into its home -- a fresh tmp_path each test, so the same wheel was built again per test (~1 s of CPU, 2-5 s
+    on this loaded 2-core box, dozens of times a run). Settings given `agent_wheel=` explicitly still win, and
+    daemons started by a test inherit the variable. `@pytest.mark.own_agent_wheel` leaves it unset, for the test
+    of the daemon building and serving its own wheel."""
+    if "own_agent_wheel" in request.keywords:
+        monkeypatch.delenv("SPOTWISE_AGENT_WHEEL", raising=False)
+        return
+    wheel = request.getfixturevalue("prebuilt_agent_wheel")
+    if wheel:
+        monkeypatch.setenv("SPOTWISE_AGENT_WHEEL", wheel)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", help="also run the long tests marked slow")
 

@@ -4,14 +4,25 @@ refuses such a change unless `--yes`. Against a real daemon with a running job o
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.e2e.conftest import Daemon, write
+import pytest
+
+from tests.e2e.conftest import Daemon, running_daemon, write
 
 CAP = "caps:\n  - {scope: 'team:sandbox', max_runtime: 1s}\n"
 BUDGET = ("budgets:\n  - name: tiny\n    scope: team:sandbox\n    period: total\n    limit_usd: 0.000001\n"
           "    thresholds: [{percent: 100, action: stop}]\n")
 HARMLESS = "caps:\n  - {scope: 'team:other', max_runtime: 1s}\n"
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[Daemon]:
+    """Caps are swept every budget interval: at the 30 s default the applied cap's stop came up to 30 s after
+    `apply`, and the test sat that out; at 1 s the stop is prompt and what is checked stays the same."""
+    with running_daemon(tmp_path / "home", {"SPOTWISE_BUDGET_INTERVAL_SECONDS": "1"}) as d:
+        yield d
 
 
 def test_diff_and_apply_preview_what_a_policy_stops_now(daemon: Daemon, tmp_path: Path) -> None:

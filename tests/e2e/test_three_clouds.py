@@ -225,6 +225,11 @@ def test_a_job_on_each_cloud_runs_is_preempted_once_and_leaves_nothing(
                  f"resources: {{accelerators: '{GPU[cloud_name]}', spot: true, clouds: [{cloud_name}]}}\n")
     if cloud_name == "azure":  # the first create fails: ARM then holds its NIC (here 2 s) for the failed VM
         arm.fail_allocation("AllocationFailed")
+    # submit checks the offers the daemon holds: each cloud's first price refresh runs after /healthz answers, and
+    # on a loaded machine azure's had not landed yet ("no configured provider offers A100-80GB:1 spot in clouds azure")
+    wait_until(lambda: daemon.api("GET", "/v1/offers", params={"gpu": GPU[cloud_name], "cloud": cloud_name,
+                                                               "market": "spot", "limit": 1})["items"],
+               f"{cloud_name}'s offers in the daemon", timeout=30)
     job_id = submit(daemon, spec)
     with fake_metadata_server() as imds:
         first, row = _launched(daemon, job_id, 1)

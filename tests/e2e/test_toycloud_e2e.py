@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from tests.e2e.conftest import Daemon, running_daemon, write
+from tests.e2e.wheel import agent_wheel_env
 
 REPO = Path(__file__).resolve().parents[2]
 PLUGINS = REPO / "tests" / "plugins"
@@ -44,7 +45,10 @@ def test_a_plugin_cloud_preempts_and_resumes_from_its_own_store(tmp_path: Path) 
     jobs = tmp_path / "jobs"
     write(tmp_path / "home" / "config.yaml",
           f"providers:\n  toycloud: {{jobs_dir: '{jobs}'}}\ncheckpoint_store: toy://bucket/ckpt\n")
-    env = {"PYTHONPATH": os.pathsep.join([str(REPO), str(PLUGINS)]), "TOYCLOUD_STORE_ROOT": str(store)}
+    # a cloud other than `local` pins the agent wheel into its launches: the one built once per source tree
+    # (tests/e2e/wheel.py), not a `pip wheel` of the daemon's own inside this test's first launch
+    env = {"PYTHONPATH": os.pathsep.join([str(REPO), str(PLUGINS)]), "TOYCLOUD_STORE_ROOT": str(store),
+           **agent_wheel_env(tmp_path / "home")}
     with running_daemon(tmp_path / "home", env) as daemon:
         spec = write(tmp_path / "train.yaml", f"""
 name: toycloud-resume

@@ -128,6 +128,7 @@ def _run_script(script: str, scratch: Path, **extra: str) -> subprocess.Complete
                           cwd=scratch)
 
 
+@pytest.mark.own_agent_wheel  # the daemon builds its own wheel on first use (no SPOTWISE_AGENT_WHEEL), serves it
 def test_rendered_script_installs_the_served_wheel_and_the_agent_runs_the_job(
         served: tuple[Runtime, str], tmp_path: Path) -> None:
     rt, url = served
