@@ -139,18 +139,18 @@ def submit(
         return
     # With --output json, stdout carries only the JSON: progress goes to stderr.
     human.print(f"submitted job [bold]{job['id']}[/] ({job['name']}, team {job['team']})")
-    wait_for = api.job(job["id"]).get("budget_wait")
-    if wait_for:  # said now, not discovered in `jobs show` after the launcher's pass
-        human.print(f"it will wait: {wait_for}; it starts when the budget allows (a new period, a higher "
-                    "limit, or running jobs ending)", highlight=False, markup=False)
-    if wait:
-        try:
-            final = watch(api, job["id"], out=human)
-        except KeyboardInterrupt:  # Ctrl-C stops the following, not the job: say so, and how to get back to it
-            make_console(stderr=True).print(
-                f"stopped following {job['id']}; the job keeps running: follow it with 'spotwise jobs logs -f "
-                f"{job['id']}', stop it with 'spotwise jobs cancel {job['id']}'", highlight=False)
-            raise typer.Exit(130) from None
+    try:  # from here on the job exists: Ctrl-C stops the following, never the job
+        wait_for = api.job(job["id"]).get("budget_wait")
+        if wait_for:  # said now, not discovered in `jobs show` after the launcher's pass
+            human.print(f"it will wait: {wait_for}; it starts when the budget allows (a new period, a higher "
+                        "limit, or running jobs ending)", highlight=False, markup=False)
+        final = watch(api, job["id"], out=human) if wait else None
+    except KeyboardInterrupt:  # say so, and how to get back to it
+        make_console(stderr=True).print(
+            f"stopped following {job['id']}; the job keeps running: follow it with 'spotwise jobs logs -f "
+            f"{job['id']}', stop it with 'spotwise jobs cancel {job['id']}'", highlight=False)
+        raise typer.Exit(130) from None
+    if final is not None:
         if output == "json":
             print(json.dumps(final, indent=2))
         raise typer.Exit(0 if final["state"] == "SUCCEEDED" else 1)
