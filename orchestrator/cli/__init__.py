@@ -10,9 +10,14 @@ Only orchestrator/__main__.py imports it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -139,21 +144,38 @@ def submit(
         return
     # With --output json, stdout carries only the JSON: progress goes to stderr.
     human.print(f"submitted job [bold]{job['id']}[/] ({job['name']}, team {job['team']})")
-    try:  # from here on the job exists: Ctrl-C stops the following, never the job
+    previous = signal.signal(signal.SIGINT, _stop_following(job["id"]))  # the job exists: Ctrl-C never stops it
+    try:
         wait_for = api.job(job["id"]).get("budget_wait")
         if wait_for:  # said now, not discovered in `jobs show` after the launcher's pass
             human.print(f"it will wait: {wait_for}; it starts when the budget allows (a new period, a higher "
                         "limit, or running jobs ending)", highlight=False, markup=False)
         final = watch(api, job["id"], out=human) if wait else None
-    except KeyboardInterrupt:  # say so, and how to get back to it
-        make_console(stderr=True).print(
-            f"stopped following {job['id']}; the job keeps running: follow it with 'spotwise jobs logs -f "
-            f"{job['id']}', stop it with 'spotwise jobs cancel {job['id']}'", highlight=False)
-        raise typer.Exit(130) from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
     if final is not None:
         if output == "json":
             print(json.dumps(final, indent=2))
         raise typer.Exit(0 if final["state"] == "SUCCEEDED" else 1)
+
+
+def _stop_following(job_id: str) -> Callable[[int, FrameType | None], None]:
+    """A SIGINT handler for following a submitted job: say the job keeps running and how to get back to it, and
+    exit 130 at once. Not a KeyboardInterrupt: one raised inside the live status line's lock could leave that lock
+    held and the exit waiting forever on the thread that redraws it; there is nothing local to clean up."""
+    message = (f"\nstopped following {job_id}; the job keeps running: follow it with 'spotwise jobs logs -f "
+               f"{job_id}', stop it with 'spotwise jobs cancel {job_id}'\n")
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        for stream in (sys.stdout, sys.stderr):  # what was printed stays printed (a reentrant flush may refuse)
+            with contextlib.suppress(OSError, RuntimeError, ValueError):
+                stream.flush()
+        if sys.stderr.isatty():
+            os.write(2, b"\x1b[?25h")  # the status line hid the cursor
+        os.write(2, message.encode())
+        os._exit(130)
+
+    return handler
 
 
 def attach_workdir(api: Client, config: Settings, spec: JobSpec, base: Path, out: Console) -> JobSpec:
