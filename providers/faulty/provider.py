@@ -1,24 +1,5 @@
-"""A fault-injecting provider that wraps another one: for chaos tests and for trying a config safely.
-
-Why a provider and not test hooks: the daemon's reconcile, placement and retry code must survive a
-cloud that fails the way real clouds do, and the only honest way to show that is to feed it failures
-through the same seam every cloud uses. Production code stays free of test switches; this wrapper is
-opt-in by config only:
-
-    providers:
-      faulty:
-        wraps: local              # any registered provider name
-        wrapped_config: {}        # that provider's own section
-        error_rate: 0.1           # probability per call of one injected fault
-        kinds: [capacity, throttle, server, timeout, timeout_after_launch]
-        timeout_seconds: 1.0      # how long a `timeout` fault hangs before failing
-        seed: 7                   # per process: the seed is mixed with the pid
-        fault_log: /path/faults.jsonl   # optional: one JSON line per injected fault
-
-Offers and instances are relabelled `faulty` so the daemon routes everything through the wrapper.
-`timeout_after_launch` makes the launch call really happen and then fail as if the answer were lost:
-the ambiguous case that idempotency keys exist for.
-"""
+"""`FaultyProvider`: the fault-injecting wrapper's Provider. Why it exists and its config are told in the package
+docstring (providers/faulty/__init__.py)."""
 
 from __future__ import annotations
 

@@ -1,18 +1,5 @@
-"""The `local` provider: the embedded default that needs no cloud account.
-
-An "instance" is a process group on this machine running the Spotwise agent, priced from a
-small built-in catalog of real GPU instance shapes (`providers/catalog/local.json`). It behaves
-like a cloud where it matters to the daemon: launches are idempotent on the attempt's key,
-records outlive the daemon, everything it starts is tagged (an environment marker), and a spot
-instance can be preempted on request -- a notice first, then a kill after the grace period.
-
-`pool_capacity` (config) makes a pool run out of room like a cloud zone does: {"ZONE:TYPE" or "ZONE": N}
-allows at most N live instances there, and the next launch raises CapacityError (how a test makes the
-second node of a gang fail). Every instance is told SPOTWISE_NODE_IP=127.0.0.1: its gang peers are here.
-
-Who a job runs as and where its files live: providers/local/jobuser.py (a root daemon runs each team's jobs as
-that team's own unprivileged uid, in private directories outside the daemon's home).
-"""
+"""`LocalProvider`: the `local` cloud's Provider. What an instance is here, `pool_capacity`, and who a job runs
+as are told in the package docstring (providers/local/__init__.py)."""
 
 from __future__ import annotations
 
