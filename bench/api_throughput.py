@@ -145,24 +145,28 @@ class Cluster:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: list[str] = []
         shared_keys = {"agent-token.key": secrets.token_hex(32), "secrets.key": Fernet.generate_key().decode()}
-        for i in range(replicas):
-            home = root / f"r{i}"
-            home.mkdir(parents=True)
-            (home / "config.yaml").write_text(yaml.safe_dump({
-                "database_url": database_url, "admin_token": TOKEN, "providers": {}, "log_level": "warning",
-                # The per-token limit (500/s by default) still runs on every request, but one client alone now
-                # goes faster than it allows: raised, so a 1-client point measures the API, not the limiter.
-                "api_rate_limit_per_second": 100_000, "api_rate_limit_burst": 100_000}))
-            for key, value in shared_keys.items():  # one set for all replicas, as a deployment mounts one secret
-                (home / key).write_text(value + "\n")
-                (home / key).chmod(0o600)
-            port = free_port()
-            self.procs.append(start_daemon(home, port, {"SPOTWISE_RECONCILE_INTERVAL_SECONDS": "2"}))
-            self.urls.append(f"http://127.0.0.1:{port}")
-            if i == 0:  # the first one sets up the fresh database alone (replicas racing to do it can collide)
-                self._wait(root, 0)
-        for i in range(1, replicas):
-            self._wait(root, i)
+        try:  # a replica that started is stopped again whatever fails after it (none is left running)
+            for i in range(replicas):
+                home = root / f"r{i}"
+                home.mkdir(parents=True)
+                (home / "config.yaml").write_text(yaml.safe_dump({
+                    "database_url": database_url, "admin_token": TOKEN, "providers": {}, "log_level": "warning",
+                    # The per-token limit (500/s by default) still runs on every request, but one client alone now
+                    # goes faster than it allows: raised, so a 1-client point measures the API, not the limiter.
+                    "api_rate_limit_per_second": 100_000, "api_rate_limit_burst": 100_000}))
+                for key, value in shared_keys.items():  # one set for all replicas, as a deployment mounts one secret
+                    (home / key).write_text(value + "\n")
+                    (home / key).chmod(0o600)
+                port = free_port()
+                self.procs.append(start_daemon(home, port, {"SPOTWISE_RECONCILE_INTERVAL_SECONDS": "2"}))
+                self.urls.append(f"http://127.0.0.1:{port}")
+                if i == 0:  # the first one sets up the fresh database alone (replicas racing to do it can collide)
+                    self._wait(root, 0)
+            for i in range(1, replicas):
+                self._wait(root, i)
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait(self, root: Path, i: int) -> None:
         try:
